@@ -1,0 +1,42 @@
+/* kernels.h: the numeric building blocks of the forward pass.  Pure functions
+ * of the form (out, in, weights, dims): they neither allocate nor log, and are
+ * thread-safe as long as callers do not share output buffers.  Matrices are
+ * row-major; weights follow PyTorch's nn.Linear layout W[out][in]. */
+#ifndef NMT_KERNELS_H
+#define NMT_KERNELS_H
+
+#include <stddef.h>
+
+typedef enum nmt_activation { NMT_ACT_SWISH, NMT_ACT_RELU, NMT_ACT_GELU, NMT_ACT_GELU_TANH } nmt_activation;
+
+/* y[n][out] = x[n][in] . W[out][in]^T + b[out] (b may be NULL).  OpenBLAS. */
+void nmt_linear(float *y, const float *x, int n, int in, int out, const float *w, const float *b);
+
+/* x[n][d] = LayerNorm(x + delta) * gamma + beta, eps inside the sqrt
+ * (delta may be NULL for a plain layer norm).  In place on x. */
+void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
+                        float eps);
+
+/* In-place softmax of x[n]; -INFINITY entries get probability 0. */
+void nmt_softmax(float *x, int n);
+
+/* In-place activation of x[n]. */
+void nmt_activate(float *x, size_t n, nmt_activation act);
+
+/* Marian sinusoidal positions: out[p][i] = sin(p / 10000^(2i/d)) for
+ * i < ceil(d/2), out[p][ceil(d/2)+i] = cos(p / 10000^(2i/d)) after it;
+ * computed in double like Hugging Face, stored as float.  out[n_pos][d]. */
+void nmt_sinusoid_table(float *out, int n_pos, int d);
+
+/* Index of the largest x[i], skipping ban_a and ban_b (pass -1 for none);
+ * the first index wins ties.  Returns -1 only if every entry is banned. */
+int nmt_argmax(const float *x, int n, int ban_a, int ban_b);
+
+/* One head of scaled dot-product attention for one query:
+ * out[hd] = sum_j softmax_j(q . k_j) v_j over n_keys keys, where key j is at
+ * k + j*stride (same for v).  q is already scaled by hd^-0.5.  scores[n_keys]
+ * is caller scratch. */
+void nmt_attend(float *out, const float *q, const float *k, const float *v, int n_keys, int hd, size_t stride,
+                float *scores);
+
+#endif

@@ -1,0 +1,76 @@
+/* translator.h: texts in, texts out.  An nmt_translator is the loaded engine
+ * (model + tokenizer): immutable, shared by every worker thread.  An
+ * nmt_translator_ctx is one worker's mutable state (workspace, id buffers):
+ * owned by one thread at a time.  The translator owns no threads.
+ *
+ *   nmt_translator *tr;  nmt_translator_load(&tr, "models/en-de-demo", &err);
+ *   nmt_translator_ctx *ctx;  nmt_translator_ctx_new(&ctx, tr, 32, 4096, &err);
+ *   nmt_translation out[2];
+ *   nmt_translate(ctx, texts, lens, 2, NULL, out, NULL, &err);  ... free(out[i].text)
+ */
+#ifndef NMT_TRANSLATOR_H
+#define NMT_TRANSLATOR_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "model.h"
+#include "search.h"
+#include "tokenizer.h"
+
+typedef struct nmt_translator {
+    nmt_model *model;
+    nmt_tokenizer *tokenizer;
+} nmt_translator;
+
+typedef struct nmt_translator_ctx nmt_translator_ctx;
+
+typedef struct nmt_translate_opts {
+    int max_length; /* > 0: at most this many generated tokens (eos included), capped by max_position_embeddings;
+                       0: the default min(max_length of the model, max_position_embeddings, 2 * source + 10) */
+    int min_length; /* end-of-sequence is suppressed until this many tokens; 0 or 1 = off */
+    int return_ids; /* fill nmt_translation.ids too */
+} nmt_translate_opts;
+
+typedef struct nmt_translation {
+    char *text;    /* malloc'd translation; NULL when code != NMT_OK */
+    nmt_code code; /* NMT_OK, or e.g. NMT_ERR_TOO_LONG for this sentence alone */
+    int n_src;     /* source ids, </s> included */
+    int n_out;     /* generated ids, eos included */
+    int *ids;      /* malloc'd generated ids (n_out) when opts->return_ids, else NULL */
+} nmt_translation;
+
+/* Loads model + tokenizer from a Hugging Face Marian directory and checks
+ * that they agree.  Errors name the file and the problem. */
+nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err);
+void nmt_translator_free(nmt_translator *tr);
+
+/* A worker context for batches of at most max_batch sentences and
+ * max_tokens source tokens (larger calls are split). */
+nmt_code nmt_translator_ctx_new(nmt_translator_ctx **out, const nmt_translator *tr, int max_batch, int max_tokens,
+                                nmt_err *err);
+void nmt_translator_ctx_free(nmt_translator_ctx *ctx);
+
+/* The generation limit for a source of n_src ids under opts (NULL = defaults). */
+int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translate_opts *opts);
+
+/* Translates n texts (texts[i], lens[i] bytes) into results[i], in order.
+ * A sentence that cannot be translated (too long for the model) gets its own
+ * code and leaves the others unaffected; the call itself fails only for
+ * errors that concern everything (out of memory).  stats (may be NULL)
+ * accumulates decode steps and generated tokens.  Not thread-safe on one ctx. */
+nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const size_t *lens, int n,
+                       const nmt_translate_opts *opts, nmt_translation *results, nmt_search_stats *stats,
+                       nmt_err *err);
+
+/* The same from ids: src[i] (src_len[i] ids, </s> included, each at most
+ * max_position_embeddings) into out[i] (room for nmt_translator_limit ids),
+ * out_len[i].  Used by tests to compare ids with the reference. */
+nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, int n,
+                           const nmt_translate_opts *opts, int *const *out, int *out_len, nmt_search_stats *stats,
+                           nmt_err *err);
+
+/* Releases the texts and ids inside results[0..n). */
+void nmt_translations_clear(nmt_translation *results, int n);
+
+#endif

@@ -1,0 +1,63 @@
+/* util.c: whole-file reads and path joins for the loaders. */
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+nmt_code nmt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, nmt_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nmt_err_set(err, NMT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return nmt_err_set(err, NMT_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((size_t)sb.st_size > max_bytes) {
+        fclose(f);
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s: %lld bytes, more than the %zu this file may have", path,
+                           (long long)sb.st_size, max_bytes);
+    }
+    char *buf = malloc((size_t)sb.st_size + 1);
+    if (!buf) {
+        fclose(f);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t got = fread(buf, 1, (size_t)sb.st_size, f);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || got != (size_t)sb.st_size) {
+        free(buf);
+        return nmt_err_set(err, NMT_ERR_IO, "%s: read error", path);
+    }
+    buf[got] = '\0';
+    *out = buf;
+    if (len)
+        *len = got;
+    return NMT_OK;
+}
+
+char *nmt_path_join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    size_t at = a;
+    if (a && dir[a - 1] != '/')
+        p[at++] = '/';
+    memcpy(p + at, name, b + 1);
+    return p;
+}
+
+int nmt_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
