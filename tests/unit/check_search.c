@@ -1,0 +1,211 @@
+/* check_search.c: the greedy loop's stopping rules and batching invariants,
+ * on committed random models (some with logit biases edited so that the
+ * expected behaviour is certain). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "translator.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Adds delta to final_logits_bias[id] of the copy in dir. */
+static void bias_token(int id, float delta)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    tu_st st;
+    tu_st_read(&st, path);
+    tu_tensor *b = tu_st_get(&st, "final_logits_bias");
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(b->dtype, "F32");
+    ((float *)b->data)[id] += delta;
+    tu_st_write(&st, path);
+    tu_st_free(&st);
+}
+
+/* Deterministic source ids: n-1 ordinary ids then eos. */
+static void make_source(const nmt_hparams *hp, int *ids, int n, int seed)
+{
+    for (int i = 0; i < n - 1; i++)
+        ids[i] = 2 + (seed * 31 + i * 17) % (hp->vocab_size - 3);
+    ids[n - 1] = hp->eos_id;
+}
+
+typedef struct run {
+    nmt_translator *tr;
+    nmt_translator_ctx *ctx;
+    int *src[16], src_len[16], *out[16], out_len[16];
+} run;
+
+static void run_open(run *r, const char *model_dir, int max_batch)
+{
+    nmt_err err;
+    memset(r, 0, sizeof *r);
+    ck_assert_msg(nmt_translator_load(&r->tr, model_dir, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translator_ctx_new(&r->ctx, r->tr, max_batch, 256, &err) == NMT_OK, "%s", err.msg);
+    for (int i = 0; i < 16; i++) {
+        r->src[i] = calloc(64, sizeof(int));
+        r->out[i] = calloc(64, sizeof(int));
+    }
+}
+
+static void run_close(run *r)
+{
+    for (int i = 0; i < 16; i++) {
+        free(r->src[i]);
+        free(r->out[i]);
+    }
+    nmt_translator_ctx_free(r->ctx);
+    nmt_translator_free(r->tr);
+}
+
+static void decode(run *r, int n, const nmt_translate_opts *opts)
+{
+    nmt_err err;
+    ck_assert_msg(nmt_translate_ids(r->ctx, (const int *const *)r->src, r->src_len, n, opts, r->out, r->out_len,
+                                    NULL, &err) == NMT_OK,
+                  "%s", err.msg);
+}
+
+START_TEST(test_stops_at_eos)
+{
+    bias_token(0, 1000.0f); /* eos (id 0) always wins */
+    run r;
+    run_open(&r, dir, 4);
+    for (int i = 0; i < 3; i++) {
+        r.src_len[i] = 3 + 4 * i;
+        make_source(&r.tr->model->hp, r.src[i], r.src_len[i], i);
+    }
+    decode(&r, 3, NULL);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(r.out_len[i], 1);
+        ck_assert_int_eq(r.out[i][0], r.tr->model->hp.eos_id);
+    }
+    /* min_length holds end-of-sequence back until the 5th token */
+    nmt_translate_opts opts = {.min_length = 5};
+    decode(&r, 3, &opts);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(r.out_len[i], 5);
+        ck_assert_int_eq(r.out[i][4], r.tr->model->hp.eos_id);
+        for (int j = 0; j < 4; j++)
+            ck_assert_int_ne(r.out[i][j], r.tr->model->hp.eos_id);
+    }
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(test_stops_at_length_limit)
+{
+    bias_token(0, -1000.0f); /* eos never wins */
+    run r;
+    run_open(&r, dir, 4);
+    const nmt_hparams *hp = &r.tr->model->hp;
+    ck_assert_int_eq(hp->max_length, 64);
+    int lens[3] = {5, 20, 40};
+    for (int i = 0; i < 3; i++) {
+        r.src_len[i] = lens[i];
+        make_source(hp, r.src[i], lens[i], i);
+    }
+    decode(&r, 3, NULL);
+    /* default limit: min(max_length 64, max_position_embeddings 64, 2 * source + 10) */
+    ck_assert_int_eq(r.out_len[0], 20);
+    ck_assert_int_eq(r.out_len[1], 50);
+    ck_assert_int_eq(r.out_len[2], 64);
+    nmt_translate_opts opts = {.max_length = 7};
+    decode(&r, 3, &opts);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(r.out_len[i], 7);
+    opts.max_length = 1000; /* capped by the positions */
+    decode(&r, 1, &opts);
+    ck_assert_int_eq(r.out_len[0], 64);
+    run_close(&r);
+}
+END_TEST
+
+START_TEST(test_pad_never_chosen)
+{
+    bias_token(299, 1000.0f); /* pad would win every step */
+    run r;
+    run_open(&r, dir, 4);
+    const nmt_hparams *hp = &r.tr->model->hp;
+    ck_assert_int_eq(hp->pad_id, 299);
+    r.src_len[0] = 6;
+    make_source(hp, r.src[0], 6, 1);
+    decode(&r, 1, NULL);
+    ck_assert_int_gt(r.out_len[0], 0);
+    for (int j = 0; j < r.out_len[0]; j++)
+        ck_assert_int_ne(r.out[0][j], hp->pad_id);
+    run_close(&r);
+}
+END_TEST
+
+/* A batch of mixed lengths gives exactly the ids of one-by-one decoding, on
+ * every committed model (different activations, dtypes, ids). */
+START_TEST(test_batch_equals_one_by_one)
+{
+    static const char *const models[] = {"tiny-swish", "tiny-relu-eos", "tiny-bf16"};
+    for (size_t m = 0; m < 3; m++) {
+        run batch, single;
+        run_open(&batch, tu_test_model(models[m]), 16);
+        run_open(&single, tu_test_model(models[m]), 1);
+        const nmt_hparams *hp = &batch.tr->model->hp;
+        int n = 11;
+        for (int i = 0; i < n; i++) {
+            batch.src_len[i] = single.src_len[0] = 1 + (i * 7) % 30;
+            make_source(hp, batch.src[i], batch.src_len[i], i);
+        }
+        decode(&batch, n, NULL);
+        int total_out = 0;
+        for (int i = 0; i < n; i++) {
+            single.src_len[0] = batch.src_len[i];
+            memcpy(single.src[0], batch.src[i], (size_t)batch.src_len[i] * sizeof(int));
+            decode(&single, 1, NULL);
+            ck_assert_msg(single.out_len[0] == batch.out_len[i], "%s sentence %d: %d ids alone, %d in a batch",
+                          models[m], i, single.out_len[0], batch.out_len[i]);
+            for (int j = 0; j < single.out_len[0]; j++)
+                ck_assert_int_eq(single.out[0][j], batch.out[i][j]);
+            total_out += batch.out_len[i];
+        }
+        ck_assert_int_gt(total_out, n); /* not trivially all-eos */
+        run_close(&batch);
+        run_close(&single);
+    }
+}
+END_TEST
+
+static Suite *search_suite(void)
+{
+    Suite *s = suite_create("search");
+    TCase *tc = tcase_create("greedy");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_stops_at_eos);
+    tcase_add_test(tc, test_stops_at_length_limit);
+    tcase_add_test(tc, test_pad_never_chosen);
+    tcase_add_test(tc, test_batch_equals_one_by_one);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(search_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

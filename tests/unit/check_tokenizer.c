@@ -1,0 +1,246 @@
+/* check_tokenizer.c: MarianTokenizer-compatible encoding and decoding: ids
+ * equal the PyTorch reference's on every golden input, special cases
+ * (empty text, characters the vocabulary lacks, language tokens, length
+ * caps), and vocab.json files that disagree with config.json. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "testutil.h"
+#include "tokenizer.h"
+
+typedef struct loaded {
+    nmt_hparams hp;
+    nmt_tokenizer *tok;
+} loaded;
+
+static void load(loaded *l, const char *dir)
+{
+    nmt_err err;
+    ck_assert_msg(nmt_hparams_load(&l->hp, dir, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_tokenizer_load(&l->tok, dir, &l->hp, &err) == NMT_OK, "%s", err.msg);
+}
+
+static int encode(const loaded *l, const char *text, int *ids, int cap)
+{
+    int n = 0;
+    nmt_err err;
+    ck_assert_msg(nmt_tokenizer_encode(l->tok, text, strlen(text), ids, cap, &n, &err) == NMT_OK, "%s", err.msg);
+    return n;
+}
+
+START_TEST(test_empty_text_is_eos)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-relu-eos"));
+    int ids[8];
+    ck_assert_int_eq(encode(&l, "", ids, 8), 1);
+    ck_assert_int_eq(ids[0], l.hp.eos_id);
+    ck_assert_int_eq(ids[0], 211);
+    ck_assert_int_eq(encode(&l, "   ", ids, 8), 1);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+START_TEST(test_unknown_characters_map_to_unk)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-swish"));
+    int ids[64], n = encode(&l, "\xe2\x98\x83 \xe4\xb8\xad", ids, 64); /* snowman, CJK */
+    int unk = nmt_tokenizer_unk_id(l.tok), seen = 0;
+    ck_assert_int_eq(unk, 1);
+    for (int i = 0; i < n - 1; i++)
+        seen += ids[i] == unk;
+    ck_assert_int_gt(seen, 0);
+    ck_assert_int_eq(ids[n - 1], l.hp.eos_id);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+START_TEST(test_language_token_kept_whole)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-relu-eos"));
+    int fra = nmt_tokenizer_piece_id(l.tok, ">>fra<<", 7);
+    ck_assert_int_ge(fra, 0);
+    int ids[64], n = encode(&l, ">>fra<< the dog", ids, 64);
+    ck_assert_int_eq(ids[0], fra);
+    int rest[64], m = encode(&l, "the dog", rest, 64);
+    ck_assert_int_eq(n, m + 1);
+    for (int i = 0; i < m; i++)
+        ck_assert_int_eq(ids[i + 1], rest[i]);
+    /* not leading, or not in the vocabulary: ordinary text */
+    n = encode(&l, "the dog >>fra<<", ids, 64);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_ne(ids[i], fra);
+    n = encode(&l, ">>xyz<< the dog", ids, 64);
+    ck_assert_int_gt(n, m + 1);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+START_TEST(test_too_long_reports_full_count)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-swish"));
+    int ids[4], n = 0;
+    nmt_err err;
+    const char *text = "the dog sees the cat and the cat sees the dog";
+    ck_assert_int_eq(nmt_tokenizer_encode(l.tok, text, strlen(text), ids, 4, &n, &err), NMT_ERR_TOO_LONG);
+    int all[64];
+    ck_assert_int_eq(n, encode(&l, text, all, 64));
+    ck_assert_int_gt(n, 4);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+START_TEST(test_decode_drops_special_tokens)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-relu-eos"));
+    int a = -1, b = -1;
+    for (int id = 0; id < l.hp.vocab_size && b < 0; id++) {
+        const char *p = nmt_tokenizer_id_piece(l.tok, id);
+        if (p && strncmp(p, "\xe2\x96\x81", 3) == 0 && strlen(p) > 4)
+            *(a < 0 ? &a : &b) = id; /* two word-initial pieces */
+    }
+    ck_assert_int_ge(b, 0);
+    int plain[2] = {a, b}, noisy[5] = {a, l.hp.pad_id, nmt_tokenizer_unk_id(l.tok), b, l.hp.eos_id};
+    char *x, *y;
+    nmt_err err;
+    ck_assert(nmt_tokenizer_decode(l.tok, plain, 2, &x, &err) == NMT_OK);
+    ck_assert(nmt_tokenizer_decode(l.tok, noisy, 5, &y, &err) == NMT_OK);
+    ck_assert_str_eq(x, y);
+    char want[256];
+    snprintf(want, sizeof want, "%s %s", nmt_tokenizer_id_piece(l.tok, a) + 3, nmt_tokenizer_id_piece(l.tok, b) + 3);
+    ck_assert_str_eq(x, want);
+    free(x);
+    free(y);
+    char *empty;
+    ck_assert(nmt_tokenizer_decode(l.tok, noisy + 4, 1, &empty, &err) == NMT_OK);
+    ck_assert_str_eq(empty, "");
+    free(empty);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+/* Source ids equal the reference's for every input of every golden file. */
+static void check_golden_src_ids(const char *model_dir, const char *golden)
+{
+    loaded l;
+    load(&l, model_dir);
+    tu_golden *g;
+    int n = tu_golden_read(golden, &g);
+    ck_assert_int_gt(n, 0);
+    int *ids = malloc(sizeof(int) * (size_t)(l.hp.max_pos + 1));
+    for (int i = 0; i < n; i++) {
+        int m = encode(&l, g[i].input, ids, l.hp.max_pos + 1);
+        ck_assert_msg(m == g[i].n_src, "'%s': %d ids, reference %d", g[i].input, m, g[i].n_src);
+        for (int j = 0; j < m; j++)
+            ck_assert_msg(ids[j] == g[i].src[j], "'%s': id %d is %d, reference %d", g[i].input, j, ids[j],
+                          g[i].src[j]);
+    }
+    free(ids);
+    tu_golden_free(g, n);
+    nmt_tokenizer_free(l.tok);
+}
+
+START_TEST(test_golden_source_ids_demo)
+{
+    check_golden_src_ids(tu_demo_model(), NMT_TEST_DATA "/en-de-demo.golden.tsv");
+}
+END_TEST
+
+START_TEST(test_golden_source_ids_tiny)
+{
+    static const char *const models[] = {"tiny-swish", "tiny-relu-eos", "tiny-bf16"};
+    for (int i = 0; i < 3; i++) {
+        char golden[4096];
+        snprintf(golden, sizeof golden, "%s/%s.golden.tsv", NMT_TEST_DATA, models[i]);
+        check_golden_src_ids(tu_test_model(models[i]), golden);
+    }
+}
+END_TEST
+
+static void expect_vocab_error(const char *dir, const char *needle)
+{
+    nmt_hparams hp;
+    nmt_tokenizer *tok = NULL;
+    nmt_err err;
+    ck_assert(nmt_hparams_load(&hp, dir, &err) == NMT_OK);
+    ck_assert_int_eq(nmt_tokenizer_load(&tok, dir, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_ptr_null(tok);
+    ck_assert_msg(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+    ck_assert_msg(strstr(err.msg, "vocab.json") != NULL, "message '%s' does not name vocab.json", err.msg);
+}
+
+START_TEST(test_vocab_disagrees_with_config)
+{
+    char *dir = tu_tmpdir();
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_replace_in_file(dir, "config.json", "\"vocab_size\": 300", "\"vocab_size\": 310");
+    tu_replace_in_file(dir, "config.json", "\"decoder_vocab_size\": 300", "\"decoder_vocab_size\": 310");
+    expect_vocab_error(dir, "300 entries, but config.json has vocab_size 310");
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_replace_in_file(dir, "config.json", "\"vocab_size\": 300", "\"vocab_size\": 200");
+    tu_replace_in_file(dir, "config.json", "\"decoder_vocab_size\": 300", "\"decoder_vocab_size\": 200");
+    tu_replace_in_file(dir, "config.json", "\"pad_token_id\": 299", "\"pad_token_id\": 199");
+    tu_replace_in_file(dir, "config.json", "\"decoder_start_token_id\": 299", "\"decoder_start_token_id\": 199");
+    expect_vocab_error(dir, "outside the model's vocabulary");
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_replace_in_file(dir, "vocab.json", "\"</s>\"", "\"<eos>\"");
+    expect_vocab_error(dir, "is \"<eos>\", expected \"</s>\"");
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_replace_in_file(dir, "vocab.json", "\"<unk>\": 1", "\"<unk>\": 0");
+    expect_vocab_error(dir, "id 0 is used by both");
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_write_file(dir, "vocab.json", "{\"a\": 1,", 8);
+    expect_vocab_error(dir, "invalid JSON");
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_missing_spm)
+{
+    char *dir = tu_tmpdir();
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    tu_write_file(dir, "target.spm", "not a model", 11);
+    nmt_hparams hp;
+    nmt_tokenizer *tok = NULL;
+    nmt_err err;
+    ck_assert(nmt_hparams_load(&hp, dir, &err) == NMT_OK);
+    ck_assert_int_ne(nmt_tokenizer_load(&tok, dir, &hp, &err), NMT_OK);
+    ck_assert_ptr_nonnull(strstr(err.msg, "target.spm"));
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+static Suite *tokenizer_suite(void)
+{
+    Suite *s = suite_create("tokenizer");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_empty_text_is_eos);
+    tcase_add_test(tc, test_unknown_characters_map_to_unk);
+    tcase_add_test(tc, test_language_token_kept_whole);
+    tcase_add_test(tc, test_too_long_reports_full_count);
+    tcase_add_test(tc, test_decode_drops_special_tokens);
+    tcase_add_test(tc, test_golden_source_ids_demo);
+    tcase_add_test(tc, test_golden_source_ids_tiny);
+    tcase_add_test(tc, test_vocab_disagrees_with_config);
+    tcase_add_test(tc, test_missing_spm);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tokenizer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
