@@ -289,7 +289,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "nmtd-translate: line %d: %s\n", i + 1, nmt_code_name(r->code));
             status = 1;
         }
-        if (show_ids) {
+        if (show_ids && (r->n_out > 0 || r->code)) { /* an empty line stays empty */
             print_ids(tr, lines[i], lens[i], r);
             putchar('\t');
         }
