@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages that nmtd needs to build, test and run, if
+# any are missing (as root, or through sudo).  Python tools (training, the
+# PyTorch reference) need more: see tools/README.md.
+set -eu
+pkgs="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev check
+libsentencepiece-dev curl"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
