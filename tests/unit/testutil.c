@@ -171,17 +171,19 @@ void tu_st_remove(tu_st *st, const char *name)
 tu_tensor *tu_st_add(tu_st *st, const char *name, const char *dtype, int ndim, const int64_t *shape,
                      const void *data, size_t nbytes)
 {
+    /* built aside first: the arguments may point into st itself */
+    tu_tensor t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.dtype, sizeof t.dtype, "%s", dtype);
+    t.ndim = ndim;
+    memcpy(t.shape, shape, (size_t)ndim * sizeof *shape);
+    t.data = malloc(nbytes + 1);
+    memcpy(t.data, data, nbytes);
+    t.nbytes = nbytes;
     st->t = realloc(st->t, (size_t)(st->n + 1) * sizeof *st->t);
-    tu_tensor *t = &st->t[st->n++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, "%s", name);
-    snprintf(t->dtype, sizeof t->dtype, "%s", dtype);
-    t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    t->data = malloc(nbytes + 1);
-    memcpy(t->data, data, nbytes);
-    t->nbytes = nbytes;
-    return t;
+    st->t[st->n] = t;
+    return &st->t[st->n++];
 }
 
 void tu_st_write(const tu_st *st, const char *path)
