@@ -44,6 +44,8 @@ const char *nmt_code_name(nmt_code code)
     case NMT_ERR_TOO_LONG: return "too_long";
     case NMT_ERR_UNSUPPORTED: return "unsupported";
     case NMT_ERR_NOMEM: return "nomem";
+    case NMT_ERR_BUSY: return "busy";
+    case NMT_ERR_CLOSED: return "closed";
     }
     return "unknown";
 }

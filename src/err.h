@@ -14,7 +14,9 @@ typedef enum nmt_code {
     NMT_ERR_INVALID,     /* a caller passed a bad argument or input */
     NMT_ERR_TOO_LONG,    /* an input exceeds a model or configured limit */
     NMT_ERR_UNSUPPORTED, /* a well-formed model uses a feature nmtd lacks */
-    NMT_ERR_NOMEM        /* an allocation failed */
+    NMT_ERR_NOMEM,       /* an allocation failed */
+    NMT_ERR_BUSY,        /* a queue is full: try again later */
+    NMT_ERR_CLOSED       /* the component is shutting down */
 } nmt_code;
 
 typedef struct nmt_err {

@@ -4,10 +4,15 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <string.h>
+
+#include "gemm.h"
 
 void nmt_linear(float *y, const float *x, int n, int in, int out, const float *w, const float *b)
 {
+    if (nmt_gemm_small_ok(n, in)) {
+        nmt_gemm_small(y, x, n, in, w, out, b);
+        return;
+    }
     if (n == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 0.0f, y, 1);
     else
@@ -122,22 +127,54 @@ int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
     return best;
 }
 
-void nmt_attend(float *out, const float *q, const float *k, const float *v, int n_keys, int hd, size_t stride,
-                float *scores)
+/* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
+ * start-up (GCC function multi-versioning). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NMT_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define NMT_MULTIVERSION
+#endif
+
+/* 16 independent partial sums, so the loop vectorises without reassociation. */
+static inline float dot(const float *restrict a, const float *restrict b, int n)
 {
-    for (int j = 0; j < n_keys; j++) {
-        const float *kj = k + (size_t)j * stride;
-        float s = 0.0f;
-        for (int i = 0; i < hd; i++)
-            s += q[i] * kj[i];
-        scores[j] = s;
-    }
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += a[i + j] * b[i + j];
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+NMT_MULTIVERSION
+void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
+                int n_keys, int hd, size_t stride, float *restrict scores)
+{
+    for (int j = 0; j < n_keys; j++)
+        scores[j] = dot(q, k + (size_t)j * stride, hd);
     nmt_softmax(scores, n_keys);
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int j = 0; j < n_keys; j++) {
-        const float *vj = v + (size_t)j * stride;
-        float p = scores[j];
-        for (int i = 0; i < hd; i++)
-            out[i] += p * vj[i];
+    /* out = sum_j p_j v_j, 16 columns at a time held in registers */
+    int i0 = 0;
+    for (; i0 + 16 <= hd; i0 += 16) {
+        float acc[16] = {0};
+        for (int j = 0; j < n_keys; j++) {
+            const float *restrict vj = v + (size_t)j * stride + i0;
+            float p = scores[j];
+            for (int t = 0; t < 16; t++)
+                acc[t] += p * vj[t];
+        }
+        for (int t = 0; t < 16; t++)
+            out[i0 + t] = acc[t];
+    }
+    for (int i = i0; i < hd; i++) {
+        float acc = 0.0f;
+        for (int j = 0; j < n_keys; j++)
+            acc += scores[j] * v[(size_t)j * stride + i];
+        out[i] = acc;
     }
 }

@@ -36,7 +36,7 @@ int nmt_argmax(const float *x, int n, int ban_a, int ban_b);
  * out[hd] = sum_j softmax_j(q . k_j) v_j over n_keys keys, where key j is at
  * k + j*stride (same for v).  q is already scaled by hd^-0.5.  scores[n_keys]
  * is caller scratch. */
-void nmt_attend(float *out, const float *q, const float *k, const float *v, int n_keys, int hd, size_t stride,
-                float *scores);
+void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
+                int n_keys, int hd, size_t stride, float *restrict scores);
 
 #endif

@@ -113,11 +113,16 @@ int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translat
 }
 
 /* Decodes ctx->src[0..n) into ctx->out, splitting by the workspace caps. */
-static void decode_batch(nmt_translator_ctx *ctx, int n, const nmt_translate_opts *opts, nmt_search_stats *stats)
+static void decode_batch(nmt_translator_ctx *ctx, int n, const int *limits, const nmt_translate_opts *opts,
+                         nmt_search_stats *stats)
 {
     int min_length = opts ? opts->min_length : 0;
     for (int i = 0; i < n; i++) {
-        ctx->limit[i] = nmt_translator_limit(ctx->tr, ctx->src_len[i], opts);
+        ctx->limit[i] = limits ? limits[i] : nmt_translator_limit(ctx->tr, ctx->src_len[i], opts);
+        if (ctx->limit[i] > ctx->tr->model->hp.max_pos)
+            ctx->limit[i] = ctx->tr->model->hp.max_pos;
+        if (ctx->limit[i] < 1)
+            ctx->limit[i] = 1;
         if (ctx->limit[i] > ctx->ws.max_steps)
             ctx->limit[i] = ctx->ws.max_steps;
     }
@@ -132,9 +137,9 @@ static void decode_batch(nmt_translator_ctx *ctx, int n, const nmt_translate_opt
     }
 }
 
-nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, int n,
-                           const nmt_translate_opts *opts, int *const *out, int *out_len, nmt_search_stats *stats,
-                           nmt_err *err)
+nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, const int *limits,
+                           int n, const nmt_translate_opts *opts, int *const *out, int *out_len,
+                           nmt_search_stats *stats, nmt_err *err)
 {
     const nmt_hparams *hp = &ctx->tr->model->hp;
     for (int begin = 0; begin < n; begin += ctx->max_batch) {
@@ -146,7 +151,7 @@ nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const
             ctx->src[i] = (int *)src[begin + i];
             ctx->src_len[i] = src_len[begin + i];
         }
-        decode_batch(ctx, m, opts, stats);
+        decode_batch(ctx, m, limits ? limits + begin : NULL, opts, stats);
         for (int i = 0; i < m; i++) {
             memcpy(out[begin + i], ctx->out[i], (size_t)ctx->out_len[i] * sizeof(int));
             out_len[begin + i] = ctx->out_len[i];
@@ -185,7 +190,7 @@ nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const 
             ctx->src_len[k] = n_ids;
             ctx->index[k++] = begin + i;
         }
-        decode_batch(ctx, k, opts, stats);
+        decode_batch(ctx, k, NULL, opts, stats);
         for (int j = 0; j < k; j++) {
             nmt_translation *res = &results[ctx->index[j]];
             res->n_out = ctx->out_len[j];
@@ -212,4 +217,15 @@ void nmt_translations_clear(nmt_translation *results, int n)
         results[i].text = NULL;
         results[i].ids = NULL;
     }
+}
+
+nmt_code nmt_translator_encode(const nmt_translator *tr, const char *text, size_t len, int *ids, int cap, int *n_ids,
+                               nmt_err *err)
+{
+    return nmt_tokenizer_encode(tr->tokenizer, text, len, ids, cap, n_ids, err);
+}
+
+nmt_code nmt_translator_decode(const nmt_translator *tr, const int *ids, int n, char **out, nmt_err *err)
+{
+    return nmt_tokenizer_decode(tr->tokenizer, ids, n, out, err);
 }

@@ -64,11 +64,20 @@ nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const 
                        nmt_err *err);
 
 /* The same from ids: src[i] (src_len[i] ids, </s> included, each at most
- * max_position_embeddings) into out[i] (room for nmt_translator_limit ids),
- * out_len[i].  Used by tests to compare ids with the reference. */
-nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, int n,
-                           const nmt_translate_opts *opts, int *const *out, int *out_len, nmt_search_stats *stats,
-                           nmt_err *err);
+ * max_position_embeddings) into out[i] (room for its limit), out_len[i].
+ * limits[i] (may be NULL) overrides the generation limit of sentence i;
+ * otherwise nmt_translator_limit(src_len[i], opts) applies.  Used by the
+ * batcher, whose batches mix requests, and by tests. */
+nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, const int *limits,
+                           int n, const nmt_translate_opts *opts, int *const *out, int *out_len,
+                           nmt_search_stats *stats, nmt_err *err);
+
+/* Text -> source ids (</s> included); see nmt_tokenizer_encode. Thread-safe. */
+nmt_code nmt_translator_encode(const nmt_translator *tr, const char *text, size_t len, int *ids, int cap, int *n_ids,
+                               nmt_err *err);
+
+/* Generated ids -> text (*out malloc'd); see nmt_tokenizer_decode. Thread-safe. */
+nmt_code nmt_translator_decode(const nmt_translator *tr, const int *ids, int n, char **out, nmt_err *err);
 
 /* Releases the texts and ids inside results[0..n). */
 void nmt_translations_clear(nmt_translation *results, int n);

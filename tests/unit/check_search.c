@@ -77,7 +77,7 @@ static void run_close(run *r)
 static void decode(run *r, int n, const nmt_translate_opts *opts)
 {
     nmt_err err;
-    ck_assert_msg(nmt_translate_ids(r->ctx, (const int *const *)r->src, r->src_len, n, opts, r->out, r->out_len,
+    ck_assert_msg(nmt_translate_ids(r->ctx, (const int *const *)r->src, r->src_len, NULL, n, opts, r->out, r->out_len,
                                     NULL, &err) == NMT_OK,
                   "%s", err.msg);
 }

@@ -32,7 +32,7 @@ static void check_parity(const char *model_dir, const char *golden, int batch_si
         src_len[i] = g[i].n_src;
         out[i] = malloc(sizeof(int) * (size_t)nmt_translator_limit(tr, g[i].n_src, NULL));
     }
-    ck_assert_msg(nmt_translate_ids(ctx, src, src_len, n, NULL, out, out_len, NULL, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translate_ids(ctx, src, src_len, NULL, n, NULL, out, out_len, NULL, &err) == NMT_OK, "%s", err.msg);
     int mismatches = 0;
     for (int i = 0; i < n; i++) {
         int same = out_len[i] == g[i].n_out;

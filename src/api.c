@@ -1,0 +1,191 @@
+/* api.c: JSON request parsing and response building for the HTTP API. */
+#include "api.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nmt_utf8_valid(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp, min;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1, cp = c & 0x1f, min = 0x80;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2, cp = c & 0x0f, min = 0x800;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i <= n) /* truncated sequence */
+            return 0;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+size_t nmt_utf8_length(const char *str, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)str[i] & 0xc0) != 0x80;
+    return n;
+}
+
+static int fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    e->status = status;
+    e->code = code;
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void nmt_api_request_free(nmt_api_request *req)
+{
+    if (!req)
+        return;
+    for (int i = 0; i < req->n; i++)
+        if (req->texts)
+            free(req->texts[i]);
+    free(req->texts);
+    free(req->lens);
+    memset(req, 0, sizeof *req);
+}
+
+static int add_text(nmt_api_request *req, int i, const cJSON *item, const nmt_api_limits *limits, nmt_api_error *e)
+{
+    if (!cJSON_IsString(item))
+        return req->is_list ? fail(e, 400, "invalid_request", "\"text\"[%d] is not a string", i)
+                            : fail(e, 400, "invalid_request", "\"text\" must be a string or a list of strings");
+    const char *s = item->valuestring;
+    size_t len = strlen(s);
+    if (!nmt_utf8_valid(s, len))
+        return fail(e, 400, "invalid_utf8", "sentence %d is not valid UTF-8", i);
+    size_t chars = nmt_utf8_length(s, len);
+    if (chars > (size_t)limits->max_chars)
+        return fail(e, 400, "sentence_too_long", "sentence %d has %zu characters; at most %d are allowed", i, chars,
+                    limits->max_chars);
+    if (!(req->texts[i] = strdup(s)))
+        return fail(e, 500, "internal", "out of memory");
+    req->lens[i] = len;
+    return 0;
+}
+
+int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
+                            nmt_api_error *e)
+{
+    memset(req, 0, sizeof *req);
+    if (len == 0)
+        return fail(e, 400, "invalid_json", "empty body: expected {\"text\": \"...\"}");
+    if (!nmt_utf8_valid(body, len))
+        return fail(e, 400, "invalid_utf8", "the body is not valid UTF-8");
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!root)
+        return fail(e, 400, "invalid_json", "malformed JSON near byte %zu", end ? (size_t)(end - body) : (size_t)0);
+    int rc = -1;
+    if (!cJSON_IsObject(root)) {
+        fail(e, 400, "invalid_request", "the body must be a JSON object with \"text\"");
+        goto out;
+    }
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    if (!text) {
+        fail(e, 400, "invalid_request", "missing \"text\" (a string or a list of strings)");
+        goto out;
+    }
+    const cJSON *max_length = cJSON_GetObjectItemCaseSensitive(root, "max_length");
+    if (max_length && !cJSON_IsNull(max_length)) {
+        double v = max_length->valuedouble;
+        if (!cJSON_IsNumber(max_length) || v != floor(v) || v < 1 || v > limits->max_length_limit) {
+            fail(e, 400, "invalid_max_length", "\"max_length\" must be an integer from 1 to %d",
+                 limits->max_length_limit);
+            goto out;
+        }
+        req->max_length = (int)v;
+    }
+    req->is_list = cJSON_IsArray(text);
+    int n = req->is_list ? cJSON_GetArraySize(text) : 1;
+    if (n > limits->max_sentences) {
+        fail(e, 400, "too_many_sentences", "%d sentences; at most %d are allowed per request", n,
+             limits->max_sentences);
+        goto out;
+    }
+    req->texts = calloc((size_t)(n ? n : 1), sizeof *req->texts);
+    req->lens = calloc((size_t)(n ? n : 1), sizeof *req->lens);
+    if (!req->texts || !req->lens) {
+        fail(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    req->n = n;
+    if (req->is_list) {
+        int i = 0;
+        for (const cJSON *it = text->child; it; it = it->next, i++)
+            if (add_text(req, i, it, limits, e))
+                goto out;
+    } else if (add_text(req, 0, text, limits, e)) {
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    if (rc)
+        nmt_api_request_free(req);
+    return rc;
+}
+
+char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    if (req->is_list) {
+        cJSON *list = cJSON_AddArrayToObject(root, "translations");
+        for (int i = 0; list && i < req->n; i++)
+            cJSON_AddItemToArray(list, cJSON_CreateString(translations[i]));
+    } else {
+        cJSON_AddStringToObject(root, "translation", translations[0]);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+char *nmt_api_error_body(const char *code, const char *message)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON *err = cJSON_AddObjectToObject(root, "error");
+    if (err) {
+        cJSON_AddStringToObject(err, "code", code);
+        cJSON_AddStringToObject(err, "message", message);
+    }
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}

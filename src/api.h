@@ -1,0 +1,50 @@
+/* api.h: the JSON side of the HTTP API, without sockets: request bodies in,
+ * response and error bodies out (cJSON).  Every client-controlled number has
+ * a cap.  Pure functions; thread-safe (cJSON is used with explicit lengths and
+ * parse-end pointers, never its global error pointer). */
+#ifndef NMT_API_H
+#define NMT_API_H
+
+#include <stddef.h>
+
+typedef struct nmt_api_limits {
+    int max_sentences;    /* sentences per request */
+    int max_chars;        /* characters (code points) per sentence */
+    int max_length_limit; /* largest "max_length" a request may ask for */
+} nmt_api_limits;
+
+/* A parsed POST /translate body. */
+typedef struct nmt_api_request {
+    int is_list;   /* "text" was a list: answer {"translations": [...]} */
+    int n;
+    char **texts;  /* [n] NUL-terminated UTF-8 (owned) */
+    size_t *lens;  /* [n] bytes */
+    int max_length; /* 0 = the model's default */
+} nmt_api_request;
+
+/* A client error: HTTP status, stable code, human message. */
+typedef struct nmt_api_error {
+    int status;
+    const char *code;
+    char message[256];
+} nmt_api_error;
+
+/* Parses body (len bytes, any Content-Type).  Returns 0, or -1 with e filled
+ * (400: invalid_json, invalid_utf8, invalid_request, too_many_sentences,
+ * sentence_too_long, invalid_max_length; 500: internal on out of memory). */
+int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
+                            nmt_api_error *e);
+void nmt_api_request_free(nmt_api_request *req);
+
+/* {"translation": "..."} or {"translations": [...]} (malloc'd; NULL if out of memory). */
+char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations);
+
+/* {"error": {"code": code, "message": message}} (malloc'd; NULL if out of memory). */
+char *nmt_api_error_body(const char *code, const char *message);
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+int nmt_utf8_valid(const char *s, size_t len);
+/* Code points in valid UTF-8. */
+size_t nmt_utf8_length(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,586 @@
+/* batcher.c: one bounded FIFO of sentences, worker threads that cut it into
+ * batches, and per-request completion.
+ *
+ * Design.  The queue is an array in arrival order (index 0 is the oldest);
+ * a worker always takes the oldest sentence, so every sentence makes
+ * progress, and fills the batch with the sentences closest to it in length
+ * among the next few (4 x max_batch_sentences) waiting, to limit padding
+ * work.  Removing taken sentences compacts the array: the queue is bounded,
+ * so this is cheap.  Everything under b->lock is bookkeeping; tokenization
+ * (in submit, on the caller's thread), decoding and detokenization run
+ * outside it.  A job completes when its last sentence is accounted for;
+ * done() is called after the lock is released.  Expired jobs are swept from
+ * the queue whenever a worker cuts a batch, so a 504 does not wait for its
+ * sentences to reach the head. */
+#include "batcher.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+struct nmt_job {
+    int n;
+    int remaining;           /* sentences not yet accounted for (lock) */
+    nmt_job_status status;   /* lock */
+    char **texts;            /* [n] translations */
+    int *ids;                /* all source ids, sentence i at off[i] */
+    int *off, *len;          /* [n] */
+    int max_length;
+    long tokens_in, tokens_out;
+    double t_submit;
+    double queue_wait;
+    int started;             /* a sentence has been taken (lock) */
+    nmt_job_done_fn done;
+    nmt_job_gone_fn gone;
+    void *ctx;
+};
+
+typedef struct item {
+    nmt_job *job;
+    int index;
+    int n_ids;
+    double t_enq;
+} item;
+
+typedef struct candidate {
+    int distance;
+    int pos;
+} candidate;
+
+typedef struct worker {
+    nmt_batcher *b;
+    pthread_t thread;
+    int started;
+    nmt_translator_ctx *ctx;
+    item *batch;             /* [max_batch_sentences] */
+    const int **src;
+    int *src_len, *limit, *out_len;
+    int **out;               /* [max_batch_sentences][max_pos] */
+    int *out_pool;
+    nmt_job **gone_cache;    /* jobs found gone in this batch */
+    struct candidate *cands; /* [4 * max_batch_sentences] */
+    unsigned char *taken;    /* [4 * max_batch_sentences] */
+    nmt_job **completed;     /* jobs to call done() for */
+} worker;
+
+struct nmt_batcher {
+    const nmt_translator *tr;
+    nmt_batcher_opts o;
+    nmt_batcher_observer obs;
+    pthread_mutex_t lock;
+    pthread_cond_t work;     /* something to do, or closing */
+    pthread_cond_t idle;     /* queue empty and no batch in flight */
+    item *queue;             /* [queue_capacity], oldest first */
+    int count;
+    long queued_tokens;
+    int busy;                /* workers decoding a batch */
+    int closing, stopping, closed;
+    worker *workers;
+    int n_workers;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct timespec abs_deadline(double seconds_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double whole = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds_from_now;
+    ts.tv_sec = (time_t)whole;
+    ts.tv_nsec = (long)((whole - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+/* ---- jobs ------------------------------------------------------------- */
+
+nmt_job_status nmt_job_status_of(const nmt_job *job) { return job->status; }
+int nmt_job_count(const nmt_job *job) { return job->n; }
+const char *nmt_job_text(const nmt_job *job, int i)
+{
+    return job->status == NMT_JOB_OK && i >= 0 && i < job->n ? job->texts[i] : NULL;
+}
+long nmt_job_tokens_in(const nmt_job *job) { return job->tokens_in; }
+long nmt_job_tokens_out(const nmt_job *job) { return job->tokens_out; }
+double nmt_job_queue_wait(const nmt_job *job) { return job->queue_wait; }
+
+void nmt_job_free(nmt_job *job)
+{
+    if (!job)
+        return;
+    if (job->texts)
+        for (int i = 0; i < job->n; i++)
+            free(job->texts[i]);
+    free(job->texts);
+    free(job->ids);
+    free(job->off);
+    free(job->len);
+    free(job);
+}
+
+/* Marks a job failed and drops its queued sentences (lock held).  Returns
+ * 1 when that completed it. */
+static int fail_job(nmt_batcher *b, nmt_job *job, nmt_job_status status)
+{
+    if (job->status == NMT_JOB_OK)
+        job->status = status;
+    int kept = 0;
+    for (int i = 0; i < b->count; i++) {
+        if (b->queue[i].job == job) {
+            b->queued_tokens -= b->queue[i].n_ids;
+            job->remaining--;
+        } else {
+            b->queue[kept++] = b->queue[i];
+        }
+    }
+    b->count = kept;
+    return job->remaining == 0;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static int by_distance(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    return x->distance != y->distance ? (x->distance < y->distance ? -1 : 1) : (x->pos - y->pos);
+}
+
+/* Times out expired jobs still queued (lock held); appends completed jobs. */
+static void sweep_expired(nmt_batcher *b, double now, nmt_job **completed, int *n_completed)
+{
+    double timeout = b->o.request_timeout_ms / 1000.0;
+    for (int i = 0; i < b->count;) {
+        nmt_job *job = b->queue[i].job;
+        if (now - job->t_submit > timeout) {
+            if (fail_job(b, job, NMT_JOB_TIMEOUT))
+                completed[(*n_completed)++] = job;
+            i = 0; /* the queue was compacted */
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Moves the next batch from the queue into w->batch (lock held). */
+static int take_batch(nmt_batcher *b, worker *w, double now)
+{
+    int window = b->count < 4 * b->o.max_batch_sentences ? b->count : 4 * b->o.max_batch_sentences;
+    candidate *cands = w->cands;
+    int head_len = b->queue[0].n_ids;
+    for (int i = 0; i < window; i++) {
+        int d = b->queue[i].n_ids - head_len;
+        cands[i].distance = i == 0 ? -1 : (d < 0 ? -d : d);
+        cands[i].pos = i;
+    }
+    qsort(cands, (size_t)window, sizeof *cands, by_distance);
+    unsigned char *taken = w->taken;
+    for (int i = 0; i < window; i++)
+        taken[i] = 0;
+    int n = 0;
+    long tokens = 0;
+    for (int c = 0; c < window && n < b->o.max_batch_sentences; c++) {
+        const item *it = &b->queue[cands[c].pos];
+        if (n > 0 && tokens + it->n_ids > b->o.max_batch_tokens)
+            continue;
+        taken[cands[c].pos] = 1;
+        tokens += it->n_ids;
+        w->batch[n++] = *it;
+    }
+    int kept = 0;
+    for (int i = 0; i < b->count; i++)
+        if (i >= window || !taken[i])
+            b->queue[kept++] = b->queue[i];
+    b->count = kept;
+    b->queued_tokens -= tokens;
+    for (int i = 0; i < n; i++) {
+        nmt_job *job = w->batch[i].job;
+        double waited = now - w->batch[i].t_enq;
+        if (!job->started) {
+            job->started = 1;
+            job->queue_wait = waited;
+        }
+        if (b->obs.queue_wait)
+            b->obs.queue_wait(b->obs.ctx, waited);
+    }
+    return n;
+}
+
+/* Decodes the live sentences of a batch (no lock held). */
+static void run_batch(nmt_batcher *b, worker *w, int n)
+{
+    int m = 0, n_gone = 0;
+    for (int i = 0; i < n; i++) {
+        nmt_job *job = w->batch[i].job;
+        if (job->gone) {
+            int known = 0;
+            for (int g = 0; g < n_gone && !known; g++)
+                known = w->gone_cache[g] == job;
+            if (known || job->gone(job->ctx)) {
+                if (!known)
+                    w->gone_cache[n_gone++] = job;
+                w->batch[i].index = -1 - w->batch[i].index; /* skip; marked cancelled later */
+                continue;
+            }
+        }
+        w->src[m] = job->ids + job->off[w->batch[i].index];
+        w->src_len[m] = job->len[w->batch[i].index];
+        w->limit[m] = nmt_translator_limit(b->tr, w->src_len[m],
+                                           &(nmt_translate_opts){.max_length = job->max_length});
+        m++;
+    }
+    if (m == 0)
+        return;
+    nmt_search_stats stats = {0, 0};
+    nmt_err err;
+    /* gather outputs in batch order of the live items */
+    if (nmt_translate_ids(w->ctx, w->src, w->src_len, w->limit, m, NULL, w->out, w->out_len, &stats, &err)) {
+        nmt_error("batcher", "decoding failed: %s", err.msg);
+        for (int i = 0; i < n; i++)
+            if (w->batch[i].index >= 0)
+                w->batch[i].job->texts[w->batch[i].index] = NULL;
+        return;
+    }
+    long tokens_in = 0;
+    for (int i = 0, k = 0; i < n; i++) {
+        if (w->batch[i].index < 0)
+            continue;
+        nmt_job *job = w->batch[i].job;
+        char *text = NULL;
+        if (nmt_translator_decode(b->tr, w->out[k], w->out_len[k], &text, &err))
+            nmt_error("batcher", "detokenization failed: %s", err.msg);
+        job->texts[w->batch[i].index] = text; /* each slot is written by one worker only */
+        tokens_in += w->src_len[k];
+        __atomic_add_fetch(&job->tokens_out, w->out_len[k], __ATOMIC_RELAXED);
+        k++;
+    }
+    if (b->obs.batch)
+        b->obs.batch(b->obs.ctx, m, tokens_in, stats.tokens_out, stats.steps);
+}
+
+/* Accounts for a finished batch (lock held); appends completed jobs. */
+static void finish_batch(nmt_batcher *b, worker *w, int n, nmt_job **completed, int *n_completed)
+{
+    for (int i = 0; i < n; i++) {
+        nmt_job *job = w->batch[i].job;
+        if (w->batch[i].index < 0) {
+            if (job->status == NMT_JOB_OK)
+                job->status = NMT_JOB_CANCELLED;
+        } else if (!job->texts[w->batch[i].index] && job->status == NMT_JOB_OK) {
+            job->status = NMT_JOB_FAILED;
+        }
+        job->remaining--;
+        if (job->status != NMT_JOB_OK && job->remaining > 0)
+            fail_job(b, job, job->status); /* drop its other queued sentences */
+        if (job->remaining == 0)
+            completed[(*n_completed)++] = job;
+    }
+}
+
+static void complete_all(nmt_job **jobs, int n)
+{
+    for (int i = 0; i < n; i++)
+        jobs[i]->done(jobs[i], jobs[i]->ctx);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    nmt_batcher *b = w->b;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        if (b->count == 0) {
+            if (b->stopping)
+                break;
+            pthread_cond_wait(&b->work, &b->lock);
+            continue;
+        }
+        double now = now_s();
+        int n_completed = 0;
+        sweep_expired(b, now, w->completed, &n_completed);
+        if (n_completed) {
+            pthread_mutex_unlock(&b->lock);
+            complete_all(w->completed, n_completed);
+            pthread_mutex_lock(&b->lock);
+            continue;
+        }
+        if (b->count == 0)
+            continue;
+        double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
+        if (!b->closing && b->count < b->o.max_batch_sentences && b->queued_tokens < b->o.max_batch_tokens &&
+            waited < max_wait) {
+            struct timespec until = abs_deadline(max_wait - waited);
+            pthread_cond_timedwait(&b->work, &b->lock, &until);
+            continue;
+        }
+        int n = take_batch(b, w, now);
+        b->busy++;
+        pthread_mutex_unlock(&b->lock);
+        run_batch(b, w, n);
+        pthread_mutex_lock(&b->lock);
+        b->busy--;
+        finish_batch(b, w, n, w->completed, &n_completed);
+        if (b->count == 0 && b->busy == 0)
+            pthread_cond_broadcast(&b->idle);
+        if (b->count > 0)
+            pthread_cond_signal(&b->work);
+        if (n_completed) {
+            pthread_mutex_unlock(&b->lock);
+            complete_all(w->completed, n_completed);
+            pthread_mutex_lock(&b->lock);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+static void worker_free(worker *w)
+{
+    nmt_translator_ctx_free(w->ctx);
+    free(w->batch);
+    free(w->src);
+    free(w->src_len);
+    free(w->limit);
+    free(w->out_len);
+    free(w->out);
+    free(w->out_pool);
+    free(w->gone_cache);
+    free(w->completed);
+    free(w->cands);
+    free(w->taken);
+}
+
+static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
+{
+    int B = b->o.max_batch_sentences, P = b->tr->model->hp.max_pos;
+    w->b = b;
+    nmt_code rc = nmt_translator_ctx_new(&w->ctx, b->tr, B, b->o.max_batch_tokens, err);
+    if (rc)
+        return rc;
+    w->batch = calloc((size_t)B, sizeof *w->batch);
+    w->src = calloc((size_t)B, sizeof *w->src);
+    w->src_len = calloc((size_t)B, sizeof(int));
+    w->limit = calloc((size_t)B, sizeof(int));
+    w->out_len = calloc((size_t)B, sizeof(int));
+    w->out = calloc((size_t)B, sizeof *w->out);
+    w->out_pool = malloc((size_t)B * (size_t)P * sizeof(int));
+    w->gone_cache = calloc((size_t)B, sizeof *w->gone_cache);
+    w->cands = calloc((size_t)B * 4, sizeof *w->cands);
+    w->taken = calloc((size_t)B * 4, 1);
+    /* a batch completes at most B jobs; a sweep at most the whole queue */
+    w->completed = calloc((size_t)(b->o.queue_capacity + B), sizeof *w->completed);
+    if (!w->batch || !w->src || !w->src_len || !w->limit || !w->out_len || !w->out || !w->out_pool ||
+        !w->gone_cache || !w->completed || !w->cands || !w->taken)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a batcher worker");
+    for (int i = 0; i < B; i++)
+        w->out[i] = w->out_pool + (size_t)i * P;
+    return NMT_OK;
+}
+
+/* ---- the batcher ------------------------------------------------------ */
+
+nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nmt_batcher_opts *opts,
+                           const nmt_batcher_observer *observer, nmt_err *err)
+{
+    *out = NULL;
+    if (opts->workers < 1 || opts->max_batch_sentences < 1 || opts->max_batch_tokens < 1 ||
+        opts->queue_capacity < 1 || opts->max_wait_ms < 0 || opts->request_timeout_ms < 1)
+        return nmt_err_set(err, NMT_ERR_INVALID, "batcher settings must be positive");
+    nmt_batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    b->tr = tr;
+    b->o = *opts;
+    if (observer)
+        b->obs = *observer;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->work, &ca);
+    pthread_cond_init(&b->idle, &ca);
+    pthread_condattr_destroy(&ca);
+    b->queue = calloc((size_t)opts->queue_capacity, sizeof *b->queue);
+    b->workers = calloc((size_t)opts->workers, sizeof *b->workers);
+    if (!b->queue || !b->workers) {
+        nmt_batcher_free(b);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    }
+    b->n_workers = opts->workers;
+    for (int i = 0; i < b->n_workers; i++) {
+        nmt_code rc = worker_init(&b->workers[i], b, err);
+        if (rc == NMT_OK && pthread_create(&b->workers[i].thread, NULL, worker_main, &b->workers[i]) != 0)
+            rc = nmt_err_set(err, NMT_ERR_NOMEM, "cannot start worker thread %d", i);
+        if (rc) {
+            nmt_batcher_free(b);
+            return rc;
+        }
+        b->workers[i].started = 1;
+    }
+    nmt_info("batcher", "%d workers, batches of up to %d sentences / %d tokens, max wait %d ms, queue %d",
+             opts->workers, opts->max_batch_sentences, opts->max_batch_tokens, opts->max_wait_ms,
+             opts->queue_capacity);
+    *out = b;
+    return NMT_OK;
+}
+
+nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n, int max_length,
+                            nmt_job_done_fn done, nmt_job_gone_fn gone, void *ctx, int *bad_index, nmt_err *err)
+{
+    int P = b->tr->model->hp.max_pos;
+    nmt_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    job->n = n;
+    job->max_length = max_length;
+    job->done = done;
+    job->gone = gone;
+    job->ctx = ctx;
+    job->texts = calloc((size_t)(n ? n : 1), sizeof *job->texts);
+    job->off = calloc((size_t)(n ? n : 1), sizeof(int));
+    job->len = calloc((size_t)(n ? n : 1), sizeof(int));
+    size_t cap = (size_t)(n ? n : 1) * 32, used = 0;
+    job->ids = malloc(cap * sizeof(int));
+    nmt_code rc = NMT_OK;
+    if (!job->texts || !job->off || !job->len || !job->ids) {
+        rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        if (used + (size_t)P + 1 > cap) {
+            cap = 2 * cap + (size_t)P + 1;
+            int *grown = realloc(job->ids, cap * sizeof(int));
+            if (!grown) {
+                rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+            job->ids = grown;
+        }
+        int n_ids = 0;
+        rc = nmt_translator_encode(b->tr, texts[i], lens[i], job->ids + used, P + 1, &n_ids, err);
+        if (rc == NMT_OK && n_ids > P)
+            rc = NMT_ERR_TOO_LONG;
+        if (rc) {
+            if (bad_index)
+                *bad_index = i;
+            if (rc == NMT_ERR_TOO_LONG)
+                nmt_err_set(err, rc, "sentence %d has %d tokens; the model allows at most %d", i, n_ids, P);
+            goto fail;
+        }
+        job->off[i] = (int)used;
+        job->len[i] = n_ids;
+        job->tokens_in += n_ids;
+        used += (size_t)n_ids;
+    }
+    /* sentences with no tokens (empty text) translate to "" without decoding */
+    int to_queue = 0;
+    for (int i = 0; i < n; i++) {
+        if (job->len[i] == 1 && job->ids[job->off[i]] == b->tr->model->hp.eos_id) {
+            if (!(job->texts[i] = strdup(""))) {
+                rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+                goto fail;
+            }
+        } else {
+            to_queue++;
+        }
+    }
+    job->t_submit = now_s();
+    pthread_mutex_lock(&b->lock);
+    if (b->closing) {
+        pthread_mutex_unlock(&b->lock);
+        rc = nmt_err_set(err, NMT_ERR_CLOSED, "shutting down");
+        goto fail;
+    }
+    if (b->count + to_queue > b->o.queue_capacity) {
+        int depth = b->count;
+        pthread_mutex_unlock(&b->lock);
+        rc = nmt_err_set(err, NMT_ERR_BUSY, "queue full (%d of %d sentences waiting, %d more asked)", depth,
+                         b->o.queue_capacity, to_queue);
+        goto fail;
+    }
+    job->remaining = to_queue;
+    for (int i = 0; i < n; i++) {
+        if (job->texts[i])
+            continue;
+        b->queue[b->count++] = (item){.job = job, .index = i, .n_ids = job->len[i], .t_enq = job->t_submit};
+        b->queued_tokens += job->len[i];
+    }
+    if (to_queue)
+        pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->lock);
+    if (to_queue == 0)
+        done(job, ctx);
+    return NMT_OK;
+fail:
+    nmt_job_free(job);
+    return rc;
+}
+
+int nmt_batcher_queue_depth(nmt_batcher *b)
+{
+    pthread_mutex_lock(&b->lock);
+    int n = b->count;
+    pthread_mutex_unlock(&b->lock);
+    return n;
+}
+
+void nmt_batcher_close(nmt_batcher *b, int grace_ms)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->lock);
+    if (b->closed) {
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
+    b->closing = 1;
+    pthread_cond_broadcast(&b->work);
+    struct timespec until = abs_deadline(grace_ms / 1000.0);
+    while ((b->count > 0 || b->busy > 0) && b->n_workers > 0) {
+        if (pthread_cond_timedwait(&b->idle, &b->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    /* whatever is still queued will not run */
+    nmt_job **left = calloc((size_t)b->count + 1, sizeof *left);
+    int n_left = 0;
+    while (b->count > 0) {
+        nmt_job *job = b->queue[0].job;
+        if (fail_job(b, job, NMT_JOB_SHUTDOWN) && left)
+            left[n_left++] = job;
+    }
+    if (n_left)
+        nmt_warn("batcher", "%d requests not translated before the shutdown deadline", n_left);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->work);
+    pthread_mutex_unlock(&b->lock);
+    complete_all(left, n_left);
+    free(left);
+    for (int i = 0; i < b->n_workers; i++)
+        if (b->workers[i].started)
+            pthread_join(b->workers[i].thread, NULL);
+    pthread_mutex_lock(&b->lock);
+    b->closed = 1;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void nmt_batcher_free(nmt_batcher *b)
+{
+    if (!b)
+        return;
+    nmt_batcher_close(b, 0);
+    for (int i = 0; i < b->n_workers; i++)
+        worker_free(&b->workers[i]);
+    free(b->workers);
+    free(b->queue);
+    pthread_cond_destroy(&b->work);
+    pthread_cond_destroy(&b->idle);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}

@@ -1,0 +1,92 @@
+/* batcher.h: the micro-batcher.  Requests (lists of sentences) go into one
+ * bounded queue of sentences; worker threads, each with its own translator
+ * context, take a batch when enough sentences wait (max_batch_sentences or
+ * max_batch_tokens) or when the oldest has waited max_wait_ms, grouping
+ * sentences of similar length.  A request's sentences may travel in
+ * different batches; its results come back in its own order, through one
+ * completion callback, called exactly once for every accepted request
+ * (translated, timed out, cancelled because the client left, or refused at
+ * shutdown).  The batcher knows nothing of HTTP.
+ *
+ * Threading: submit, close and the queries are thread-safe.  Completion
+ * callbacks run on a worker thread (or on the closing thread) without any
+ * batcher lock held. */
+#ifndef NMT_BATCHER_H
+#define NMT_BATCHER_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "translator.h"
+
+typedef struct nmt_batcher nmt_batcher;
+
+typedef struct nmt_batcher_opts {
+    int workers;             /* decoding threads */
+    int max_batch_sentences; /* a batch is full at this many sentences ... */
+    int max_batch_tokens;    /* ... or this many source tokens */
+    int max_wait_ms;         /* the oldest waiting sentence goes after this long */
+    int queue_capacity;      /* sentences waiting; beyond it submit says NMT_ERR_BUSY */
+    int request_timeout_ms;  /* a request not done after this long completes as timed out */
+} nmt_batcher_opts;
+
+typedef enum nmt_job_status {
+    NMT_JOB_OK,        /* every sentence translated (results[i].text set) */
+    NMT_JOB_TIMEOUT,   /* waited past request_timeout_ms */
+    NMT_JOB_CANCELLED, /* the client went away before decoding */
+    NMT_JOB_SHUTDOWN,  /* the batcher closed before the request could run */
+    NMT_JOB_FAILED     /* an internal error (out of memory) */
+} nmt_job_status;
+
+typedef struct nmt_job nmt_job;
+
+/* Called once when a job is complete; ctx is submit's ctx. */
+typedef void (*nmt_job_done_fn)(nmt_job *job, void *ctx);
+/* Optional: returns non-zero when the requester has gone, so the job's
+ * remaining sentences are not decoded.  Called from worker threads. */
+typedef int (*nmt_job_gone_fn)(void *ctx);
+
+/* Observations for metrics, called from worker threads (may be NULL). */
+typedef struct nmt_batcher_observer {
+    void (*batch)(void *ctx, int sentences, long tokens_in, long tokens_out, int steps);
+    void (*queue_wait)(void *ctx, double seconds); /* once per sentence taken */
+    void *ctx;
+} nmt_batcher_observer;
+
+/* Starts opts->workers threads over a shared translator. */
+nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nmt_batcher_opts *opts,
+                           const nmt_batcher_observer *observer, nmt_err *err);
+
+/* Tokenizes n texts in the calling thread and queues them as one job.
+ * max_length > 0 caps each sentence's generated tokens.  On NMT_OK the
+ * batcher owns the job until done(job, ctx) has been called; the caller then
+ * reads the results and frees it with nmt_job_free.  Otherwise nothing is
+ * queued and done is never called:
+ *   NMT_ERR_TOO_LONG  sentence *bad_index has more tokens than the model allows
+ *   NMT_ERR_BUSY      the queue cannot take n more sentences
+ *   NMT_ERR_CLOSED    the batcher is closing
+ * An empty job (n == 0) completes at once, inside submit. */
+nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n, int max_length,
+                            nmt_job_done_fn done, nmt_job_gone_fn gone, void *ctx, int *bad_index, nmt_err *err);
+
+/* A completed job's outcome (valid inside and after the done callback). */
+nmt_job_status nmt_job_status_of(const nmt_job *job);
+int nmt_job_count(const nmt_job *job);
+const char *nmt_job_text(const nmt_job *job, int i); /* NULL unless NMT_JOB_OK */
+long nmt_job_tokens_in(const nmt_job *job);
+long nmt_job_tokens_out(const nmt_job *job);
+double nmt_job_queue_wait(const nmt_job *job);       /* seconds before its first sentence ran */
+void nmt_job_free(nmt_job *job);
+
+/* Sentences waiting in the queue now. */
+int nmt_batcher_queue_depth(nmt_batcher *b);
+
+/* Stops accepting (submit -> NMT_ERR_CLOSED), lets the workers finish what
+ * is queued for up to grace_ms, completes anything left as NMT_JOB_SHUTDOWN,
+ * and joins the workers.  Every accepted job has completed when it returns. */
+void nmt_batcher_close(nmt_batcher *b, int grace_ms);
+
+/* Closes (grace 0) if needed and frees; accepts NULL. */
+void nmt_batcher_free(nmt_batcher *b);
+
+#endif

@@ -1,0 +1,607 @@
+/* config.c: the daemon configuration.  One declarative directive table (name,
+ * kind, bounds, default, help, offset into nmt_config) drives everything:
+ * defaults, the `key = value` file, the command-line flags, --help and
+ * --check-config.  Adding a key is adding a field and a table row.
+ *
+ * Defaults are written in the table as text and go through the same parser as
+ * the file and the flags, so a default cannot escape its own bounds check.
+ *
+ * Threading: pure functions over a caller-owned struct; nothing global is
+ * written.  Call at start-up, before threads exist.  The struct owns no heap
+ * memory; the file buffer is read, parsed in place and freed here. */
+#include "nmt_config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+#define CONFIG_FILE_MAX_BYTES (1u << 20)
+#define NAME_MAX_LEN 64 /* longer names cannot be keys; no suggestion either */
+
+typedef enum kind {
+    KIND_PATH,     /* non-empty string, char[size] */
+    KIND_ADDR,     /* IPv4 or IPv6 literal, char[size] */
+    KIND_INT,      /* int in [min, max] */
+    KIND_BOOL,     /* int 0/1 from yes/no, true/false, on/off, 1/0 */
+    KIND_LOGLEVEL, /* nmt_log_level from debug|info|warn|error */
+} kind;
+
+typedef struct directive {
+    const char *name;
+    kind kind;
+    size_t offset; /* into nmt_config */
+    size_t size;   /* bytes of the field (string capacity, NUL included) */
+    int min, max;  /* KIND_INT only */
+    const char *def;
+    const char *help;
+} directive;
+
+#define FIELD(f) offsetof(nmt_config, f), sizeof(((nmt_config *)0)->f)
+#define D_STR(f, k, def, help) {#f, k, FIELD(f), 0, 0, def, help}
+#define D_INT(f, lo, hi, def, help) {#f, KIND_INT, FIELD(f), lo, hi, #def, help}
+
+static const directive directives[] = {
+    D_STR(model, KIND_PATH, "models/en-de-demo",
+          "Model directory in the Hugging Face Marian layout (config.json, model.safetensors, source.spm, "
+          "target.spm, vocab.json). A relative path is relative to the working directory."),
+    D_STR(listen_address, KIND_ADDR, "127.0.0.1",
+          "Address to listen on: an IPv4 or IPv6 literal (0.0.0.0 or :: for every interface). Host names are "
+          "not resolved."),
+    D_INT(port, 0, 65535, 8080, "TCP port. 0 lets the kernel pick a free port; the daemon logs which."),
+    D_INT(workers, 1, 64, 2,
+          "Decoding worker threads. Each owns its scratch buffers and KV caches and decodes one batch at a "
+          "time; all share the read-only model."),
+    D_INT(blas_threads, 1, 64, 1,
+          "OpenBLAS threads. OpenBLAS's setting is process-wide, so what matters is workers x blas_threads: keep "
+          "it at or below the number of cores. On 2 cores, 2 workers x 1 BLAS thread decode faster than 1 "
+          "worker x 2."),
+    D_INT(max_batch_sentences, 1, 1024, 32, "A batch holds at most this many sentences."),
+    D_INT(max_batch_tokens, 16, 1048576, 4096, "A batch holds at most this many source tokens (padding included)."),
+    D_INT(max_wait_ms, 0, 10000, 5,
+          "A batch that is not full starts once its oldest sentence has waited this long (milliseconds). 0 "
+          "starts at once with whatever is queued."),
+    D_INT(queue_capacity, 1, 1000000, 2048,
+          "Sentences that may wait for a worker. A request that would overflow the queue gets 503 with "
+          "Retry-After."),
+    D_INT(request_timeout_ms, 1, 3600000, 30000,
+          "A request still unanswered after this many milliseconds gets 504."),
+    D_INT(max_sentences_per_request, 1, 100000, 128, "The most sentences one request may carry (else 400)."),
+    D_INT(max_chars_per_sentence, 1, 10000000, 5000,
+          "The longest sentence a request may carry, in UTF-8 code points (else 400)."),
+    D_INT(max_body_bytes, 64, 1073741824, 1048576, "The largest request body, in bytes (else 413)."),
+    D_INT(max_length_limit, 1, 100000, 512,
+          "The largest max_length a request may ask for (else 400); the model's own limits still apply."),
+    D_INT(http_threads, 1, 64, 2, "libmicrohttpd polling threads (epoll). They never block on the model."),
+    D_INT(connection_limit, 1, 100000, 1024, "Simultaneous client connections; more are refused."),
+    D_INT(connection_timeout_s, 1, 3600, 30,
+          "An idle connection is closed after this many seconds (a waiting request is not idle)."),
+    D_STR(log_level, KIND_LOGLEVEL, "info", "Least severe log level written to stderr: debug, info, warn or error."),
+    D_STR(access_log, KIND_BOOL, "yes",
+          "Log one info line per request (method, path, status, sentences, duration); never the text."),
+    D_INT(shutdown_grace_ms, 0, 3600000, 30000,
+          "On SIGTERM or SIGINT, how long to wait for accepted requests to be answered; those still waiting "
+          "then get 503."),
+    D_INT(retry_after_s, 0, 3600, 1, "The Retry-After header value, in seconds, sent with 503."),
+};
+
+#define N_DIRECTIVES (sizeof directives / sizeof directives[0])
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char bool_words[][2][6] = {{"no", "yes"}, {"false", "true"}, {"off", "on"}, {"0", "1"}};
+
+/* ---- names and suggestions -------------------------------------------- */
+
+/* Copies name into out with '-' -> '_'; 0 when it does not fit. */
+static int normalize(const char *name, size_t len, char out[NAME_MAX_LEN + 1])
+{
+    if (len > NAME_MAX_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        out[i] = name[i] == '-' ? '_' : name[i];
+    out[len] = '\0';
+    return 1;
+}
+
+static const directive *find(const char *name, size_t len)
+{
+    char key[NAME_MAX_LEN + 1];
+    if (!normalize(name, len, key))
+        return NULL;
+    for (size_t i = 0; i < N_DIRECTIVES; i++)
+        if (strcmp(key, directives[i].name) == 0)
+            return &directives[i];
+    return NULL;
+}
+
+/* Levenshtein distance of two short strings (each <= NAME_MAX_LEN). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[NAME_MAX_LEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* Writes " (did you mean X or Y?)" into out, or "" when nothing is close.
+ * Close = the smallest edit distance when it is small for the name's length;
+ * failing that, keys that contain the name (at least 3 characters).  Flags
+ * are shown as --dashed-names. */
+static void suggest(const char *name, size_t len, int as_flag, char *out, size_t cap)
+{
+    char key[NAME_MAX_LEN + 1];
+    out[0] = '\0';
+    if (!normalize(name, len, key) || len == 0)
+        return;
+    for (char *p = key; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    size_t dist[N_DIRECTIVES], best = SIZE_MAX;
+    for (size_t i = 0; i < N_DIRECTIVES; i++) {
+        dist[i] = edit_distance(key, directives[i].name);
+        if (dist[i] < best)
+            best = dist[i];
+    }
+    size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+    int pick[N_DIRECTIVES], n = 0;
+    for (size_t i = 0; i < N_DIRECTIVES; i++)
+        pick[i] = best <= limit && dist[i] == best;
+    for (size_t i = 0; i < N_DIRECTIVES; i++)
+        n += pick[i];
+    if (n == 0 && len >= 3) {
+        for (size_t i = 0; i < N_DIRECTIVES; i++) {
+            pick[i] = strstr(directives[i].name, key) != NULL;
+            n += pick[i];
+        }
+    }
+    if (n == 0 || n > 3)
+        return;
+    size_t at = (size_t)snprintf(out, cap, " (did you mean ");
+    int shown = 0;
+    for (size_t i = 0; i < N_DIRECTIVES && at < cap; i++) {
+        if (!pick[i])
+            continue;
+        const char *sep = shown == 0 ? "" : shown == n - 1 ? " or " : ", ";
+        at += (size_t)snprintf(out + at, cap - at, "%s%s", sep, as_flag ? "--" : "");
+        for (const char *p = directives[i].name; *p && at + 1 < cap; p++)
+            out[at++] = as_flag && *p == '_' ? '-' : *p;
+        if (at < cap)
+            out[at] = '\0';
+        shown++;
+    }
+    if (at < cap)
+        snprintf(out + at, cap - at, "?)");
+}
+
+/* ---- values -------------------------------------------------------------- */
+
+/* Parses text for d into *field; on error fills err with a reason that does
+ * not name the key (the caller adds the key, the flag or file:line). */
+static nmt_code parse_value(const directive *d, const char *text, void *field, nmt_err *err)
+{
+    size_t len = strlen(text);
+    switch (d->kind) {
+    case KIND_PATH:
+        if (len == 0)
+            return nmt_err_set(err, NMT_ERR_INVALID, "empty value");
+        if (len >= d->size)
+            return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %zu allowed", len,
+                               d->size - 1);
+        memcpy(field, text, len + 1);
+        return NMT_OK;
+    case KIND_ADDR: {
+        unsigned char buf[sizeof(struct in6_addr)];
+        if (len >= d->size ||
+            (inet_pton(AF_INET, text, buf) != 1 && inet_pton(AF_INET6, text, buf) != 1))
+            return nmt_err_set(err, NMT_ERR_INVALID,
+                               "'%.64s' is not an IPv4 or IPv6 address literal (e.g. 127.0.0.1, 0.0.0.0, ::1)",
+                               text);
+        memcpy(field, text, len + 1);
+        return NMT_OK;
+    }
+    case KIND_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (len == 0 || end == text || *end != '\0' || isspace((unsigned char)text[0]))
+            return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not an integer", text);
+        if (errno == ERANGE || v < d->min || v > d->max)
+            return nmt_err_set(err, NMT_ERR_INVALID, "%.64s is out of range (%d..%d)", text, d->min, d->max);
+        *(int *)field = (int)v;
+        return NMT_OK;
+    }
+    case KIND_BOOL:
+        for (size_t i = 0; i < sizeof bool_words / sizeof bool_words[0]; i++) {
+            for (int b = 0; b < 2; b++) {
+                if (strcasecmp(text, bool_words[i][b]) == 0) {
+                    *(int *)field = b;
+                    return NMT_OK;
+                }
+            }
+        }
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a boolean (yes/no, true/false, on/off, 1/0)",
+                           text);
+    case KIND_LOGLEVEL:
+        for (int i = 0; i < (int)(sizeof level_names / sizeof level_names[0]); i++) {
+            if (strcasecmp(text, level_names[i]) == 0) {
+                *(nmt_log_level *)field = (nmt_log_level)(NMT_LOG_DEBUG + i);
+                return NMT_OK;
+            }
+        }
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a log level (debug, info, warn, error)", text);
+    }
+    return nmt_err_set(err, NMT_ERR_INVALID, "internal error: unknown kind for %s", d->name);
+}
+
+/* Parses into a scratch copy first, so that a bad value leaves *c unchanged. */
+static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_err *err)
+{
+    union {
+        char s[NMT_CONFIG_PATH_MAX];
+        int i;
+        nmt_log_level l;
+    } tmp;
+    if (d->size > sizeof tmp)
+        return nmt_err_set(err, NMT_ERR_INVALID, "internal error: field %s too large", d->name);
+    nmt_code rc = parse_value(d, text, &tmp, err);
+    if (rc)
+        return rc;
+    char *field = (char *)c + d->offset;
+    if (d->kind == KIND_PATH || d->kind == KIND_ADDR) {
+        memset(field, 0, d->size);
+        memcpy(field, tmp.s, strlen(tmp.s) + 1);
+    } else {
+        memcpy(field, &tmp, d->size);
+    }
+    return NMT_OK;
+}
+
+const char *nmt_config_log_level_name(nmt_log_level level)
+{
+    int i = (int)level - (int)NMT_LOG_DEBUG;
+    return i >= 0 && i < (int)(sizeof level_names / sizeof level_names[0]) ? level_names[i] : "off";
+}
+
+/* Writes d's value in c as the file would write it (strings quoted). */
+static void print_value(FILE *f, const directive *d, const nmt_config *c)
+{
+    const char *field = (const char *)c + d->offset;
+    switch (d->kind) {
+    case KIND_PATH:
+    case KIND_ADDR:
+        fputc('"', f);
+        for (const char *p = field; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                fputc('\\', f);
+            fputc(*p, f);
+        }
+        fputc('"', f);
+        break;
+    case KIND_INT: fprintf(f, "%d", *(const int *)field); break;
+    case KIND_BOOL: fputs(*(const int *)field ? "yes" : "no", f); break;
+    case KIND_LOGLEVEL: fputs(nmt_config_log_level_name(*(const nmt_log_level *)field), f); break;
+    }
+}
+
+/* ---- public: struct ----------------------------------------------------- */
+
+void nmt_config_defaults(nmt_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_DIRECTIVES; i++)
+        apply(c, &directives[i], directives[i].def, NULL); /* the defaults are tested to parse */
+}
+
+void nmt_config_free(nmt_config *c) { (void)c; }
+
+nmt_code nmt_config_set(nmt_config *c, const char *key, const char *value, nmt_err *err)
+{
+    const directive *d = find(key, strlen(key));
+    if (!d) {
+        char hint[256];
+        suggest(key, strlen(key), 0, hint, sizeof hint);
+        return nmt_err_set(err, NMT_ERR_INVALID, "unknown key '%.64s'%s", key, hint);
+    }
+    nmt_code rc = apply(c, d, value, err);
+    return rc ? nmt_err_prefix(err, d->name) : NMT_OK;
+}
+
+void nmt_config_dump(const nmt_config *c, FILE *f)
+{
+    for (size_t i = 0; i < N_DIRECTIVES; i++) {
+        fprintf(f, "%s = ", directives[i].name);
+        print_value(f, &directives[i], c);
+        fputc('\n', f);
+    }
+}
+
+/* ---- public: the file ----------------------------------------------------- */
+
+static char *skip_space(char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static void trim_right(char *start, char *end)
+{
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *end = '\0';
+}
+
+/* Splits one line (NUL-terminated, no newline) into key and value, in place.
+ * A blank or comment line leaves *key NULL. */
+static nmt_code split_line(char *line, char **key, char **value, nmt_err *err)
+{
+    *key = *value = NULL;
+    char *p = skip_space(line);
+    if (*p == '\0' || *p == '#')
+        return NMT_OK;
+    char *eq = strchr(p, '=');
+    if (!eq)
+        return nmt_err_set(err, NMT_ERR_INVALID, "missing '=' in '%.64s' (lines are key = value)", p);
+    trim_right(p, eq);
+    if (*p == '\0')
+        return nmt_err_set(err, NMT_ERR_INVALID, "missing key before '='");
+    char *v = skip_space(eq + 1);
+    if (*v == '"') {
+        char *r = v + 1, *w = v;
+        while (*r && *r != '"') {
+            if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+                r++;
+            *w++ = *r++;
+        }
+        if (*r != '"')
+            return nmt_err_set(err, NMT_ERR_INVALID, "unterminated quoted value for '%.64s'", p);
+        *w = '\0';
+        char *rest = skip_space(r + 1);
+        if (*rest != '\0' && *rest != '#')
+            return nmt_err_set(err, NMT_ERR_INVALID, "unexpected '%.32s' after the closing quote", rest);
+        *key = p;
+        *value = v;
+        return NMT_OK;
+    }
+    char *end = v;
+    while (*end && !(*end == '#' && (end == v || end[-1] == ' ' || end[-1] == '\t')))
+        end++;
+    trim_right(v, end);
+    if (*v == '\0')
+        return nmt_err_set(err, NMT_ERR_INVALID, "missing value for '%.64s'", p);
+    *key = p;
+    *value = v;
+    return NMT_OK;
+}
+
+nmt_code nmt_config_load_file(nmt_config *c, const char *path, nmt_err *err)
+{
+    char *text;
+    nmt_code rc = nmt_read_file(path, CONFIG_FILE_MAX_BYTES, &text, NULL, err);
+    if (rc)
+        return rc;
+    int seen[N_DIRECTIVES] = {0}; /* line of each key's first appearance */
+    int lineno = 0;
+    char *line = text;
+    while (line && rc == NMT_OK) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+        char *key = NULL, *value = NULL;
+        rc = split_line(line, &key, &value, err);
+        if (rc == NMT_OK && key) {
+            const directive *d = find(key, strlen(key));
+            if (!d) {
+                char hint[256];
+                suggest(key, strlen(key), 0, hint, sizeof hint);
+                rc = nmt_err_set(err, NMT_ERR_INVALID, "unknown key '%.64s'%s", key, hint);
+            } else if (seen[d - directives]) {
+                rc = nmt_err_set(err, NMT_ERR_INVALID, "duplicate key '%s' (first set on line %d)", d->name,
+                                 seen[d - directives]);
+            } else {
+                seen[d - directives] = lineno;
+                if ((rc = apply(c, d, value, err)) != NMT_OK)
+                    nmt_err_prefix(err, d->name);
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    if (rc) {
+        char where[NMT_CONFIG_PATH_MAX + 16];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        return nmt_err_prefix(err, where);
+    }
+    return NMT_OK;
+}
+
+/* ---- public: the command line ------------------------------------------- */
+
+typedef enum opt_kind { OPT_KEY, OPT_CONFIG, OPT_CHECK, OPT_HELP, OPT_VERSION } opt_kind;
+
+typedef struct opt {
+    opt_kind kind;
+    const directive *d; /* OPT_KEY */
+    const char *value;  /* OPT_KEY, OPT_CONFIG */
+    char flag[NAME_MAX_LEN + 3]; /* the flag as typed, without any "=value" (for messages) */
+} opt;
+
+/* Reads the option at argv[*i] and advances *i past it (and its value). */
+static nmt_code next_opt(int argc, char **argv, int *i, opt *o, nmt_err *err)
+{
+    const char *arg = argv[*i];
+    (*i)++;
+    memset(o, 0, sizeof *o);
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "-V") == 0) {
+        o->kind = arg[1] == 'h' ? OPT_HELP : OPT_VERSION;
+        return NMT_OK;
+    }
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+        if (arg[0] == '-' && arg[1] != '\0')
+            return nmt_err_set(err, NMT_ERR_INVALID, "unknown option '%.64s' (options are --long-names)", arg);
+        return nmt_err_set(err, NMT_ERR_INVALID, "unexpected argument '%.64s' (try --help)", arg);
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    snprintf(o->flag, sizeof o->flag, "--%.*s", (int)(len > NAME_MAX_LEN ? NAME_MAX_LEN : len), name);
+    char norm[NAME_MAX_LEN + 1];
+    int ok = normalize(name, len, norm);
+    static const struct { const char *name; opt_kind kind; } fixed[] = {
+        {"config", OPT_CONFIG}, {"check_config", OPT_CHECK}, {"help", OPT_HELP}, {"version", OPT_VERSION}};
+    o->kind = OPT_KEY;
+    for (size_t k = 0; ok && k < sizeof fixed / sizeof fixed[0]; k++)
+        if (strcmp(norm, fixed[k].name) == 0)
+            o->kind = fixed[k].kind;
+    if (o->kind == OPT_CHECK || o->kind == OPT_HELP || o->kind == OPT_VERSION) {
+        if (eq)
+            return nmt_err_set(err, NMT_ERR_INVALID, "option '%s' takes no value", o->flag);
+        return NMT_OK;
+    }
+    if (o->kind == OPT_KEY && !(o->d = find(name, len))) {
+        char hint[256];
+        suggest(name, len, 1, hint, sizeof hint);
+        return nmt_err_set(err, NMT_ERR_INVALID, "unknown option '%s'%s", o->flag, hint);
+    }
+    if (eq) {
+        o->value = eq + 1;
+    } else if (*i < argc && strncmp(argv[*i], "--", 2) != 0) {
+        o->value = argv[(*i)++];
+    } else {
+        return nmt_err_set(err, NMT_ERR_INVALID, "option '%s' needs a value", o->flag);
+    }
+    return NMT_OK;
+}
+
+nmt_code nmt_config_parse_args(nmt_config *c, int argc, char **argv, nmt_config_action *action, nmt_err *err)
+{
+    *action = NMT_CONFIG_RUN;
+    /* --help and --version win, even over mistakes elsewhere on the line. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            *action = NMT_CONFIG_HELP;
+            return NMT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            *action = NMT_CONFIG_VERSION;
+            return NMT_OK;
+        }
+    }
+    /* Pass 1: the syntax of the whole line, and the config file. */
+    const char *file = NULL;
+    int check = 0;
+    opt o;
+    nmt_code rc;
+    for (int i = 1; i < argc;) {
+        if ((rc = next_opt(argc, argv, &i, &o, err)))
+            return rc;
+        if (o.kind == OPT_CONFIG) {
+            if (file)
+                return nmt_err_set(err, NMT_ERR_INVALID, "option '--config' given twice ('%.64s' and '%.64s')",
+                                   file, o.value);
+            file = o.value;
+        } else if (o.kind == OPT_CHECK) {
+            check = 1;
+        }
+    }
+    if (file && (rc = nmt_config_load_file(c, file, err)))
+        return rc;
+    /* Pass 2: the flags override the file, left to right. */
+    for (int i = 1; i < argc;) {
+        if ((rc = next_opt(argc, argv, &i, &o, err)))
+            return rc;
+        if (o.kind != OPT_KEY)
+            continue;
+        if ((rc = apply(c, o.d, o.value, err))) {
+            char where[NAME_MAX_LEN + 16];
+            snprintf(where, sizeof where, "option '%s'", o.flag);
+            return nmt_err_prefix(err, where);
+        }
+    }
+    *action = check ? NMT_CONFIG_CHECK : NMT_CONFIG_RUN;
+    return NMT_OK;
+}
+
+/* Writes text wrapped at 79 columns, each line indented by indent. */
+static void print_wrapped(FILE *f, const char *text, int indent)
+{
+    const int width = 79;
+    int col = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == 0)
+            break;
+        if (col > 0 && col + 1 + (int)w > width) {
+            fputc('\n', f);
+            col = 0;
+        }
+        if (col == 0)
+            col = fprintf(f, "%*s%.*s", indent, "", (int)w, p);
+        else
+            col += fprintf(f, " %.*s", (int)w, p);
+        p += w;
+    }
+    if (col > 0)
+        fputc('\n', f);
+}
+
+void nmt_config_print_help(FILE *f, const char *prog)
+{
+    const char *slash = prog ? strrchr(prog, '/') : NULL;
+    const char *name = slash ? slash + 1 : prog ? prog : "nmtd";
+    fprintf(f,
+            "Usage: %s [--config FILE] [--check-config] [--KEY VALUE | --KEY=VALUE]...\n"
+            "       %s --help | --version\n"
+            "\n"
+            "Neural machine translation over HTTP. Settings come from the built-in\n"
+            "defaults, then the file given with --config, then the flags, which\n"
+            "override the file wherever they appear on the line.\n"
+            "\n"
+            "  --config FILE        read settings from FILE (`key = value` lines, # comments)\n"
+            "  --check-config       check the configuration, print it and exit\n"
+            "  -h, --help           show this help and exit\n"
+            "  -V, --version        show the version and exit\n"
+            "\n"
+            "Settings (each is also a config file key; '-' and '_' are interchangeable):\n",
+            name, name);
+    nmt_config defaults;
+    nmt_config_defaults(&defaults);
+    for (size_t i = 0; i < N_DIRECTIVES; i++) {
+        const directive *d = &directives[i];
+        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error"};
+        fputs("  --", f);
+        for (const char *p = d->name; *p; p++)
+            fputc(*p == '_' ? '-' : *p, f);
+        fprintf(f, " %s  (default ", metavar[d->kind]);
+        print_value(f, d, &defaults);
+        if (d->kind == KIND_INT)
+            fprintf(f, ", %d..%d", d->min, d->max);
+        fputs(")\n", f);
+        print_wrapped(f, d->help, 6);
+    }
+}

@@ -1,0 +1,51 @@
+/* http.h: the HTTP front end (libmicrohttpd).  Routes, body limits, JSON
+ * errors, and the request lifecycle: a POST /translate is parsed and
+ * validated on an HTTP thread, handed to the batcher, and its connection is
+ * suspended until the batcher's completion callback resumes it, so no HTTP
+ * thread ever waits for the model.  Knows requests and JSON, no tensors.
+ *
+ * Threading: libmicrohttpd's own epoll threads run the handlers; the
+ * completion callback runs on batcher workers.  The nmt_http functions below
+ * are called from the main thread only. */
+#ifndef NMT_HTTP_H
+#define NMT_HTTP_H
+
+#include <stddef.h>
+
+#include "api.h"
+#include "batcher.h"
+#include "err.h"
+#include "metrics.h"
+
+typedef struct nmt_http nmt_http;
+
+typedef struct nmt_http_opts {
+    const char *address;       /* IPv4 or IPv6 literal */
+    int port;                  /* 0 = any free port (see nmt_http_port) */
+    int threads;               /* polling threads */
+    int connection_limit;
+    int connection_timeout_s;  /* idle or slow clients are dropped after this */
+    size_t max_body_bytes;
+    int retry_after_s;         /* Retry-After on 503 */
+    int access_log;            /* one info line per request */
+    nmt_api_limits limits;
+    const char *model_info_json; /* body of GET /v1/model */
+} nmt_http_opts;
+
+/* Binds and starts serving; /ready answers 503 until nmt_http_set_ready(1). */
+nmt_code nmt_http_start(nmt_http **out, const nmt_http_opts *opts, nmt_batcher *batcher, nmt_metrics *metrics,
+                        nmt_err *err);
+int nmt_http_port(const nmt_http *http);
+void nmt_http_set_ready(nmt_http *http, int ready);
+
+/* Shutdown, step 1: /ready turns 503, the listening socket closes (no new
+ * connections), new requests on open connections get 503 shutting_down. */
+void nmt_http_drain(nmt_http *http);
+/* Step 2 (after the batcher has closed): waits up to timeout_ms for every
+ * accepted request's answer to be handed to its connection.  Returns the
+ * number still unanswered. */
+int nmt_http_wait_idle(nmt_http *http, int timeout_ms);
+/* Step 3: stops the daemon and frees; accepts NULL. */
+void nmt_http_stop(nmt_http *http);
+
+#endif

@@ -1,0 +1,324 @@
+/* metrics.c: Prometheus counters, gauges and histograms on C11 atomics.
+ *
+ * Every update is one or two relaxed atomic read-modify-writes on fixed
+ * storage inside struct nmt_metrics: no lock, no allocation, no ordering
+ * between metrics (none is needed: each value is independent).  Histograms
+ * keep one non-cumulative count per bucket plus an integer sum (seconds are
+ * summed as whole microseconds, so concurrent adds are exact); rendering
+ * accumulates the buckets and takes _count from that same accumulation, so a
+ * scrape's _count always equals its +Inf bucket even while workers observe.
+ *
+ * Ownership: nmt_metrics_new allocates the struct and the escaped label
+ * strings; nothing else is allocated except by nmt_metrics_render, whose
+ * string the caller frees.  Threading: everything except new/free may be
+ * called from any thread at any time. */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_BUCKETS 16
+
+typedef struct hist_def {
+    const char *name;
+    const char *help;
+    const double *bounds; /* ascending upper bounds; +Inf is implicit */
+    int n_bounds;
+    double unit; /* sum is stored as round(value * unit) */
+} hist_def;
+
+typedef struct histogram {
+    _Atomic uint64_t bucket[MAX_BUCKETS + 1]; /* [n_bounds] = above the last bound (+Inf only) */
+    _Atomic uint64_t sum;                     /* in 1/unit */
+} histogram;
+
+static const double seconds_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                        0.5,   1,      2.5,   5,    10,    30,   60};
+static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+_Static_assert(sizeof seconds_bounds / sizeof seconds_bounds[0] <= MAX_BUCKETS, "raise MAX_BUCKETS");
+_Static_assert(sizeof batch_bounds / sizeof batch_bounds[0] <= MAX_BUCKETS, "raise MAX_BUCKETS");
+
+enum { H_REQUEST_DURATION, H_QUEUE_WAIT, H_BATCH_SENTENCES, H_COUNT_ };
+
+#define NBOUNDS(a) (int)(sizeof(a) / sizeof((a)[0]))
+static const hist_def hist_defs[H_COUNT_] = {
+    {"nmtd_request_duration_seconds", "Time from receiving an HTTP request to queueing its response.",
+     seconds_bounds, NBOUNDS(seconds_bounds), 1e6},
+    {"nmtd_queue_wait_seconds", "Time between queueing work and a worker taking it.", seconds_bounds,
+     NBOUNDS(seconds_bounds), 1e6},
+    {"nmtd_batch_sentences", "Sentences per decoded batch.", batch_bounds, NBOUNDS(batch_bounds), 1},
+};
+
+static const int statuses[] = {200, 400, 404, 405, 413, 500, 503, 504};
+#define N_STATUSES NBOUNDS(statuses)
+
+static const char *const reject_names[NMT_REJECT_COUNT_] = {
+    "queue_full", "draining", "invalid_request", "body_too_large", "timeout", "client_gone"};
+
+static const struct {
+    const char *name, *help;
+} gauge_defs[NMT_GAUGE_COUNT_] = {
+    {"nmtd_queue_depth_sentences", "Sentences waiting for a worker."},
+    {"nmtd_inflight_requests", "Requests accepted and not yet answered."},
+    {"nmtd_ready", "1 when the model is loaded and the daemon is not draining, else 0."},
+};
+
+enum { C_SENTENCES_IN, C_SENTENCES_OUT, C_TOKENS_IN, C_TOKENS_OUT, C_DECODE_STEPS, C_BATCHES, C_COUNT_ };
+static const struct {
+    const char *name, *help;
+} counter_defs[C_COUNT_] = {
+    {"nmtd_sentences_in_total", "Sentences accepted into the queue."},
+    {"nmtd_sentences_out_total", "Sentences translated by a worker."},
+    {"nmtd_tokens_in_total", "Source tokens (ids, end-of-sentence included) of translated sentences."},
+    {"nmtd_tokens_out_total", "Generated tokens (ids, end-of-sentence included)."},
+    {"nmtd_decode_steps_total", "Decoder steps run, one per generated position of a batch."},
+    {"nmtd_batches_total", "Batches decoded."},
+};
+
+struct nmt_metrics {
+    _Atomic uint64_t requests[N_STATUSES + 1]; /* [N_STATUSES] = "other" */
+    _Atomic uint64_t rejections[NMT_REJECT_COUNT_];
+    _Atomic uint64_t counters[C_COUNT_];
+    _Atomic long gauges[NMT_GAUGE_COUNT_];
+    histogram hist[H_COUNT_];
+    struct timespec start; /* CLOCK_MONOTONIC at new */
+    char *version;         /* escaped label values */
+    char *model;
+};
+
+/* ---- updates -------------------------------------------------------------- */
+
+static void add(_Atomic uint64_t *a, uint64_t n) { atomic_fetch_add_explicit(a, n, memory_order_relaxed); }
+
+static void observe(nmt_metrics *m, int which, double v)
+{
+    const hist_def *d = &hist_defs[which];
+    histogram *h = &m->hist[which];
+    if (!(v >= 0)) /* negative or NaN */
+        v = 0;
+    int i = 0;
+    while (i < d->n_bounds && v > d->bounds[i])
+        i++;
+    add(&h->bucket[i], 1);
+    double scaled = v * d->unit;
+    add(&h->sum, scaled < 1e18 ? (uint64_t)llround(scaled) : (uint64_t)1e18);
+}
+
+void nmt_metrics_request(nmt_metrics *m, int status, double seconds)
+{
+    int i = 0;
+    while (i < N_STATUSES && statuses[i] != status)
+        i++;
+    add(&m->requests[i], 1);
+    observe(m, H_REQUEST_DURATION, seconds);
+}
+
+void nmt_metrics_queue_wait(nmt_metrics *m, double seconds) { observe(m, H_QUEUE_WAIT, seconds); }
+
+void nmt_metrics_sentences_in(nmt_metrics *m, long n)
+{
+    if (n > 0)
+        add(&m->counters[C_SENTENCES_IN], (uint64_t)n);
+}
+
+void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long tokens_out, long steps)
+{
+    add(&m->counters[C_BATCHES], 1);
+    add(&m->counters[C_SENTENCES_OUT], sentences > 0 ? (uint64_t)sentences : 0);
+    add(&m->counters[C_TOKENS_IN], tokens_in > 0 ? (uint64_t)tokens_in : 0);
+    add(&m->counters[C_TOKENS_OUT], tokens_out > 0 ? (uint64_t)tokens_out : 0);
+    add(&m->counters[C_DECODE_STEPS], steps > 0 ? (uint64_t)steps : 0);
+    observe(m, H_BATCH_SENTENCES, sentences);
+}
+
+void nmt_metrics_reject(nmt_metrics *m, nmt_reject_reason reason)
+{
+    if ((int)reason >= 0 && reason < NMT_REJECT_COUNT_)
+        add(&m->rejections[reason], 1);
+}
+
+void nmt_metrics_gauge_add(nmt_metrics *m, nmt_gauge which, long delta)
+{
+    if ((int)which >= 0 && which < NMT_GAUGE_COUNT_)
+        atomic_fetch_add_explicit(&m->gauges[which], delta, memory_order_relaxed);
+}
+
+void nmt_metrics_gauge_set(nmt_metrics *m, nmt_gauge which, long value)
+{
+    if ((int)which >= 0 && which < NMT_GAUGE_COUNT_)
+        atomic_store_explicit(&m->gauges[which], value, memory_order_relaxed);
+}
+
+long nmt_metrics_gauge_get(const nmt_metrics *m, nmt_gauge which)
+{
+    if ((int)which < 0 || which >= NMT_GAUGE_COUNT_)
+        return 0;
+    return atomic_load_explicit(&m->gauges[which], memory_order_relaxed);
+}
+
+static uint64_t load(const _Atomic uint64_t *a)
+{
+    return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+/* Label value escaping per the text format: \ -> \\, " -> \", newline -> \n. */
+static char *escape_label(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += (*p == '\\' || *p == '"' || *p == '\n') ? 2 : 1;
+    char *out = malloc(n + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\' || *p == '"' || *p == '\n') {
+            *w++ = '\\';
+            *w++ = *p == '\n' ? 'n' : *p;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *model_name, nmt_err *err)
+{
+    *out = NULL;
+    nmt_metrics *m = calloc(1, sizeof *m); /* all-zero bytes are zero atomics (lock-free integers) */
+    if (!m)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory");
+    clock_gettime(CLOCK_MONOTONIC, &m->start);
+    m->version = escape_label(version ? version : "");
+    m->model = escape_label(model_name ? model_name : "");
+    if (!m->version || !m->model) {
+        nmt_metrics_free(m);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory");
+    }
+    *out = m;
+    return NMT_OK;
+}
+
+void nmt_metrics_free(nmt_metrics *m)
+{
+    if (!m)
+        return;
+    free(m->version);
+    free(m->model);
+    free(m);
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+/* An snprintf-style writer: len counts what the whole text needs even after
+ * buf is full. */
+typedef struct writer {
+    char *buf;
+    size_t cap, len;
+} writer;
+
+static void emit(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(writer *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = w->len < w->cap ? w->cap - w->len : 0;
+    int n = vsnprintf(room ? w->buf + w->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        w->len += (size_t)n;
+}
+
+static void family(writer *w, const char *name, const char *type, const char *help)
+{
+    emit(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_histogram(writer *w, const nmt_metrics *m, int which)
+{
+    const hist_def *d = &hist_defs[which];
+    const histogram *h = &m->hist[which];
+    family(w, d->name, "histogram", d->help);
+    uint64_t cum = 0;
+    for (int i = 0; i < d->n_bounds; i++) {
+        cum += load(&h->bucket[i]);
+        emit(w, "%s_bucket{le=\"%g\"} %llu\n", d->name, d->bounds[i], (unsigned long long)cum);
+    }
+    cum += load(&h->bucket[d->n_bounds]);
+    emit(w, "%s_bucket{le=\"+Inf\"} %llu\n", d->name, (unsigned long long)cum);
+    uint64_t sum = load(&h->sum);
+    if (d->unit == 1)
+        emit(w, "%s_sum %llu\n", d->name, (unsigned long long)sum);
+    else
+        emit(w, "%s_sum %.6f\n", d->name, (double)sum / d->unit);
+    emit(w, "%s_count %llu\n", d->name, (unsigned long long)cum);
+}
+
+size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
+{
+    writer w = {buf, cap, 0};
+    if (cap)
+        buf[0] = '\0';
+
+    family(&w, "nmtd_build_info", "gauge", "Version of nmtd and name of the loaded model; always 1.");
+    emit(&w, "nmtd_build_info{version=\"%s\",model=\"%s\"} 1\n", m->version, m->model);
+
+    family(&w, "nmtd_requests_total", "counter", "HTTP requests answered, by status code.");
+    for (int i = 0; i < N_STATUSES; i++)
+        emit(&w, "nmtd_requests_total{status=\"%d\"} %llu\n", statuses[i],
+             (unsigned long long)load(&m->requests[i]));
+    emit(&w, "nmtd_requests_total{status=\"other\"} %llu\n", (unsigned long long)load(&m->requests[N_STATUSES]));
+
+    for (int h = 0; h < H_COUNT_; h++)
+        render_histogram(&w, m, h);
+
+    for (int g = 0; g < NMT_GAUGE_COUNT_; g++) {
+        family(&w, gauge_defs[g].name, "gauge", gauge_defs[g].help);
+        emit(&w, "%s %ld\n", gauge_defs[g].name, nmt_metrics_gauge_get(m, (nmt_gauge)g));
+    }
+
+    for (int c = 0; c < C_COUNT_; c++) {
+        family(&w, counter_defs[c].name, "counter", counter_defs[c].help);
+        emit(&w, "%s %llu\n", counter_defs[c].name, (unsigned long long)load(&m->counters[c]));
+    }
+
+    family(&w, "nmtd_rejections_total", "counter", "Requests refused or abandoned, by reason.");
+    for (int r = 0; r < NMT_REJECT_COUNT_; r++)
+        emit(&w, "nmtd_rejections_total{reason=\"%s\"} %llu\n", reject_names[r],
+             (unsigned long long)load(&m->rejections[r]));
+
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double up = (double)(now.tv_sec - m->start.tv_sec) + (double)(now.tv_nsec - m->start.tv_nsec) / 1e9;
+    family(&w, "nmtd_uptime_seconds", "gauge", "Seconds since the metrics were created at start-up.");
+    emit(&w, "nmtd_uptime_seconds %.3f\n", up > 0 ? up : 0.0);
+    return w.len;
+}
+
+nmt_code nmt_metrics_render(const nmt_metrics *m, char **out, size_t *len, nmt_err *err)
+{
+    size_t cap = 8192;
+    *out = NULL;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory rendering %zu bytes", cap);
+        size_t need = nmt_metrics_render_buf(m, buf, cap);
+        if (need < cap) {
+            *out = buf;
+            if (len)
+                *len = need;
+            return NMT_OK;
+        }
+        free(buf);
+        cap = need + 1024; /* values may have grown a digit meanwhile */
+    }
+}

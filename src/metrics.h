@@ -1,0 +1,102 @@
+/* metrics.h: the daemon's Prometheus metrics.  One nmt_metrics holds every
+ * counter, gauge and histogram as a C11 atomic; updates are lock-free
+ * relaxed atomic adds and never allocate, so any thread (HTTP callbacks,
+ * batcher workers) may call them at any time.  Rendering reads the atomics
+ * and writes Prometheus text format 0.0.4; it may run concurrently with
+ * updates (a scrape sees each value at some instant, and a histogram's
+ * _count always equals its +Inf bucket).
+ *
+ *   nmt_metrics *m;
+ *   nmt_metrics_new(&m, PACKAGE_VERSION, "en-de-demo", &err);
+ *   nmt_metrics_request(m, 200, 0.012);              // once per answered request
+ *   char *text; size_t len;
+ *   nmt_metrics_render(m, &text, &len, &err);        // GET /metrics body, free(text)
+ *   nmt_metrics_free(m);                             // after every thread that uses it is gone
+ *
+ * Families (all prefixed nmtd_, base units):
+ *   build_info{version,model} gauge 1
+ *   requests_total{status="200|400|404|405|413|500|503|504|other"} counter
+ *   request_duration_seconds, queue_wait_seconds  histograms (1 ms .. 60 s)
+ *   batch_sentences  histogram (1 .. 256)
+ *   queue_depth_sentences, inflight_requests, ready  gauges
+ *   sentences_in_total, sentences_out_total, tokens_in_total, tokens_out_total,
+ *   decode_steps_total, batches_total  counters
+ *   rejections_total{reason="queue_full|draining|invalid_request|body_too_large|timeout|client_gone"} counter
+ *   uptime_seconds gauge (computed at render) */
+#ifndef NMT_METRICS_H
+#define NMT_METRICS_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* The Content-Type of the rendered text. */
+#define NMT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+typedef struct nmt_metrics nmt_metrics;
+
+typedef enum nmt_reject_reason {
+    NMT_REJECT_QUEUE_FULL = 0, /* 503: the queue had no room */
+    NMT_REJECT_DRAINING,       /* 503: shutting down */
+    NMT_REJECT_INVALID_REQUEST,/* 400/404/405: refused before queueing */
+    NMT_REJECT_BODY_TOO_LARGE, /* 413 */
+    NMT_REJECT_TIMEOUT,        /* 504: waited past request_timeout_ms */
+    NMT_REJECT_CLIENT_GONE,    /* the client disconnected before its answer */
+    NMT_REJECT_COUNT_
+} nmt_reject_reason;
+
+typedef enum nmt_gauge {
+    NMT_GAUGE_QUEUE_DEPTH = 0, /* nmtd_queue_depth_sentences: sentences waiting for a worker */
+    NMT_GAUGE_INFLIGHT,        /* nmtd_inflight_requests: accepted, not yet answered */
+    NMT_GAUGE_READY,           /* nmtd_ready: 1 when /ready answers 200, else 0 */
+    NMT_GAUGE_COUNT_
+} nmt_gauge;
+
+/* Allocates the metrics (all zero; uptime counts from now).  version and
+ * model_name become the labels of nmtd_build_info (escaped here, copied:
+ * the caller keeps its strings).  NMT_ERR_NOMEM on failure. */
+nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *model_name, nmt_err *err);
+
+/* Frees; accepts NULL.  No other thread may use m during or after the call. */
+void nmt_metrics_free(nmt_metrics *m);
+
+/* One answered HTTP request: nmtd_requests_total{status} += 1 (a status
+ * outside the fixed set counts as "other") and its duration (seconds, from
+ * the first byte received to the response queued) into
+ * nmtd_request_duration_seconds.  Thread-safe, lock-free. */
+void nmt_metrics_request(nmt_metrics *m, int status, double seconds);
+
+/* One sentence's (or request's) wait between queueing and a worker taking it,
+ * in seconds, into nmtd_queue_wait_seconds.  Thread-safe, lock-free. */
+void nmt_metrics_queue_wait(nmt_metrics *m, double seconds);
+
+/* n sentences accepted into the queue: nmtd_sentences_in_total += n.
+ * Thread-safe, lock-free. */
+void nmt_metrics_sentences_in(nmt_metrics *m, long n);
+
+/* One decoded batch: nmtd_batches_total += 1, nmtd_sentences_out_total +=
+ * sentences, nmtd_tokens_in_total += tokens_in (source ids), nmtd_tokens_out_total
+ * += tokens_out (generated ids), nmtd_decode_steps_total += steps, and
+ * sentences into nmtd_batch_sentences.  Thread-safe, lock-free. */
+void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long tokens_out, long steps);
+
+/* nmtd_rejections_total{reason} += 1.  A rejected request is also counted by
+ * nmt_metrics_request with the status it got.  Thread-safe, lock-free. */
+void nmt_metrics_reject(nmt_metrics *m, nmt_reject_reason reason);
+
+/* Gauges: add a (possibly negative) delta, or set.  Thread-safe, lock-free. */
+void nmt_metrics_gauge_add(nmt_metrics *m, nmt_gauge which, long delta);
+void nmt_metrics_gauge_set(nmt_metrics *m, nmt_gauge which, long value);
+long nmt_metrics_gauge_get(const nmt_metrics *m, nmt_gauge which);
+
+/* Renders every family into buf (cap bytes, NUL-terminated when cap > 0) and
+ * returns the length the whole text needs, without the NUL, like snprintf:
+ * a result >= cap means buf was too small (the text is cut).  Does not
+ * allocate.  Thread-safe. */
+size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap);
+
+/* Renders into a malloc'd NUL-terminated string (*out, caller frees) of *len
+ * bytes (len may be NULL).  NMT_ERR_NOMEM on failure.  Thread-safe. */
+nmt_code nmt_metrics_render(const nmt_metrics *m, char **out, size_t *len, nmt_err *err);
+
+#endif

@@ -1,0 +1,209 @@
+/* nmtd_main.c: the daemon's wiring.  Start-up in order: configuration, the
+ * model (loaded and checked before any port opens), metrics, the batcher and
+ * its workers, HTTP; then wait for SIGTERM/SIGINT.  Shutdown in reverse:
+ * /ready turns 503 and the listening socket closes, the batcher finishes
+ * every accepted request (up to shutdown_grace_ms; what is left is answered
+ * 503), the answers are written, HTTP stops, everything is freed, exit 0.
+ * A second signal exits at once.  The signal handler only sets a flag and
+ * writes to a pipe. */
+#include "config.h"
+
+#include <cJSON.h>
+#include <cblas.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batcher.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "nmt_config.h"
+#include "translator.h"
+
+static volatile sig_atomic_t stop_signals;
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_signals++ > 0)
+        _exit(1); /* second signal: no more waiting */
+    int saved = errno;
+    ssize_t rc = write(signal_pipe[1], "x", 1);
+    (void)rc;
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0)
+        return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static void observe_batch(void *ctx, int sentences, long tokens_in, long tokens_out, int steps)
+{
+    nmt_metrics_batch(ctx, sentences, tokens_in, tokens_out, steps);
+}
+
+static void observe_queue_wait(void *ctx, double seconds)
+{
+    nmt_metrics_queue_wait(ctx, seconds);
+}
+
+/* The body of GET /v1/model (malloc'd). */
+static char *model_info(const nmt_translator *tr, const nmt_config *cfg)
+{
+    const nmt_model *m = tr->model;
+    const nmt_hparams *hp = &m->hp;
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model"),
+          *batching = cJSON_AddObjectToObject(root, "batching");
+    cJSON_AddStringToObject(model, "name", m->name);
+    cJSON_AddStringToObject(model, "path", m->dir);
+    cJSON_AddStringToObject(model, "architecture", "MarianMTModel");
+    cJSON_AddNumberToObject(model, "d_model", hp->d_model);
+    cJSON_AddNumberToObject(model, "encoder_layers", hp->enc_layers);
+    cJSON_AddNumberToObject(model, "decoder_layers", hp->dec_layers);
+    cJSON_AddNumberToObject(model, "attention_heads", hp->enc_heads);
+    cJSON_AddNumberToObject(model, "ffn_dim", hp->enc_ffn);
+    cJSON_AddNumberToObject(model, "vocab_size", hp->vocab_size);
+    cJSON_AddNumberToObject(model, "max_position_embeddings", hp->max_pos);
+    cJSON_AddNumberToObject(model, "max_length", hp->max_length);
+    cJSON_AddStringToObject(model, "activation", hp->act_name);
+    cJSON_AddStringToObject(model, "weights_dtype", m->file_dtype);
+    cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes);
+    cJSON_AddStringToObject(batching, "decoding", "greedy");
+    cJSON_AddNumberToObject(batching, "workers", cfg->workers);
+    cJSON_AddNumberToObject(batching, "blas_threads", cfg->blas_threads);
+    cJSON_AddNumberToObject(batching, "max_batch_sentences", cfg->max_batch_sentences);
+    cJSON_AddNumberToObject(batching, "max_batch_tokens", cfg->max_batch_tokens);
+    cJSON_AddNumberToObject(batching, "max_wait_ms", cfg->max_wait_ms);
+    cJSON_AddNumberToObject(batching, "queue_capacity", cfg->queue_capacity);
+    cJSON_AddNumberToObject(batching, "request_timeout_ms", cfg->request_timeout_ms);
+    cJSON_AddNumberToObject(batching, "max_sentences_per_request", cfg->max_sentences_per_request);
+    cJSON_AddNumberToObject(batching, "max_chars_per_sentence", cfg->max_chars_per_sentence);
+    cJSON_AddNumberToObject(batching, "max_length_limit", cfg->max_length_limit);
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    nmt_config cfg;
+    nmt_config_action action;
+    nmt_err err;
+    nmt_config_defaults(&cfg);
+    if (nmt_config_parse_args(&cfg, argc, argv, &action, &err)) {
+        fprintf(stderr, "nmtd: %s\n", err.msg);
+        return 2;
+    }
+    switch (action) {
+    case NMT_CONFIG_HELP:
+        nmt_config_print_help(stdout, "nmtd");
+        return 0;
+    case NMT_CONFIG_VERSION:
+        printf("nmtd %s\n", PACKAGE_VERSION);
+        return 0;
+    case NMT_CONFIG_CHECK:
+    case NMT_CONFIG_RUN:
+        break;
+    }
+    nmt_log_set_level(cfg.log_level);
+    openblas_set_num_threads(cfg.blas_threads);
+
+    nmt_translator *tr = NULL;
+    nmt_metrics *metrics = NULL;
+    nmt_batcher *batcher = NULL;
+    nmt_http *http = NULL;
+    char *info = NULL;
+    int status = 1;
+    nmt_info("main", "nmtd %s starting: model %s", PACKAGE_VERSION, cfg.model);
+    if (nmt_translator_load(&tr, cfg.model, &err)) {
+        nmt_error("main", "cannot load the model: %s", err.msg);
+        goto out;
+    }
+    if (action == NMT_CONFIG_CHECK) {
+        nmt_config_dump(&cfg, stdout);
+        printf("# configuration valid; model %s loaded and checked\n", tr->model->name);
+        status = 0;
+        goto out;
+    }
+    if (install_signals()) {
+        nmt_error("main", "cannot install signal handlers: %s", strerror(errno));
+        goto out;
+    }
+    if (nmt_metrics_new(&metrics, PACKAGE_VERSION, tr->model->name, &err)) {
+        nmt_error("main", "%s", err.msg);
+        goto out;
+    }
+    nmt_batcher_opts bo = {
+        .workers = cfg.workers,
+        .max_batch_sentences = cfg.max_batch_sentences,
+        .max_batch_tokens = cfg.max_batch_tokens,
+        .max_wait_ms = cfg.max_wait_ms,
+        .queue_capacity = cfg.queue_capacity,
+        .request_timeout_ms = cfg.request_timeout_ms,
+    };
+    nmt_batcher_observer obs = {.batch = observe_batch, .queue_wait = observe_queue_wait, .ctx = metrics};
+    if (nmt_batcher_start(&batcher, tr, &bo, &obs, &err)) {
+        nmt_error("main", "%s", err.msg);
+        goto out;
+    }
+    info = model_info(tr, &cfg);
+    nmt_http_opts ho = {
+        .address = cfg.listen_address,
+        .port = cfg.port,
+        .threads = cfg.http_threads,
+        .connection_limit = cfg.connection_limit,
+        .connection_timeout_s = cfg.connection_timeout_s,
+        .max_body_bytes = (size_t)cfg.max_body_bytes,
+        .retry_after_s = cfg.retry_after_s,
+        .access_log = cfg.access_log,
+        .limits = {.max_sentences = cfg.max_sentences_per_request,
+                   .max_chars = cfg.max_chars_per_sentence,
+                   .max_length_limit = cfg.max_length_limit},
+        .model_info_json = info,
+    };
+    if (nmt_http_start(&http, &ho, batcher, metrics, &err)) {
+        nmt_error("main", "%s", err.msg);
+        goto out;
+    }
+    nmt_http_set_ready(http, 1);
+    nmt_info("main", "listening on http://%s%s%s:%d (model %s, %d workers x %d BLAS threads)",
+             strchr(cfg.listen_address, ':') ? "[" : "", cfg.listen_address,
+             strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), tr->model->name, cfg.workers,
+             cfg.blas_threads);
+
+    char byte;
+    while (read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    nmt_info("main", "signal received: draining (grace %d ms)", cfg.shutdown_grace_ms);
+    nmt_http_drain(http);
+    nmt_batcher_close(batcher, cfg.shutdown_grace_ms);
+    int left = nmt_http_wait_idle(http, 5000);
+    if (left)
+        nmt_warn("main", "%d answers could not be delivered before stopping", left);
+    nmt_info("main", "stopped");
+    status = 0;
+out:
+    nmt_http_stop(http);
+    nmt_batcher_free(batcher);
+    nmt_metrics_free(metrics);
+    nmt_translator_free(tr);
+    free(info);
+    nmt_config_free(&cfg);
+    return status;
+}
