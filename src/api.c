@@ -108,6 +108,13 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root)
         return fail(e, 400, "invalid_json", "malformed JSON near byte %zu", end ? (size_t)(end - body) : (size_t)0);
+    for (const char *p = end; p < body + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            return fail(e, 400, "invalid_json", "malformed JSON: text after the value at byte %zu",
+                        (size_t)(p - body));
+        }
+    }
     int rc = -1;
     if (!cJSON_IsObject(root)) {
         fail(e, 400, "invalid_request", "the body must be a JSON object with \"text\"");

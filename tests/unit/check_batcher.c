@@ -1,0 +1,288 @@
+/* check_batcher.c: the micro-batcher's policy and guarantees on a real
+ * (tiny, random-weight) model: batches fill by count, by tokens and by
+ * waiting time; a request's order is restored across batches; a full queue,
+ * an over-long sentence and a closed batcher are refused at once; timeouts,
+ * departed clients and shutdown still complete every accepted job. */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batcher.h"
+#include "testutil.h"
+
+static nmt_translator *tr;
+
+static void setup(void)
+{
+    nmt_err err;
+    ck_assert_msg(nmt_translator_load(&tr, tu_test_model("tiny-swish"), &err) == NMT_OK, "%s", err.msg);
+}
+
+static void teardown(void) { nmt_translator_free(tr); }
+
+/* Completion bookkeeping shared by the callbacks. */
+typedef struct tracker {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    nmt_job *jobs[64];
+    int batch_sizes[256];
+    int n_batches;
+} tracker;
+
+static tracker T;
+
+static void tracker_reset(void)
+{
+    memset(&T, 0, sizeof T);
+    pthread_mutex_init(&T.lock, NULL);
+    pthread_cond_init(&T.cond, NULL);
+}
+
+static void on_done(nmt_job *job, void *ctx)
+{
+    pthread_mutex_lock(&T.lock);
+    T.jobs[(long)ctx] = job;
+    T.done++;
+    pthread_cond_broadcast(&T.cond);
+    pthread_mutex_unlock(&T.lock);
+}
+
+static void on_batch(void *ctx, int sentences, long tokens_in, long tokens_out, int steps)
+{
+    (void)ctx, (void)tokens_in, (void)tokens_out, (void)steps;
+    pthread_mutex_lock(&T.lock);
+    if (T.n_batches < 256)
+        T.batch_sizes[T.n_batches++] = sentences;
+    pthread_mutex_unlock(&T.lock);
+}
+
+static const nmt_batcher_observer observer = {.batch = on_batch};
+
+static void wait_done(int n)
+{
+    pthread_mutex_lock(&T.lock);
+    while (T.done < n)
+        pthread_cond_wait(&T.cond, &T.lock);
+    pthread_mutex_unlock(&T.lock);
+}
+
+static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int max_wait_ms, int capacity,
+                          int timeout_ms)
+{
+    nmt_batcher_opts o = {workers, max_sentences, max_tokens, max_wait_ms, capacity, timeout_ms};
+    nmt_batcher *b;
+    nmt_err err;
+    tracker_reset();
+    ck_assert_msg(nmt_batcher_start(&b, tr, &o, &observer, &err) == NMT_OK, "%s", err.msg);
+    return b;
+}
+
+static void submit1(nmt_batcher *b, const char *text, long slot)
+{
+    size_t len = strlen(text);
+    nmt_err err;
+    ck_assert_msg(nmt_batcher_submit(b, &text, &len, 1, 0, on_done, NULL, (void *)slot, NULL, &err) == NMT_OK,
+                  "%s", err.msg);
+}
+
+/* What the translator says for one text alone. */
+static char *alone(const char *text)
+{
+    nmt_translator_ctx *ctx;
+    nmt_err err;
+    ck_assert(nmt_translator_ctx_new(&ctx, tr, 1, 64, &err) == NMT_OK);
+    size_t len = strlen(text);
+    nmt_translation res;
+    ck_assert(nmt_translate(ctx, &text, &len, 1, NULL, &res, NULL, &err) == NMT_OK);
+    nmt_translator_ctx_free(ctx);
+    return res.text;
+}
+
+START_TEST(test_fills_by_count)
+{
+    /* waiting would take a minute: only a full batch can start decoding */
+    nmt_batcher *b = start(1, 4, 4096, 60000, 100, 600000);
+    for (long i = 0; i < 4; i++)
+        submit1(b, "the dog sees the cat", i);
+    wait_done(4);
+    ck_assert_int_eq(T.n_batches, 1);
+    ck_assert_int_eq(T.batch_sizes[0], 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(nmt_job_status_of(T.jobs[i]), NMT_JOB_OK);
+        nmt_job_free(T.jobs[i]);
+    }
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_fills_by_tokens)
+{
+    nmt_batcher *b = start(1, 100, 20, 60000, 100, 600000);
+    /* each sentence is more than 10 tokens: two of them pass the 20-token mark */
+    submit1(b, "the children play in the garden today", 0);
+    submit1(b, "the children play in the garden today", 1);
+    wait_done(2);
+    ck_assert_int_ge(T.n_batches, 1);
+    ck_assert_int_le(T.batch_sizes[0], 2);
+    nmt_job_free(T.jobs[0]);
+    nmt_job_free(T.jobs[1]);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_fills_by_waiting_time)
+{
+    /* one sentence can never fill a batch of 8: only max_wait_ms releases it */
+    nmt_batcher *b = start(2, 8, 4096, 20, 100, 600000);
+    submit1(b, "the dog", 0);
+    wait_done(1);
+    ck_assert_int_eq(T.batch_sizes[0], 1);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_OK);
+    nmt_job_free(T.jobs[0]);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_order_restored_across_batches)
+{
+    static const char *const texts[] = {"a", "the old woman reads the new newspaper", "we", "hello world",
+                                        "", "the teacher gives the girl a red book", "they write",
+                                        "why did the doctor write a letter", "is it", "thank you"};
+    int n = 10;
+    size_t lens[10];
+    for (int i = 0; i < n; i++)
+        lens[i] = strlen(texts[i]);
+    nmt_batcher *b = start(2, 3, 4096, 1, 100, 600000);
+    nmt_err err;
+    ck_assert(nmt_batcher_submit(b, texts, lens, n, 0, on_done, NULL, (void *)0L, NULL, &err) == NMT_OK);
+    wait_done(1);
+    nmt_job *job = T.jobs[0];
+    ck_assert_int_eq(nmt_job_status_of(job), NMT_JOB_OK);
+    ck_assert_int_eq(nmt_job_count(job), n);
+    ck_assert_int_ge(T.n_batches, 3); /* 9 sentences to decode, at most 3 per batch */
+    for (int i = 0; i < n; i++) {
+        char *want = alone(texts[i]);
+        ck_assert_msg(strcmp(nmt_job_text(job, i), want) == 0, "sentence %d: '%s' vs '%s'", i,
+                      nmt_job_text(job, i), want);
+        free(want);
+    }
+    ck_assert_str_eq(nmt_job_text(job, 4), "");
+    ck_assert_int_gt(nmt_job_tokens_out(job), 0);
+    nmt_job_free(job);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_refusals)
+{
+    nmt_batcher *b = start(1, 4, 4096, 60000, 5, 600000);
+    const char *six[6] = {"a", "b", "c", "d", "e", "f"};
+    size_t lens[6] = {1, 1, 1, 1, 1, 1};
+    nmt_err err;
+    int bad = -1;
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 6, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_BUSY);
+    ck_assert_ptr_nonnull(strstr(err.msg, "queue full"));
+    char longer[1024] = "";
+    for (int i = 0; i < 80; i++)
+        strcat(longer, "dog ");
+    const char *two[2] = {"fine", longer};
+    size_t two_lens[2] = {4, strlen(longer)};
+    ck_assert_int_eq(nmt_batcher_submit(b, two, two_lens, 2, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_TOO_LONG);
+    ck_assert_int_eq(bad, 1);
+    /* an empty request completes inside submit */
+    ck_assert(nmt_batcher_submit(b, NULL, NULL, 0, 0, on_done, NULL, (void *)0L, NULL, &err) == NMT_OK);
+    ck_assert_int_eq(T.done, 1);
+    nmt_job_free(T.jobs[0]);
+    nmt_batcher_close(b, 0);
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 1, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_CLOSED);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_close_answers_what_waits)
+{
+    /* nothing can start (batch of 100, a minute's wait) until close */
+    nmt_batcher *b = start(1, 100, 100000, 60000, 100, 600000);
+    for (long i = 0; i < 5; i++)
+        submit1(b, "the dog sees the cat", i);
+    ck_assert_int_eq(nmt_batcher_queue_depth(b), 5);
+    nmt_batcher_close(b, 10000); /* drains: the workers take what is queued */
+    ck_assert_int_eq(T.done, 5);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(nmt_job_status_of(T.jobs[i]), NMT_JOB_OK);
+        nmt_job_free(T.jobs[i]);
+    }
+    nmt_batcher_free(b);
+    /* with no grace at all, waiting jobs are answered as shut down */
+    b = start(1, 100, 100000, 60000, 100, 600000);
+    for (long i = 0; i < 3; i++)
+        submit1(b, "the dog sees the cat", i);
+    nmt_batcher_close(b, 0);
+    ck_assert_int_eq(T.done, 3);
+    for (int i = 0; i < 3; i++) {
+        nmt_job_status s = nmt_job_status_of(T.jobs[i]);
+        ck_assert(s == NMT_JOB_SHUTDOWN || s == NMT_JOB_OK);
+        nmt_job_free(T.jobs[i]);
+    }
+    nmt_batcher_free(b);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+    /* a request may wait 1 ms, but a batch only starts after 300 ms */
+    nmt_batcher *b = start(1, 100, 100000, 300, 100, 1);
+    submit1(b, "the dog sees the cat", 0);
+    wait_done(1);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_TIMEOUT);
+    ck_assert_ptr_null(nmt_job_text(T.jobs[0], 0));
+    nmt_job_free(T.jobs[0]);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+static int always_gone(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+START_TEST(test_client_gone_is_not_decoded)
+{
+    nmt_batcher *b = start(1, 4, 4096, 1, 100, 600000);
+    const char *texts[2] = {"the dog", "the cat"};
+    size_t lens[2] = {7, 7};
+    nmt_err err;
+    ck_assert(nmt_batcher_submit(b, texts, lens, 2, 0, on_done, always_gone, (void *)0L, NULL, &err) == NMT_OK);
+    wait_done(1);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_CANCELLED);
+    ck_assert_int_eq(T.n_batches, 0); /* nothing was decoded */
+    nmt_job_free(T.jobs[0]);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("batcher");
+    TCase *tc = tcase_create("policy");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_fills_by_count);
+    tcase_add_test(tc, test_fills_by_tokens);
+    tcase_add_test(tc, test_fills_by_waiting_time);
+    tcase_add_test(tc, test_order_restored_across_batches);
+    tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_close_answers_what_waits);
+    tcase_add_test(tc, test_timeout);
+    tcase_add_test(tc, test_client_gone_is_not_decoded);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
