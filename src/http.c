@@ -153,7 +153,7 @@ static enum MHD_Result answer_job(request_state *st)
     nmt_job *job = st->job;
     atomic_fetch_sub(&http->inflight, 1);
     if (http->metrics)
-        nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, NO_REJECT);
+        nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, -1);
     switch (nmt_job_status_of(job)) {
     case NMT_JOB_OK: {
         const char **texts = malloc(sizeof *texts * (size_t)(st->req.n ? st->req.n : 1));
