@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#define MAX_ROWS 64
+#define ROW_CHUNK 64
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -109,7 +109,7 @@ int nmt_gemm_small_ok(int m, int k)
     static int has_avx512 = -1;
     if (has_avx512 < 0)
         has_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return has_avx512 && m >= 1 && m <= MAX_ROWS && k >= 16 && k % 16 == 0;
+    return has_avx512 && m >= 1 && k >= 16 && k % 16 == 0;
 }
 
 TARGET void nmt_gemm_small(float *y, const float *x, int m, int k, const float *w, int n, const float *b)
@@ -119,11 +119,15 @@ TARGET void nmt_gemm_small(float *y, const float *x, int m, int k, const float *
             tile1x8(y + j, x, k, w + (size_t)j * k, n - j < 8 ? n - j : 8, b ? b + j : NULL);
         return;
     }
-    for (int j = 0; j < n; j += 4) {
-        int nr = n - j < 4 ? n - j : 4;
-        for (int i = 0; i < m; i += 4)
-            tile4x4(y + (size_t)i * n + j, n, x + (size_t)i * k, m - i < 4 ? m - i : 4, k, w + (size_t)j * k, nr,
-                    b ? b + j : NULL);
+    /* ROW_CHUNK activation rows stay in L2 while all of W streams past them */
+    for (int i0 = 0; i0 < m; i0 += ROW_CHUNK) {
+        int rows = m - i0 < ROW_CHUNK ? m - i0 : ROW_CHUNK;
+        for (int j = 0; j < n; j += 4) {
+            int nr = n - j < 4 ? n - j : 4;
+            for (int i = i0; i < i0 + rows; i += 4)
+                tile4x4(y + (size_t)i * n + j, n, x + (size_t)i * k, i0 + rows - i < 4 ? i0 + rows - i : 4, k,
+                        w + (size_t)j * k, nr, b ? b + j : NULL);
+        }
     }
 }
 

@@ -4,7 +4,10 @@
  * matrix into its own layout on every call, which for the 58k x 512 output
  * projection costs more than the multiplication.  This kernel reads the
  * weights in place, row by row, once per call, and keeps the few activation
- * rows in cache.  AVX-512 only; nmt_gemm_small_ok says when it applies.
+ * rows in cache.  Every output row depends only on its own input row, in a
+ * fixed order of operations, so a sentence gets bit-identical results
+ * whatever batch it travels in.  AVX-512 only; nmt_gemm_small_ok says when
+ * it applies.
  * Pure: no allocation, no logging, thread-safe. */
 #ifndef NMT_GEMM_H
 #define NMT_GEMM_H

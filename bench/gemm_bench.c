@@ -1,0 +1,72 @@
+/* gemm_bench.c: the decode-step products y = x . W^T on the shapes of
+ * opus-mt-en-de, computed by nmtd's unpacked kernel (nmt_gemm_small) and by
+ * OpenBLAS cblas_sgemm/sgemv in the same run, single-threaded, GFLOP/s each.
+ * Also checks that both agree.  Usage: bench/gemm_bench [seconds per shape] */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gemm.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void blas(float *y, const float *x, int m, int k, const float *w, int n)
+{
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, w, k, x, 1, 0.0f, y, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
+}
+
+int main(int argc, char **argv)
+{
+    double budget = argc > 1 ? atof(argv[1]) : 0.5;
+    static const int shapes[][3] = {{1, 512, 512},   {1, 512, 2048},   {1, 2048, 512},   {1, 512, 58101},
+                                    {32, 512, 512},  {32, 512, 2048},  {32, 2048, 512},  {32, 512, 58101},
+                                    {64, 512, 2048}, {640, 512, 2048}, {640, 2048, 512}};
+    openblas_set_num_threads(1);
+    if (!nmt_gemm_small_ok(32, 512)) {
+        printf("nmt_gemm_small is not available on this CPU (needs AVX-512)\n");
+        return 0;
+    }
+    printf("| M | K | N | nmtd GFLOP/s | OpenBLAS GFLOP/s | ratio | max abs diff |\n|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k),
+              *y1 = malloc(sizeof(float) * (size_t)m * n), *y2 = malloc(sizeof(float) * (size_t)m * n);
+        for (size_t i = 0; i < (size_t)m * k; i++)
+            x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+        for (size_t i = 0; i < (size_t)n * k; i++)
+            w[i] = (float)((i * 40503u) % 997) / 997.0f - 0.5f;
+        double gflop = 2.0 * m * k * n / 1e9, rate[2];
+        for (int which = 0; which < 2; which++) {
+            int reps = 0;
+            double t0 = now(), t;
+            do {
+                if (which == 0)
+                    nmt_gemm_small(y1, x, m, k, w, n, NULL);
+                else
+                    blas(y2, x, m, k, w, n);
+                reps++;
+                t = now() - t0;
+            } while (t < budget);
+            rate[which] = gflop * reps / t;
+        }
+        double diff = 0;
+        for (size_t i = 0; i < (size_t)m * n; i++)
+            diff = fmax(diff, fabs(y1[i] - y2[i]));
+        printf("| %d | %d | %d | %.1f | %.1f | %.2f | %.2g |\n", m, k, n, rate[0], rate[1], rate[0] / rate[1], diff);
+        free(x);
+        free(w);
+        free(y1);
+        free(y2);
+    }
+    return 0;
+}
