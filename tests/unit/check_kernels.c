@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "attention.h"
+#include "gemm.h"
 #include "kernels.h"
 
 static unsigned rng_state = 12345;
@@ -46,6 +47,41 @@ START_TEST(test_linear_matches_naive)
         free(x);
         free(w);
         free(y);
+    }
+}
+END_TEST
+
+/* The unpacked decode GEMM: edge tiles in both directions, one row, more rows
+ * than a chunk; each row's result must not depend on the other rows. */
+START_TEST(test_gemm_small_matches_naive)
+{
+    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7}, {70, 64, 9}, {4, 16, 4}};
+    if (!nmt_gemm_small_ok(4, 16))
+        return; /* no AVX-512 here: nmt_linear uses OpenBLAS, tested above */
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
+        float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
+              *y = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * n);
+        fill(x, (size_t)m * k);
+        fill(w, (size_t)n * k);
+        fill(b, (size_t)n);
+        nmt_gemm_small(y, x, m, k, w, n, b);
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < n; j++) {
+                double s = b[j];
+                for (int i = 0; i < k; i++)
+                    s += (double)x[r * k + i] * w[j * k + i];
+                ck_assert_double_eq_tol(y[r * n + j], s, 1e-4);
+            }
+            nmt_gemm_small(y1, x + r * k, 1, k, w, n, b); /* the same row alone: bit-identical */
+            for (int j = 0; j < n; j++)
+                ck_assert_float_eq(y1[j], y[r * n + j]);
+        }
+        free(x);
+        free(w);
+        free(b);
+        free(y);
+        free(y1);
     }
 }
 END_TEST
@@ -201,6 +237,7 @@ static Suite *kernels_suite(void)
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_linear_matches_naive);
+    tcase_add_test(tc, test_gemm_small_matches_naive);
     tcase_add_test(tc, test_add_layer_norm_matches_naive);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_activations);
