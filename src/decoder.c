@@ -29,8 +29,8 @@ void nmt_decoder_prepare(const nmt_model *model, nmt_workspace *ws, int total)
     int d = hp->d_model;
     for (int l = 0; l < hp->dec_layers; l++) {
         const nmt_attn_w *a = &model->dec[l].cross_attn;
-        nmt_linear(cross_layer(ws, ws->cross_k, l, d), ws->x, total, d, d, a->k.w, a->k.b);
-        nmt_linear(cross_layer(ws, ws->cross_v, l, d), ws->x, total, d, d, a->v.w, a->v.b);
+        nmt_linear(cross_layer(ws, ws->cross_k, l, d), ws->x, total, d, d, &a->k);
+        nmt_linear(cross_layer(ws, ws->cross_v, l, d), ws->x, total, d, d, &a->v);
     }
 }
 
@@ -52,10 +52,10 @@ void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int
         const nmt_dec_layer *L = &model->dec[l];
         /* masked self-attention over this row's cache, positions 0..pos */
         const nmt_attn_w *a = &L->self_attn;
-        nmt_linear(ws->q, ws->x, n_live, d, d, a->q.w, a->q.b);
+        nmt_linear(ws->q, ws->x, n_live, d, d, &a->q);
         scale(ws->q, (size_t)n_live * d, q_scale);
-        nmt_linear(ws->k, ws->x, n_live, d, d, a->k.w, a->k.b);
-        nmt_linear(ws->v, ws->x, n_live, d, d, a->v.w, a->v.b);
+        nmt_linear(ws->k, ws->x, n_live, d, d, &a->k);
+        nmt_linear(ws->v, ws->x, n_live, d, d, &a->v);
         for (int r = 0; r < n_live; r++) {
             float *kc = self_row(ws, ws->self_k, l, ws->live[r], d), *vc = self_row(ws, ws->self_v, l, ws->live[r], d);
             memcpy(kc + (size_t)pos * d, ws->k + (size_t)r * d, row_bytes);
@@ -65,11 +65,11 @@ void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int
             ws->n_keys[r] = pos + 1;
         }
         nmt_attention(ws->ctx, ws->q, n_live, ws->k_rows, ws->v_rows, ws->n_keys, d, heads, ws->scores);
-        nmt_linear(ws->tmp, ws->ctx, n_live, d, d, a->o.w, a->o.b);
+        nmt_linear(ws->tmp, ws->ctx, n_live, d, d, &a->o);
         nmt_add_layer_norm(ws->x, ws->tmp, n_live, d, L->self_norm.gamma, L->self_norm.beta, hp->ln_eps);
         /* encoder-decoder attention over this row's source sentence */
         a = &L->cross_attn;
-        nmt_linear(ws->q, ws->x, n_live, d, d, a->q.w, a->q.b);
+        nmt_linear(ws->q, ws->x, n_live, d, d, &a->q);
         scale(ws->q, (size_t)n_live * d, q_scale);
         for (int r = 0; r < n_live; r++) {
             size_t off = (size_t)ws->src_off[ws->live[r]] * d;
@@ -78,13 +78,13 @@ void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int
             ws->n_keys[r] = ws->src_len[ws->live[r]];
         }
         nmt_attention(ws->ctx, ws->q, n_live, ws->k_rows, ws->v_rows, ws->n_keys, d, heads, ws->scores);
-        nmt_linear(ws->tmp, ws->ctx, n_live, d, d, a->o.w, a->o.b);
+        nmt_linear(ws->tmp, ws->ctx, n_live, d, d, &a->o);
         nmt_add_layer_norm(ws->x, ws->tmp, n_live, d, L->cross_norm.gamma, L->cross_norm.beta, hp->ln_eps);
         /* feed-forward */
-        nmt_linear(ws->ffn, ws->x, n_live, d, hp->dec_ffn, L->fc1.w, L->fc1.b);
+        nmt_linear(ws->ffn, ws->x, n_live, d, hp->dec_ffn, &L->fc1);
         nmt_activate(ws->ffn, (size_t)n_live * hp->dec_ffn, hp->act);
-        nmt_linear(ws->tmp, ws->ffn, n_live, hp->dec_ffn, d, L->fc2.w, L->fc2.b);
+        nmt_linear(ws->tmp, ws->ffn, n_live, hp->dec_ffn, d, &L->fc2);
         nmt_add_layer_norm(ws->x, ws->tmp, n_live, d, L->final_norm.gamma, L->final_norm.beta, hp->ln_eps);
     }
-    nmt_linear(ws->logits, ws->x, n_live, d, hp->vocab_size, model->out_proj, model->final_logits_bias);
+    nmt_linear(ws->logits, ws->x, n_live, d, hp->vocab_size, &model->logits);
 }

@@ -1,148 +1,154 @@
-/* gemm.c: an unpacked AVX-512 GEMM for few rows (see gemm.h).
- * Tiles of 4 activation rows x 4 weight rows: each step of 16 along k loads
- * 4 + 4 vectors and issues 16 FMAs into 16 accumulators; the accumulators are
- * reduced to 16 dot products at the end of k.  The weight rows of a tile are
- * reused from L1/L2 across all row tiles, so the weights stream from memory
- * once per call.  Rows beyond m (or n) in an edge tile repeat the last valid
- * row and their results are not stored. */
+/* gemm.c: packed-weight GEMM (see gemm.h).
+ * Layout: panel p holds output columns [32p, 32p + 32) as k rows of 32
+ * floats.  Loop order: for each panel, for each block of KB k's (the block,
+ * 32 x KB floats, stays in L1), for each group of 8 activation rows (from
+ * L2), accumulate 8 x 32 outputs in 16 zmm registers: per k, 2 panel loads,
+ * 8 broadcasts, 16 FMAs.  Rows left over (m % 8) run one at a time through a
+ * 1 x 32 kernel that sums in exactly the same order. */
 #include "gemm.h"
 
-#include <stddef.h>
+#include <string.h>
 
-#define ROW_CHUNK 64
+#define NR NMT_GEMM_PANEL
+#define KB 128  /* k per block: a 16 KB slice of a panel */
+#define MR 8    /* activation rows per register tile */
+
+size_t nmt_gemm_packed_size(int n, int k)
+{
+    return (size_t)((n + NR - 1) / NR) * NR * (size_t)k;
+}
+
+void nmt_gemm_pack(float *dst, const float *w, int n, int k)
+{
+    int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; p++) {
+        float *panel = dst + (size_t)p * NR * k;
+        for (int c = 0; c < NR; c++) { /* read W rows in order; the panel stays in L2 */
+            int col = p * NR + c;
+            for (int kk = 0; kk < k; kk++)
+                panel[(size_t)kk * NR + c] = col < n ? w[(size_t)col * k + kk] : 0.0f;
+        }
+    }
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define TARGET __attribute__((target("avx512f,avx2,fma")))
+#define TARGET __attribute__((target("avx512f")))
 
-/* Sums each of a0..a3 to one float: returns [sum a0, sum a1, sum a2, sum a3]. */
-TARGET static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
+int nmt_gemm_packed_available(void)
 {
-    __m256 h0 = _mm256_add_ps(_mm512_castps512_ps256(a0), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a0), 1)));
-    __m256 h1 = _mm256_add_ps(_mm512_castps512_ps256(a1), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a1), 1)));
-    __m256 h2 = _mm256_add_ps(_mm512_castps512_ps256(a2), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a2), 1)));
-    __m256 h3 = _mm256_add_ps(_mm512_castps512_ps256(a3), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a3), 1)));
-    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
-    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return cached;
 }
 
-TARGET static void tile4x4(float *y, int ldy, const float *x, int mr, int k, const float *w, int nr, const float *b)
+/* Stores acc (32 columns) into y, only the first nc columns. */
+TARGET static inline void store32(float *y, __m512 lo, __m512 hi, int nc)
 {
-    const float *x0 = x, *x1 = x + (size_t)(mr > 1 ? 1 : 0) * k, *x2 = x + (size_t)(mr > 2 ? 2 : 0) * k,
-                *x3 = x + (size_t)(mr > 3 ? 3 : 0) * k;
-    const float *w0 = w, *w1 = w + (size_t)(nr > 1 ? 1 : 0) * k, *w2 = w + (size_t)(nr > 2 ? 2 : 0) * k,
-                *w3 = w + (size_t)(nr > 3 ? 3 : 0) * k;
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
-           c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    for (int i = 0; i < k; i += 16) {
-        __m512 b0 = _mm512_loadu_ps(w0 + i), b1 = _mm512_loadu_ps(w1 + i), b2 = _mm512_loadu_ps(w2 + i),
-               b3 = _mm512_loadu_ps(w3 + i);
-        __m512 a = _mm512_loadu_ps(x0 + i);
-        c00 = _mm512_fmadd_ps(a, b0, c00);
-        c01 = _mm512_fmadd_ps(a, b1, c01);
-        c02 = _mm512_fmadd_ps(a, b2, c02);
-        c03 = _mm512_fmadd_ps(a, b3, c03);
-        a = _mm512_loadu_ps(x1 + i);
-        c10 = _mm512_fmadd_ps(a, b0, c10);
-        c11 = _mm512_fmadd_ps(a, b1, c11);
-        c12 = _mm512_fmadd_ps(a, b2, c12);
-        c13 = _mm512_fmadd_ps(a, b3, c13);
-        a = _mm512_loadu_ps(x2 + i);
-        c20 = _mm512_fmadd_ps(a, b0, c20);
-        c21 = _mm512_fmadd_ps(a, b1, c21);
-        c22 = _mm512_fmadd_ps(a, b2, c22);
-        c23 = _mm512_fmadd_ps(a, b3, c23);
-        a = _mm512_loadu_ps(x3 + i);
-        c30 = _mm512_fmadd_ps(a, b0, c30);
-        c31 = _mm512_fmadd_ps(a, b1, c31);
-        c32 = _mm512_fmadd_ps(a, b2, c32);
-        c33 = _mm512_fmadd_ps(a, b3, c33);
+    if (nc == NR) {
+        _mm512_storeu_ps(y, lo);
+        _mm512_storeu_ps(y + 16, hi);
+    } else {
+        __mmask16 mlo = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+        __mmask16 mhi = (__mmask16)(nc <= 16 ? 0 : (1u << (nc - 16)) - 1);
+        _mm512_mask_storeu_ps(y, mlo, lo);
+        _mm512_mask_storeu_ps(y + 16, mhi, hi);
     }
-    __m128 bias = _mm_setzero_ps();
-    if (b) {
-        float bb[4] = {b[0], b[nr > 1 ? 1 : 0], b[nr > 2 ? 2 : 0], b[nr > 3 ? 3 : 0]};
-        bias = _mm_loadu_ps(bb);
-    }
-    __m128 r[4] = {_mm_add_ps(reduce4(c00, c01, c02, c03), bias), _mm_add_ps(reduce4(c10, c11, c12, c13), bias),
-                   _mm_add_ps(reduce4(c20, c21, c22, c23), bias), _mm_add_ps(reduce4(c30, c31, c32, c33), bias)};
-    for (int i = 0; i < mr; i++) {
-        if (nr == 4) {
-            _mm_storeu_ps(y + (size_t)i * ldy, r[i]);
+}
+
+TARGET static inline void load32(const float *y, __m512 *lo, __m512 *hi, int nc)
+{
+    __mmask16 mlo = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+    __mmask16 mhi = (__mmask16)(nc <= 16 ? 0 : (1u << (nc - 16)) - 1);
+    *lo = _mm512_maskz_loadu_ps(mlo, y);
+    *hi = _mm512_maskz_loadu_ps(mhi, y + 16);
+}
+
+/* 8 rows x 32 columns over k in [k0, k1).  first: start from the bias (or 0),
+ * else from y. */
+TARGET static void tile8(float *y, int ldy, const float *x, int ldx, const float *panel, int k0, int k1,
+                         const float *b, int nc, int first)
+{
+    __m512 c[MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+        if (first) {
+            if (b)
+                load32(b, &c[r][0], &c[r][1], nc);
+            else
+                c[r][0] = c[r][1] = _mm512_setzero_ps();
         } else {
-            float tmp[4];
-            _mm_storeu_ps(tmp, r[i]);
-            for (int j = 0; j < nr; j++)
-                y[(size_t)i * ldy + j] = tmp[j];
+            load32(y + (size_t)r * ldy, &c[r][0], &c[r][1], nc);
+        }
+    }
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * (size_t)ldx, *x3 = x + 3 * (size_t)ldx,
+                *x4 = x + 4 * (size_t)ldx, *x5 = x + 5 * (size_t)ldx, *x6 = x + 6 * (size_t)ldx,
+                *x7 = x + 7 * (size_t)ldx;
+    for (int kk = k0; kk < k1; kk++) {
+        __m512 w0 = _mm512_loadu_ps(panel + (size_t)kk * NR), w1 = _mm512_loadu_ps(panel + (size_t)kk * NR + 16);
+        __m512 a;
+#define ROW(r, xr)                                         \
+        a = _mm512_set1_ps(xr[kk]);                        \
+        c[r][0] = _mm512_fmadd_ps(a, w0, c[r][0]);         \
+        c[r][1] = _mm512_fmadd_ps(a, w1, c[r][1]);
+        ROW(0, x0) ROW(1, x1) ROW(2, x2) ROW(3, x3) ROW(4, x4) ROW(5, x5) ROW(6, x6) ROW(7, x7)
+#undef ROW
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++)
+        store32(y + (size_t)r * ldy, c[r][0], c[r][1], nc);
+}
+
+/* One row x 32 columns, same order of operations as tile8. */
+TARGET static void tile1(float *y, const float *x, const float *panel, int k0, int k1, const float *b, int nc,
+                         int first)
+{
+    __m512 lo, hi;
+    if (first) {
+        if (b)
+            load32(b, &lo, &hi, nc);
+        else
+            lo = hi = _mm512_setzero_ps();
+    } else {
+        load32(y, &lo, &hi, nc);
+    }
+    for (int kk = k0; kk < k1; kk++) {
+        __m512 a = _mm512_set1_ps(x[kk]);
+        lo = _mm512_fmadd_ps(a, _mm512_loadu_ps(panel + (size_t)kk * NR), lo);
+        hi = _mm512_fmadd_ps(a, _mm512_loadu_ps(panel + (size_t)kk * NR + 16), hi);
+    }
+    store32(y, lo, hi, nc);
+}
+
+TARGET void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
+{
+    int panels = (n + NR - 1) / NR;
+    int full = m - m % MR;
+    for (int p = 0; p < panels; p++) {
+        const float *panel = packed + (size_t)p * NR * k;
+        int col = p * NR, nc = n - col < NR ? n - col : NR;
+        const float *bias = b ? b + col : NULL;
+        for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
+            int k1 = k0 + KB < k ? k0 + KB : k;
+            for (int r = 0; r < full; r += MR)
+                tile8(y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, k0 == 0);
+            for (int r = full; r < m; r++)
+                tile1(y + (size_t)r * n + col, x + (size_t)r * k, panel, k0, k1, bias, nc, k0 == 0);
+            if (k == 0)
+                break;
         }
     }
 }
 
-/* One activation row against 8 weight rows: the batch-1 case, bound by
- * reading the weights. */
-TARGET static void tile1x8(float *y, const float *x, int k, const float *w, int nr, const float *b)
-{
-    const float *wr[8];
-    for (int j = 0; j < 8; j++)
-        wr[j] = w + (size_t)(j < nr ? j : 0) * k;
-    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-    for (int i = 0; i < k; i += 16) {
-        __m512 a = _mm512_loadu_ps(x + i);
-        c0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[0] + i), c0);
-        c1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[1] + i), c1);
-        c2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[2] + i), c2);
-        c3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[3] + i), c3);
-        c4 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[4] + i), c4);
-        c5 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[5] + i), c5);
-        c6 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[6] + i), c6);
-        c7 = _mm512_fmadd_ps(a, _mm512_loadu_ps(wr[7] + i), c7);
-    }
-    float out[8];
-    _mm_storeu_ps(out, reduce4(c0, c1, c2, c3));
-    _mm_storeu_ps(out + 4, reduce4(c4, c5, c6, c7));
-    for (int j = 0; j < nr; j++)
-        y[j] = out[j] + (b ? b[j] : 0.0f);
-}
+#else /* not x86-64 GCC: never available */
 
-int nmt_gemm_small_ok(int m, int k)
-{
-    static int has_avx512 = -1;
-    if (has_avx512 < 0)
-        has_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return has_avx512 && m >= 1 && k >= 16 && k % 16 == 0;
-}
+int nmt_gemm_packed_available(void) { return 0; }
 
-TARGET void nmt_gemm_small(float *y, const float *x, int m, int k, const float *w, int n, const float *b)
+void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
 {
-    if (m == 1) {
-        for (int j = 0; j < n; j += 8)
-            tile1x8(y + j, x, k, w + (size_t)j * k, n - j < 8 ? n - j : 8, b ? b + j : NULL);
-        return;
-    }
-    /* ROW_CHUNK activation rows stay in L2 while all of W streams past them */
-    for (int i0 = 0; i0 < m; i0 += ROW_CHUNK) {
-        int rows = m - i0 < ROW_CHUNK ? m - i0 : ROW_CHUNK;
-        for (int j = 0; j < n; j += 4) {
-            int nr = n - j < 4 ? n - j : 4;
-            for (int i = i0; i < i0 + rows; i += 4)
-                tile4x4(y + (size_t)i * n + j, n, x + (size_t)i * k, i0 + rows - i < 4 ? i0 + rows - i : 4, k,
-                        w + (size_t)j * k, nr, b ? b + j : NULL);
-        }
-    }
-}
-
-#else /* not x86-64 GCC: never chosen */
-
-int nmt_gemm_small_ok(int m, int k)
-{
-    (void)m;
-    (void)k;
-    return 0;
-}
-
-void nmt_gemm_small(float *y, const float *x, int m, int k, const float *w, int n, const float *b)
-{
-    (void)y; (void)x; (void)m; (void)k; (void)w; (void)n; (void)b;
+    (void)y, (void)x, (void)m, (void)k, (void)packed, (void)n, (void)b;
 }
 
 #endif

@@ -1,21 +1,34 @@
-/* gemm.h: y = x . W^T (+ b) for the few-row products of decoding.
- * A decode step multiplies a handful of rows (the live sentences) by large
- * weight matrices.  A general BLAS GEMM first copies ("packs") the weight
- * matrix into its own layout on every call, which for the 58k x 512 output
- * projection costs more than the multiplication.  This kernel reads the
- * weights in place, row by row, once per call, and keeps the few activation
- * rows in cache.  Every output row depends only on its own input row, in a
- * fixed order of operations, so a sentence gets bit-identical results
- * whatever batch it travels in.  AVX-512 only; nmt_gemm_small_ok says when
- * it applies.
+/* gemm.h: y = x . W^T + b with W packed once at load, for the products of
+ * the forward pass (AVX-512).
+ * A general BLAS GEMM copies ("packs") the weight matrix into its own layout
+ * on every call; for the few rows of a decode step, and for the 58k x 512
+ * output projection, that copy costs more than the multiplication.  Here the
+ * weights are packed once, when the model loads, into panels of 32 output
+ * columns ([n/32][k][32], zero-padded), and a register-blocked kernel
+ * (8 rows x 32 columns, broadcast x, FMA) streams each panel once per call.
+ * Every output element is summed in the same order whatever the number of
+ * rows, so a sentence gets bit-identical results in any batch.
  * Pure: no allocation, no logging, thread-safe. */
 #ifndef NMT_GEMM_H
 #define NMT_GEMM_H
 
-/* 1 when nmt_gemm_small can compute this shape on this CPU. */
-int nmt_gemm_small_ok(int m, int k);
+#include <stddef.h>
 
-/* y[m][n] = sum_k x[m][k] * w[n][k] (+ b[n] when b is not NULL). */
-void nmt_gemm_small(float *y, const float *x, int m, int k, const float *w, int n, const float *b);
+/* Output columns per packed panel: W[n][k] is stored as panel n / 32,
+ * row k, column n % 32. */
+#define NMT_GEMM_PANEL 32
+
+/* 1 when this CPU runs the packed kernel (AVX-512F). */
+int nmt_gemm_packed_available(void);
+
+/* Floats needed for W[n][k] packed. */
+size_t nmt_gemm_packed_size(int n, int k);
+
+/* Packs W[n][k] (row-major, PyTorch's nn.Linear layout) into dst. */
+void nmt_gemm_pack(float *dst, const float *w, int n, int k);
+
+/* y[m][n] = b[n] + sum_k x[m][k] * W[n][k], W packed by nmt_gemm_pack
+ * (b may be NULL). */
+void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b);
 
 #endif

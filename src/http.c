@@ -34,7 +34,7 @@ struct nmt_http {
     nmt_metrics *metrics;
     atomic_int ready;
     atomic_int draining;
-    atomic_int inflight;       /* translate requests accepted, answer not yet queued */
+    atomic_int inflight;       /* translate requests accepted and not yet completed (answer sent) */
     int port;
     char retry_after[16];
 };
@@ -151,7 +151,6 @@ static enum MHD_Result answer_job(request_state *st)
 {
     nmt_http *http = st->http;
     nmt_job *job = st->job;
-    atomic_fetch_sub(&http->inflight, 1);
     if (http->metrics)
         nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, -1);
     switch (nmt_job_status_of(job)) {
@@ -304,21 +303,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (st->route != ROUTE_TRANSLATE)
             return MHD_YES; /* answered once the (empty) body is read */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > http->o.max_body_bytes)
-            st->too_large = 1; /* refused once the body is skipped */
+        if (cl && strtoull(cl, NULL, 10) > http->o.max_body_bytes) {
+            st->too_large = 1;
+            return start_translate(st); /* 413 before reading the body; the connection closes */
+        }
         return MHD_YES;
     }
-    if (st->responded)
+    if (st->responded) {
+        *upload_data_size = 0; /* the rest of a refused body is discarded */
         return MHD_YES;
+    }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large || st->route != ROUTE_TRANSLATE || st->len + n > http->o.max_body_bytes) {
-            st->too_large = st->route == ROUTE_TRANSLATE;
-            free(st->body);
-            st->body = NULL;
-            st->len = 0;
-            return MHD_YES;
+        if (st->route != ROUTE_TRANSLATE)
+            return MHD_YES; /* GET bodies are ignored */
+        if (st->len + n > http->o.max_body_bytes) {
+            st->too_large = 1;
+            return start_translate(st); /* 413 at once; the rest is not read */
         }
         if (st->len + n + 1 > st->cap) {
             size_t cap = st->cap ? st->cap : 4096;
@@ -354,6 +356,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && st->submitted && !st->responded)
         nmt_debug("http", "connection ended before its answer (code %d)", (int)toe);
+    if (st->submitted)
+        atomic_fetch_sub(&st->http->inflight, 1);
     nmt_job_free(st->job);
     nmt_api_request_free(&st->req);
     free(st->body);
@@ -447,9 +451,6 @@ int nmt_http_wait_idle(nmt_http *http, int timeout_ms)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    /* give the polling threads a moment to write the answers just queued */
-    struct timespec ts = {0, 50 * 1000 * 1000};
-    nanosleep(&ts, NULL);
     return atomic_load(&http->inflight);
 }
 

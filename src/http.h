@@ -41,9 +41,9 @@ void nmt_http_set_ready(nmt_http *http, int ready);
 /* Shutdown, step 1: /ready turns 503, the listening socket closes (no new
  * connections), new requests on open connections get 503 shutting_down. */
 void nmt_http_drain(nmt_http *http);
-/* Step 2 (after the batcher has closed): waits up to timeout_ms for every
- * accepted request's answer to be handed to its connection.  Returns the
- * number still unanswered. */
+/* Step 2 (after the batcher has closed): waits up to timeout_ms until every
+ * accepted request's answer has been sent (or its connection has ended).
+ * Returns the number still in flight. */
 int nmt_http_wait_idle(nmt_http *http, int timeout_ms);
 /* Step 3: stops the daemon and frees; accepts NULL. */
 void nmt_http_stop(nmt_http *http);

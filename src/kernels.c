@@ -7,10 +7,11 @@
 
 #include "gemm.h"
 
-void nmt_linear(float *y, const float *x, int n, int in, int out, const float *w, const float *b)
+void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw)
 {
-    if (nmt_gemm_small_ok(n, in)) {
-        nmt_gemm_small(y, x, n, in, w, out, b);
+    const float *w = lw->w, *b = lw->b;
+    if (lw->packed) {
+        nmt_gemm_packed(y, x, n, in, lw->packed, out, b);
         return;
     }
     if (n == 1)

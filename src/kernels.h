@@ -7,10 +7,19 @@
 
 #include <stddef.h>
 
+/* A linear layer's weights: W[out][in] (PyTorch's layout), b[out], and,
+ * when the CPU runs the packed kernel, W packed once by nmt_gemm_pack. */
+typedef struct nmt_linear_w {
+    const float *w;      /* [out][in] */
+    const float *b;      /* [out] (may be NULL) */
+    const float *packed; /* nmt_gemm_pack(w), or NULL: use OpenBLAS */
+} nmt_linear_w;
+
 typedef enum nmt_activation { NMT_ACT_SWISH, NMT_ACT_RELU, NMT_ACT_GELU, NMT_ACT_GELU_TANH } nmt_activation;
 
-/* y[n][out] = x[n][in] . W[out][in]^T + b[out] (b may be NULL).  OpenBLAS. */
-void nmt_linear(float *y, const float *x, int n, int in, int out, const float *w, const float *b);
+/* y[n][out] = x[n][in] . W[out][in]^T + b[out]: the packed kernel when lw
+ * has packed weights, else OpenBLAS. */
+void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw);
 
 /* x[n][d] = LayerNorm(x + delta) * gamma + beta, eps inside the sqrt
  * (delta may be NULL for a plain layer norm).  In place on x. */

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "gemm.h"
 #include "log.h"
 #include "util.h"
 
@@ -454,6 +457,95 @@ static nmt_code bind_positions(binder *b)
     return NMT_OK;
 }
 
+/* ---- packing for the AVX-512 kernel ----------------------------------- */
+
+/* The unpacked weights w[bytes] are no longer needed for compute: give back
+ * their memory (file pages of the read-only mapping are dropped and would
+ * simply be read again if touched; converted copies are freed). */
+static int release_mapped(nmt_model *m, const float *w, size_t bytes)
+{
+    const char *p = (const char *)w, *map = m->st.map;
+    if (!map || p < map || p + bytes > map + m->st.map_size)
+        return 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED);
+    return 1;
+}
+
+static void release_unpacked(nmt_model *m, const float *w, size_t bytes)
+{
+    if (release_mapped(m, w, bytes))
+        return;
+    if (w == m->embed)
+        return; /* still needed for token lookups */
+    for (int i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == w) {
+            free(m->owned[i]);
+            m->owned[i] = NULL;
+            return;
+        }
+}
+
+static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err)
+{
+    float *packed = malloc(nmt_gemm_packed_size(out, in) * sizeof *packed);
+    if (!packed || own(m, packed, err))
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory packing weights");
+    /* 1024 rows (whole panels) at a time, each released once packed, so the
+     * packed copy never coexists with much of the original */
+    const int chunk = 1024;
+    for (int r = 0; r < out; r += chunk) {
+        int rows = out - r < chunk ? out - r : chunk;
+        nmt_gemm_pack(packed + (size_t)r * in, lw->w + (size_t)r * in, rows, in);
+        release_mapped(m, lw->w + (size_t)r * in, (size_t)rows * in * sizeof(float));
+    }
+    release_unpacked(m, lw->w, (size_t)out * in * sizeof(float)); /* a converted copy as a whole */
+    lw->packed = packed;
+    lw->w = NULL;
+    return NMT_OK;
+}
+
+static nmt_code pack_attn(nmt_model *m, nmt_attn_w *a, int d, nmt_err *err)
+{
+    nmt_code rc;
+    if ((rc = pack_linear(m, &a->q, d, d, err)) || (rc = pack_linear(m, &a->k, d, d, err)) ||
+        (rc = pack_linear(m, &a->v, d, d, err)) || (rc = pack_linear(m, &a->o, d, d, err)))
+        return rc;
+    return NMT_OK;
+}
+
+/* Packs every weight matrix once, layer by layer, so that peak memory stays
+ * near one copy of the weights. */
+static nmt_code pack_weights(nmt_model *m, nmt_err *err)
+{
+    const nmt_hparams *hp = &m->hp;
+    int d = hp->d_model;
+    nmt_code rc;
+    for (int l = 0; l < hp->enc_layers; l++) {
+        nmt_enc_layer *L = &m->enc[l];
+        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_linear(m, &L->fc1, hp->enc_ffn, d, err)) ||
+            (rc = pack_linear(m, &L->fc2, d, hp->enc_ffn, err)))
+            return rc;
+    }
+    for (int l = 0; l < hp->dec_layers; l++) {
+        nmt_dec_layer *L = &m->dec[l];
+        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_attn(m, &L->cross_attn, d, err)) ||
+            (rc = pack_linear(m, &L->fc1, hp->dec_ffn, d, err)) || (rc = pack_linear(m, &L->fc2, d, hp->dec_ffn, err)))
+            return rc;
+    }
+    int tied = m->logits.w == m->embed;
+    if ((rc = pack_linear(m, &m->logits, hp->vocab_size, d, err)))
+        return rc;
+    if (tied) /* the packed output projection doubles as the lookup table */
+        m->embed_packed = m->logits.packed;
+    if (m->st.map) /* what is still read from the file is read row by row: no readahead */
+        madvise(m->st.map, m->st.map_size, MADV_RANDOM);
+    m->packed = 1;
+    return NMT_OK;
+}
+
 /* "a/b/models/en-de/" -> "en-de" (malloc'd). */
 static char *dir_basename(const char *dir)
 {
@@ -541,11 +633,15 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
         nmt_err_prefix(err, dir);
         goto fail;
     }
+    m->logits = (nmt_linear_w){.w = m->out_proj, .b = m->final_logits_bias, .packed = NULL};
+    if (nmt_gemm_packed_available() && (rc = pack_weights(m, err)))
+        goto fail;
     m->weight_bytes = count_weight_bytes(&m->hp);
     nmt_info("model",
-             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB fp32)",
+             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB fp32%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
-             m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6);
+             m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
+             m->packed ? ", packed for AVX-512" : ", OpenBLAS");
     *out = m;
     return NMT_OK;
 fail:

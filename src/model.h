@@ -30,11 +30,6 @@ typedef struct nmt_hparams {
     float ln_eps;
 } nmt_hparams;
 
-typedef struct nmt_linear_w {
-    const float *w; /* [out][in] */
-    const float *b; /* [out] */
-} nmt_linear_w;
-
 typedef struct nmt_norm_w {
     const float *gamma; /* [d_model] */
     const float *beta;  /* [d_model] */
@@ -70,9 +65,12 @@ typedef struct nmt_model {
     const float *out_proj;          /* [vocab][d_model]: embed, or lm_head when untied */
     const float *final_logits_bias; /* [vocab] (zeros when the file has none) */
     const float *positions;         /* [max_pos][d_model] sinusoids */
+    nmt_linear_w logits;            /* out_proj + final_logits_bias (+ packed) */
+    const float *embed_packed;      /* when tied and packed: token rows are read from logits.packed */
     nmt_enc_layer *enc;             /* [enc_layers] */
     nmt_dec_layer *dec;             /* [dec_layers] */
     size_t weight_bytes;            /* fp32 bytes of the weights in use */
+    int packed;                     /* weights packed for the AVX-512 kernel */
     const char *file_dtype;         /* dtype of the stored embedding, e.g. "F32" */
     /* private */
     nmt_safetensors st;

@@ -31,7 +31,8 @@ START_TEST(test_linear_matches_naive)
         fill(x, (size_t)n * in);
         fill(w, (size_t)out * in);
         fill(b, 29);
-        nmt_linear(y, x, n, in, out, w, b);
+        nmt_linear_w lw = {.w = w, .b = b, .packed = NULL};
+        nmt_linear(y, x, n, in, out, &lw);
         for (int r = 0; r < n; r++)
             for (int j = 0; j < out; j++) {
                 double s = b[j];
@@ -39,7 +40,8 @@ START_TEST(test_linear_matches_naive)
                     s += (double)x[r * in + k] * w[j * in + k];
                 ck_assert_double_eq_tol(y[r * out + j], s, 1e-4);
             }
-        nmt_linear(y, x, n, in, out, w, NULL);
+        lw.b = NULL;
+        nmt_linear(y, x, n, in, out, &lw);
         double s = 0;
         for (int k = 0; k < in; k++)
             s += (double)x[k] * w[k];
@@ -51,29 +53,35 @@ START_TEST(test_linear_matches_naive)
 }
 END_TEST
 
-/* The unpacked decode GEMM: edge tiles in both directions, one row, more rows
- * than a chunk; each row's result must not depend on the other rows. */
-START_TEST(test_gemm_small_matches_naive)
+/* The packed GEMM: edge panels (n % 32), row tiles and leftover rows (m % 8),
+ * k blocks (k > 128), one row; each row's result must not depend on the
+ * other rows, and nmt_linear must use it when weights are packed. */
+START_TEST(test_gemm_packed_matches_naive)
 {
-    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7}, {70, 64, 9}, {4, 16, 4}};
-    if (!nmt_gemm_small_ok(4, 16))
+    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7}, {19, 300, 70}, {8, 16, 32}, {3, 7, 5}};
+    if (!nmt_gemm_packed_available())
         return; /* no AVX-512 here: nmt_linear uses OpenBLAS, tested above */
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
-              *y = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * n);
+              *y = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * n), *y2 = malloc(sizeof(float) * m * n),
+              *packed = malloc(sizeof(float) * nmt_gemm_packed_size(n, k));
         fill(x, (size_t)m * k);
         fill(w, (size_t)n * k);
         fill(b, (size_t)n);
-        nmt_gemm_small(y, x, m, k, w, n, b);
+        nmt_gemm_pack(packed, w, n, k);
+        nmt_gemm_packed(y, x, m, k, packed, n, b);
+        nmt_linear_w lw = {.w = NULL, .b = b, .packed = packed};
+        nmt_linear(y2, x, m, k, n, &lw);
         for (int r = 0; r < m; r++) {
             for (int j = 0; j < n; j++) {
                 double s = b[j];
                 for (int i = 0; i < k; i++)
                     s += (double)x[r * k + i] * w[j * k + i];
                 ck_assert_double_eq_tol(y[r * n + j], s, 1e-4);
+                ck_assert_float_eq(y2[r * n + j], y[r * n + j]);
             }
-            nmt_gemm_small(y1, x + r * k, 1, k, w, n, b); /* the same row alone: bit-identical */
+            nmt_gemm_packed(y1, x + r * k, 1, k, packed, n, b); /* the same row alone: bit-identical */
             for (int j = 0; j < n; j++)
                 ck_assert_float_eq(y1[j], y[r * n + j]);
         }
@@ -82,6 +90,8 @@ START_TEST(test_gemm_small_matches_naive)
         free(b);
         free(y);
         free(y1);
+        free(y2);
+        free(packed);
     }
 }
 END_TEST
@@ -237,7 +247,7 @@ static Suite *kernels_suite(void)
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_linear_matches_naive);
-    tcase_add_test(tc, test_gemm_small_matches_naive);
+    tcase_add_test(tc, test_gemm_packed_matches_naive);
     tcase_add_test(tc, test_add_layer_norm_matches_naive);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_activations);
