@@ -122,24 +122,38 @@ TARGET static void tile1(float *y, const float *x, const float *panel, int k0, i
     store32(y, lo, hi, nc);
 }
 
-TARGET void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
+/* Rows [r0, r1) against every panel. */
+TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int k, const float *packed, int n,
+                                  const float *b)
 {
     int panels = (n + NR - 1) / NR;
-    int full = m - m % MR;
+    int full = r0 + (r1 - r0) / MR * MR;
     for (int p = 0; p < panels; p++) {
         const float *panel = packed + (size_t)p * NR * k;
         int col = p * NR, nc = n - col < NR ? n - col : NR;
         const float *bias = b ? b + col : NULL;
         for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
             int k1 = k0 + KB < k ? k0 + KB : k;
-            for (int r = 0; r < full; r += MR)
+            for (int r = r0; r < full; r += MR)
                 tile8(y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, k0 == 0);
-            for (int r = full; r < m; r++)
+            for (int r = full; r < r1; r++)
                 tile1(y + (size_t)r * n + col, x + (size_t)r * k, panel, k0, k1, bias, nc, k0 == 0);
             if (k == 0)
                 break;
         }
     }
+}
+
+TARGET void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
+{
+    /* activation rows in chunks of about 256 KB, so they stay in L2 while the
+     * panels stream past (the weights are read once per chunk: once for a
+     * decode step, a few times from L3 for a long encoder batch) */
+    int chunk = k > 0 ? (int)(262144 / ((size_t)k * sizeof(float))) / MR * MR : m;
+    if (chunk < MR)
+        chunk = MR;
+    for (int r0 = 0; r0 < m; r0 += chunk)
+        rows_by_panels(y, x, r0, r0 + chunk < m ? r0 + chunk : m, k, packed, n, b);
 }
 
 #else /* not x86-64 GCC: never available */

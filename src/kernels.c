@@ -7,6 +7,15 @@
 
 #include "gemm.h"
 
+/* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
+ * start-up (GCC function multi-versioning). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NMT_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+#else
+#define NMT_MULTIVERSION
+#endif
+
+
 void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw)
 {
     const float *w = lw->w, *b = lw->b;
@@ -113,28 +122,47 @@ void nmt_sinusoid_table(float *out, int n_pos, int d)
     }
 }
 
-int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
+/* The largest value of x[0..n), 16 running maxima so the loop vectorises. */
+NMT_MULTIVERSION
+static float max_value(const float *restrict x, int n)
 {
-    int best = -1;
-    float best_v = 0.0f;
-    for (int i = 0; i < n; i++) {
-        if (i == ban_a || i == ban_b)
-            continue;
-        if (best < 0 || x[i] > best_v) {
-            best = i;
-            best_v = x[i];
-        }
-    }
+    float m[16];
+    int i = 0;
+    for (int j = 0; j < 16; j++)
+        m[j] = -INFINITY;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    float best = -INFINITY;
+    for (int j = 0; j < 16; j++)
+        best = m[j] > best ? m[j] : best;
+    for (; i < n; i++)
+        best = x[i] > best ? x[i] : best;
     return best;
 }
 
-/* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
- * start-up (GCC function multi-versioning). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NMT_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
-#else
-#define NMT_MULTIVERSION
-#endif
+int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
+{
+    /* the common case: the maximum is not banned; find it, then its first index */
+    float best = max_value(x, n);
+    for (int i = 0; i < n; i++)
+        if (x[i] == best) {
+            if (i != ban_a && i != ban_b)
+                return i;
+            break; /* the first maximum is banned: fall back to a full scan */
+        }
+    int arg = -1;
+    float arg_v = 0.0f;
+    for (int i = 0; i < n; i++) {
+        if (i == ban_a || i == ban_b)
+            continue;
+        if (arg < 0 || x[i] > arg_v) {
+            arg = i;
+            arg_v = x[i];
+        }
+    }
+    return arg;
+}
 
 /* 16 independent partial sums, so the loop vectorises without reassociation. */
 static inline float dot(const float *restrict a, const float *restrict b, int n)
