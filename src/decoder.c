@@ -2,8 +2,8 @@
  *   x = LN(x + SelfAttn(x))        causal through the KV cache
  *   x = LN(x + CrossAttn(x, enc))  Q from x, K/V from the encoder output
  *   x = LN(x + FFN(x))
- * then logits = x . out_proj^T + final_logits_bias.  Finished sentences are
- * not in the live rows, so they cost nothing. */
+ * then the output layer (nmt_decoder_choose).  Finished sentences are not in
+ * the live rows, so they cost nothing. */
 #include "decoder.h"
 
 #include <math.h>
@@ -86,5 +86,18 @@ void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int
         nmt_linear(ws->tmp, ws->ffn, n_live, hp->dec_ffn, d, &L->fc2);
         nmt_add_layer_norm(ws->x, ws->tmp, n_live, d, L->final_norm.gamma, L->final_norm.beta, hp->ln_eps);
     }
-    nmt_linear(ws->logits, ws->x, n_live, d, hp->vocab_size, &model->logits);
+}
+
+void nmt_decoder_choose(const nmt_model *model, nmt_workspace *ws, int n_live, int ban_a, int ban_b, int *out)
+{
+    const nmt_hparams *hp = &model->hp;
+    if (model->screen) {
+        nmt_logits_scratch sc = {.xq = ws->xq, .approx = ws->logits, .cand = ws->cand, .full = ws->full};
+        nmt_logits_choose(model->screen, model->out_proj, model->final_logits_bias, ws->x, n_live, ban_a, ban_b, &sc,
+                          out, NULL);
+        return;
+    }
+    nmt_linear(ws->logits, ws->x, n_live, hp->d_model, hp->vocab_size, &model->logits);
+    for (int r = 0; r < n_live; r++)
+        out[r] = nmt_argmax(ws->logits + (size_t)r * hp->vocab_size, hp->vocab_size, ban_a, ban_b);
 }

@@ -13,8 +13,14 @@ void nmt_decoder_prepare(const nmt_model *model, nmt_workspace *ws, int total);
 
 /* Runs one decoder step at position pos for n_live rows: row r is batch
  * sentence ws->live[r] and feeds token ws->tokens[r].  Appends each row's
- * keys/values to its cache and writes ws->logits[n_live][vocab] (final
- * logits bias included).  Never allocates. */
+ * keys/values to its cache and leaves the top layer's output in
+ * ws->x[n_live][d_model].  Never allocates. */
 void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int pos);
+
+/* The greedy choice after a step: out[r] = argmax over the vocabulary of
+ * ws->x[r] . out_proj^T + final_logits_bias, skipping ban_a and ban_b (-1 for
+ * none), first index on ties.  Through the int8 screen when the model has
+ * one (same result), else from the full logits. */
+void nmt_decoder_choose(const nmt_model *model, nmt_workspace *ws, int n_live, int ban_a, int ban_b, int *out);
 
 #endif

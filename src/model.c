@@ -535,11 +535,22 @@ static nmt_code pack_weights(nmt_model *m, nmt_err *err)
             (rc = pack_linear(m, &L->fc1, hp->dec_ffn, d, err)) || (rc = pack_linear(m, &L->fc2, d, hp->dec_ffn, err)))
             return rc;
     }
-    int tied = m->logits.w == m->embed;
-    if ((rc = pack_linear(m, &m->logits, hp->vocab_size, d, err)))
-        return rc;
-    if (tied) /* the packed output projection doubles as the lookup table */
-        m->embed_packed = m->logits.packed;
+    if (nmt_logits_screen_available()) {
+        /* the output layer goes through the int8 screen; the fp32 rows stay
+         * where they are, read only for the few tokens the screen keeps */
+        m->screen = calloc(1, sizeof *m->screen);
+        if (!m->screen)
+            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        if ((rc = nmt_logits_screen_build(m->screen, m->out_proj, hp->vocab_size, d, err)))
+            return rc;
+        release_mapped(m, m->out_proj, (size_t)hp->vocab_size * d * sizeof(float));
+    } else {
+        int tied = m->logits.w == m->embed;
+        if ((rc = pack_linear(m, &m->logits, hp->vocab_size, d, err)))
+            return rc;
+        if (tied) /* the packed output projection doubles as the lookup table */
+            m->embed_packed = m->logits.packed;
+    }
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
         madvise(m->st.map, m->st.map_size, MADV_RANDOM);
     m->packed = 1;
@@ -641,7 +652,7 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
              "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB fp32%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
-             m->packed ? ", packed for AVX-512" : ", OpenBLAS");
+             m->screen ? ", packed for AVX-512, int8 output screen" : m->packed ? ", packed for AVX-512" : ", OpenBLAS");
     *out = m;
     return NMT_OK;
 fail:
@@ -656,6 +667,8 @@ void nmt_model_free(nmt_model *m)
     for (int i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    nmt_logits_screen_free(m->screen);
+    free(m->screen);
     nmt_st_close(&m->st);
     free(m->enc);
     free(m->dec);

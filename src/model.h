@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "kernels.h"
+#include "logits.h"
 #include "safetensors.h"
 
 typedef struct nmt_hparams {
@@ -67,6 +68,7 @@ typedef struct nmt_model {
     const float *positions;         /* [max_pos][d_model] sinusoids */
     nmt_linear_w logits;            /* out_proj + final_logits_bias (+ packed) */
     const float *embed_packed;      /* when tied and packed: token rows are read from logits.packed */
+    nmt_logits_screen *screen;      /* int8 screen of out_proj (AVX-512 VNNI), or NULL */
     nmt_enc_layer *enc;             /* [enc_layers] */
     nmt_dec_layer *dec;             /* [dec_layers] */
     size_t weight_bytes;            /* fp32 bytes of the weights in use */

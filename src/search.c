@@ -30,10 +30,11 @@ void nmt_greedy_decode(const nmt_model *model, nmt_workspace *ws, int n, const i
         nmt_decoder_step(model, ws, n_live, step);
         step++;
         int ban_eos = step < min_length ? hp->eos_id : -1;
+        nmt_decoder_choose(model, ws, n_live, hp->pad_id, ban_eos, ws->next);
         int kept = 0;
         for (int r = 0; r < n_live; r++) {
             int row = ws->live[r];
-            int tok = nmt_argmax(ws->logits + (size_t)r * hp->vocab_size, hp->vocab_size, hp->pad_id, ban_eos);
+            int tok = ws->next[r];
             out[row][out_len[row]++] = tok;
             produced++;
             if (tok == hp->eos_id || out_len[row] >= limit[row])

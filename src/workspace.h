@@ -34,6 +34,10 @@ typedef struct nmt_workspace {
     float *logits;      /* [max_batch][vocab] */
     int *live;          /* [max_batch] batch rows still decoding */
     int *tokens;        /* [max_batch] last token of each live row */
+    int *next;          /* [max_batch] token chosen for each live row */
+    unsigned char *xq;  /* [max_batch][d_model + 3] quantized rows for the output screen */
+    int *cand;          /* [vocab] candidate tokens of one row */
+    float *full;        /* [vocab] exact logits of one row (screen fallback) */
     size_t bytes;       /* total reserved */
 } nmt_workspace;
 

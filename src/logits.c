@@ -1,0 +1,326 @@
+/* logits.c: exact greedy choice through an int8 screen (see logits.h).
+ *
+ * Bound.  With x = sx*xq + dx (|dx| <= sx/2) and w = s*wq + dw (|dw| <= s/2):
+ *   |sum x w - sx*s*sum xq wq| <= s/2 |x|_1 + sx/2 |w|_1 + K sx s / 4,
+ * and the fp32 sum itself differs from the exact one by at most
+ * (K + 4) 2^-23 (|b| + max|x| |w|_1).  The screen value a_i plus or minus
+ * e_i (those terms, with a margin) brackets the fp32 logit f_i.  With
+ * L = max over allowed i of (a_i - e_i), no token with a_i + e_i < L can be
+ * the argmax, so only the others are computed exactly.
+ *
+ * Kernel.  vpdpbusd multiplies 4 unsigned bytes of x (xq + 128) by 4 signed
+ * bytes of W and adds them to a 32-bit lane, exactly; the +128 is taken out
+ * with the precomputed row sums.  Tiles of 8 rows x 32 columns, 16 int32
+ * accumulators, panels of 16 columns x 4 k. */
+#include "logits.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PW 16 /* columns per int8 panel */
+
+static inline size_t panel_index(int vocab_row, int q4, int k4, int j)
+{
+    return (((size_t)(vocab_row / PW) * (size_t)(k4 / 4) + (size_t)q4) * PW + (size_t)(vocab_row % PW)) * 4 +
+           (size_t)j;
+}
+
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err)
+{
+    memset(s, 0, sizeof *s);
+    s->vocab = vocab;
+    s->d = d;
+    s->k4 = (d + 3) / 4 * 4;
+    size_t panels = (size_t)(vocab + PW - 1) / PW, q_bytes = panels * PW * (size_t)s->k4;
+    s->wq = calloc(q_bytes, 1);
+    s->scale = malloc((size_t)vocab * sizeof(float));
+    s->l1 = malloc((size_t)vocab * sizeof(float));
+    s->qsum = malloc((size_t)vocab * sizeof(int32_t));
+    if (!s->wq || !s->scale || !s->l1 || !s->qsum) {
+        nmt_logits_screen_free(s);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output-layer screen");
+    }
+    s->bytes = q_bytes + (size_t)vocab * 12;
+    for (int i = 0; i < vocab; i++) {
+        const float *row = w + (size_t)i * d;
+        double l1 = 0.0;
+        float maxabs = 0.0f;
+        for (int k = 0; k < d; k++) {
+            l1 += fabs((double)row[k]);
+            if (fabsf(row[k]) > maxabs)
+                maxabs = fabsf(row[k]);
+        }
+        float scale = maxabs > 0.0f ? maxabs / 127.0f : 1.0f;
+        int32_t qsum = 0;
+        for (int k = 0; k < d; k++) {
+            long q = lrintf(row[k] / scale);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            s->wq[panel_index(i, k / 4, s->k4, k % 4)] = (int8_t)q;
+            qsum += (int32_t)q;
+        }
+        /* the quantization step actually used: |w - scale*q| <= scale/2 holds
+         * for this scale by construction (rounding to nearest, no clipping) */
+        s->scale[i] = scale;
+        s->l1[i] = nextafterf((float)l1, INFINITY);
+        s->qsum[i] = qsum;
+    }
+    return NMT_OK;
+}
+
+void nmt_logits_screen_free(nmt_logits_screen *s)
+{
+    if (!s)
+        return;
+    free(s->wq);
+    free(s->scale);
+    free(s->l1);
+    free(s->qsum);
+    memset(s, 0, sizeof *s);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
+
+int nmt_logits_screen_available(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+    return cached;
+}
+
+/* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
+ * against panels p0 and p1 (32 columns), then converted to screen values. */
+TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const *xq, const float *sx, int rows,
+                               int col0, const float *b, float *approx, size_t ld)
+{
+    int k4 = s->k4, quads = k4 / 4;
+    const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
+    int have1 = col0 + PW < s->vocab;
+    const int8_t *p1 = have1 ? p0 + (size_t)PW * k4 : p0;
+    __m512i acc[8][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int q = 0; q < quads; q++) {
+        __m512i w0 = _mm512_loadu_si512(p0 + (size_t)q * 64), w1 = _mm512_loadu_si512(p1 + (size_t)q * 64);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            int32_t quad;
+            memcpy(&quad, xq[r] + 4 * q, 4);
+            __m512i a = _mm512_set1_epi32(quad);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, w0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, w1);
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        int c0 = col0 + h * PW;
+        if (c0 >= s->vocab)
+            break;
+        int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
+        __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
+        __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
+        __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
+        __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], qsum128));
+            __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx[r]), bias);
+            _mm512_mask_storeu_ps(approx + (size_t)r * ld + c0, mask, v);
+        }
+    }
+}
+
+/* The same for a single row (batch 1): two accumulators, no wasted rows. */
+TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, float sx, int col0, const float *b,
+                              float *approx)
+{
+    int k4 = s->k4, quads = k4 / 4;
+    const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
+    int have1 = col0 + PW < s->vocab;
+    const int8_t *p1 = have1 ? p0 + (size_t)PW * k4 : p0;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    for (int q = 0; q < quads; q++) {
+        int32_t quad;
+        memcpy(&quad, xq + 4 * q, 4);
+        __m512i a = _mm512_set1_epi32(quad);
+        acc0 = _mm512_dpbusd_epi32(acc0, a, _mm512_loadu_si512(p0 + (size_t)q * 64));
+        acc1 = _mm512_dpbusd_epi32(acc1, a, _mm512_loadu_si512(p1 + (size_t)q * 64));
+    }
+    for (int h = 0; h < 2; h++) {
+        int c0 = col0 + h * PW;
+        if (c0 >= s->vocab)
+            break;
+        int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
+        __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
+        __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
+        __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
+        __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
+        __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(h ? acc1 : acc0, qsum128));
+        __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx), bias);
+        _mm512_mask_storeu_ps(approx + c0, mask, v);
+    }
+}
+
+/* Exact fp32 logits of 16 candidate rows: per lane, fma in k order from the
+ * bias, as the packed GEMM computes them. */
+TARGET static __m512 exact16(const float *w, const float *b, const float *x, int d, const int *idx, int count)
+{
+    __mmask16 mask = (__mmask16)(count >= 16 ? 0xffff : (1u << count) - 1);
+    __m512i rows = _mm512_maskz_loadu_epi32(mask, idx);
+    __m512i offs = _mm512_mullo_epi32(rows, _mm512_set1_epi32(d));
+    __m512 acc = b ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, rows, b, 4) : _mm512_setzero_ps();
+    for (int k = 0; k < d; k++) {
+        __m512 wk = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offs, w + k, 4);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), wk, acc);
+    }
+    return acc;
+}
+
+TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
+                              int ban_a, int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
+{
+    int V = s->vocab, d = s->d, k4 = s->k4;
+    float sx[8] = {0};
+    const uint8_t *xq[8];
+    /* quantize the rows: xq = round(x / sx) + 128 in [1, 255] */
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d;
+        float mx = 0.0f;
+        for (int k = 0; k < d; k++)
+            mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
+        float step = mx > 0.0f ? mx / 127.0f : 1.0f;
+        uint8_t *q = sc->xq + (size_t)r * k4;
+        for (int k = 0; k < d; k++) {
+            long v = lrintf(xr[k] / step);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            q[k] = (uint8_t)(v + 128);
+        }
+        for (int k = d; k < k4; k++)
+            q[k] = 128;
+    }
+    /* screen values for every row and token */
+    for (int r0 = 0; r0 < n; r0 += 8) {
+        int rows = n - r0 < 8 ? n - r0 : 8;
+        for (int r = 0; r < 8; r++) {
+            int rr = r0 + (r < rows ? r : 0);
+            xq[r] = sc->xq + (size_t)rr * k4;
+            const float *xr = x + (size_t)rr * d;
+            float mx = 0.0f;
+            for (int k = 0; k < d; k++)
+                mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
+            sx[r] = mx > 0.0f ? mx / 127.0f : 1.0f;
+        }
+        for (int c = 0; c < V; c += 2 * PW) {
+            if (rows == 1)
+                screen_row(s, xq[0], sx[0], c, b, sc->approx + (size_t)r0 * V);
+            else
+                screen_tile(s, xq, sx, rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
+        }
+    }
+    /* per row: bound, candidates, exact choice */
+    const double rel = (double)(d + 4) * ldexp(1.0, -23);
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d, *a = sc->approx + (size_t)r * V;
+        double l1x = 0.0, mx = 0.0;
+        for (int k = 0; k < d; k++) {
+            l1x += fabs((double)xr[k]);
+            mx = fabs((double)xr[k]) > mx ? fabs((double)xr[k]) : mx;
+        }
+        double step = mx > 0.0 ? mx / 127.0 : 1.0;
+        float c_s = (float)(0.5 * l1x + 0.25 * d * step), c_l1 = (float)(0.5 * step + rel * mx),
+              c_b = (float)rel;
+        /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + rounding of a_i) + tiny */
+        /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + 2^-21 (|a_i| + 2 |b_i|)) + tiny,
+         * 16 tokens at a time; e is kept in sc->full for the second pass */
+        const __m512 vs = _mm512_set1_ps(c_s), vl1 = _mm512_set1_ps(c_l1), vb = _mm512_set1_ps(c_b),
+                     vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f),
+                     tiny = _mm512_set1_ps(1e-30f);
+        __m512 vlower = _mm512_set1_ps(-INFINITY);
+        for (int i = 0; i < V; i += 16) {
+            __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
+            __m512 ai = _mm512_maskz_loadu_ps(m, a + i);
+            __m512 bi = b ? _mm512_abs_ps(_mm512_maskz_loadu_ps(m, b + i)) : _mm512_setzero_ps();
+            __m512 e = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, s->scale + i));
+            e = _mm512_fmadd_ps(vl1, _mm512_maskz_loadu_ps(m, s->l1 + i), e);
+            e = _mm512_fmadd_ps(vb, bi, e);
+            e = _mm512_fmadd_ps(vround, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
+            e = _mm512_fmadd_ps(margin, e, tiny);
+            _mm512_mask_storeu_ps(sc->full + i, m, e);
+            vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
+        }
+        /* banned tokens may not set the lower bound: recompute it without them
+         * only when one of them did */
+        float lower = _mm512_reduce_max_ps(vlower);
+        int banned_sets = 0;
+        for (int t = 0; t < 2; t++) {
+            int i = t ? ban_b : ban_a;
+            if (i >= 0 && i < V && a[i] - sc->full[i] >= lower)
+                banned_sets = 1;
+        }
+        if (banned_sets) {
+            lower = -INFINITY;
+            for (int i = 0; i < V; i++)
+                if (i != ban_a && i != ban_b && a[i] - sc->full[i] > lower)
+                    lower = a[i] - sc->full[i];
+        }
+        int nc = 0;
+        const __m512 vlow = _mm512_set1_ps(lower);
+        for (int i = 0; i < V; i += 16) {
+            __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
+            __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, sc->full + i));
+            __mmask16 keep = _mm512_mask_cmp_ps_mask(m, hi, vlow, _CMP_GE_OQ);
+            while (keep) {
+                int j = __builtin_ctz(keep);
+                keep &= (__mmask16)(keep - 1);
+                if (i + j != ban_a && i + j != ban_b)
+                    sc->cand[nc++] = i + j;
+            }
+        }
+        if (candidates)
+            *candidates += nc;
+        int best = -1;
+        float best_v = 0.0f;
+        if (nc <= V / 8) {
+            for (int c = 0; c < nc; c += 16) {
+                int count = nc - c < 16 ? nc - c : 16;
+                float vals[16];
+                _mm512_storeu_ps(vals, exact16(w, b, xr, d, sc->cand + c, count));
+                for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
+                    if (best < 0 || vals[j] > best_v) {
+                        best = sc->cand[c + j];
+                        best_v = vals[j];
+                    }
+            }
+        } else { /* the screen did not narrow much: every logit, exactly */
+            for (int i = 0; i < V; i++) {
+                const float *wr = w + (size_t)i * d;
+                float acc = b ? b[i] : 0.0f;
+                for (int k = 0; k < d; k++)
+                    acc = fmaf(xr[k], wr[k], acc);
+                sc->full[i] = acc;
+            }
+            for (int i = 0; i < V; i++)
+                if (i != ban_a && i != ban_b && (best < 0 || sc->full[i] > best_v)) {
+                    best = i;
+                    best_v = sc->full[i];
+                }
+        }
+        out[r] = best;
+    }
+}
+
+#else
+
+int nmt_logits_screen_available(void) { return 0; }
+
+void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
+                       int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates)
+{
+    (void)s, (void)w, (void)b, (void)x, (void)n, (void)ban_a, (void)ban_b, (void)scratch, (void)out,
+        (void)candidates;
+}
+
+#endif

@@ -1,0 +1,50 @@
+/* logits.h: the output layer's greedy choice, exactly, with less memory
+ * traffic.  The projection onto the vocabulary (58k x 512 for opus-mt) is the
+ * largest single cost of a decode step.  With AVX-512 VNNI, a copy of the
+ * output matrix quantized to int8 (one scale per row) gives every logit
+ * within a proven error bound at a quarter of the bytes and a fraction of the
+ * arithmetic; only the tokens whose bound reaches the best one are then
+ * computed exactly in fp32, in the same order of operations as the full fp32
+ * product, so the chosen token is exactly the argmax of the fp32 logits.
+ * Without VNNI the full fp32 logits are computed (packed kernel or OpenBLAS).
+ * The screen is immutable after nmt_logits_screen_build; thread-safe. */
+#ifndef NMT_LOGITS_H
+#define NMT_LOGITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+typedef struct nmt_logits_screen {
+    int vocab, d, k4;    /* k4: d rounded up to a multiple of 4 */
+    int8_t *wq;          /* [vocab/16 panels][k4/4][16][4] quantized rows */
+    float *scale;        /* [vocab] row scale: max|w| / 127 */
+    float *l1;           /* [vocab] sum |w| (rounded up) */
+    int32_t *qsum;       /* [vocab] sum of the quantized row */
+    size_t bytes;
+} nmt_logits_screen;
+
+/* 1 when this CPU has AVX-512 VNNI. */
+int nmt_logits_screen_available(void);
+
+/* Quantizes w[vocab][d] (fp32, row-major). */
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err);
+void nmt_logits_screen_free(nmt_logits_screen *s);
+
+/* Scratch a caller provides for nmt_logits_choose, per batch of rows. */
+typedef struct nmt_logits_scratch {
+    uint8_t *xq;      /* [rows][k4] */
+    float *approx;    /* [rows][vocab] */
+    int *cand;        /* [vocab] */
+    float *full;      /* [vocab] fallback exact row */
+} nmt_logits_scratch;
+
+/* For each of n rows x[r][d], the index of the largest fp32 logit
+ * b[i] + sum_k x[r][k] * w[i][k] (fma in k order), skipping ban_a and ban_b
+ * (-1 for none); the first index wins ties.  w is the fp32 matrix the screen
+ * was built from. */
+void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
+                       int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates);
+
+#endif

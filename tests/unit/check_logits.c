@@ -1,0 +1,106 @@
+/* check_logits.c: the int8-screened greedy choice equals the argmax of the
+ * exact fp32 logits (fma in k order from the bias), including near-ties the
+ * screen cannot resolve, exact ties (first index wins), banned tokens that
+ * hold the maximum, and batches of rows of every tile shape. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logits.h"
+
+static unsigned rng = 99;
+static float frand(void)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static int exact_argmax(const float *w, const float *b, const float *x, int V, int d, int ban_a, int ban_b)
+{
+    int best = -1;
+    float best_v = 0.0f;
+    for (int i = 0; i < V; i++) {
+        if (i == ban_a || i == ban_b)
+            continue;
+        float acc = b ? b[i] : 0.0f;
+        for (int k = 0; k < d; k++)
+            acc = fmaf(x[k], w[(size_t)i * d + k], acc);
+        if (best < 0 || acc > best_v) {
+            best = i;
+            best_v = acc;
+        }
+    }
+    return best;
+}
+
+START_TEST(test_screen_equals_exact_argmax)
+{
+    if (!nmt_logits_screen_available())
+        return; /* no AVX-512 VNNI: the full logits path is used (check_kernels, check_search) */
+    enum { V = 1003, D = 70, N = 19 };
+    float *w = malloc(sizeof(float) * V * D), *b = malloc(sizeof(float) * V), *x = malloc(sizeof(float) * N * D);
+    for (int i = 0; i < V * D; i++)
+        w[i] = frand() * 0.1f;
+    for (int i = 0; i < V; i++)
+        b[i] = frand() * 0.01f;
+    /* near-ties: rows 500..509 equal to row 7 up to the last bit of one weight */
+    for (int i = 500; i < 510; i++) {
+        memcpy(w + (size_t)i * D, w + 7 * D, sizeof(float) * D);
+        w[(size_t)i * D + (i % D)] = nextafterf(w[(size_t)i * D + (i % D)], (i % 2) ? INFINITY : -INFINITY);
+        b[i] = b[7];
+    }
+    /* an exact tie: row 900 is row 600 */
+    memcpy(w + 900 * D, w + 600 * D, sizeof(float) * D);
+    b[900] = b[600];
+    for (int r = 0; r < N * D; r++)
+        x[r] = frand();
+    /* rows aligned with row 7 (near-ties decide), with row 600 (exact tie) */
+    for (int k = 0; k < D; k++) {
+        x[0 * D + k] = w[7 * D + k] * 30.0f;
+        x[1 * D + k] = w[600 * D + k] * 30.0f;
+    }
+    nmt_logits_screen s;
+    nmt_err err;
+    ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
+    nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .approx = malloc(sizeof(float) * N * V),
+                             .cand = malloc(sizeof(int) * V), .full = malloc(sizeof(float) * V)};
+    int out[N];
+    long cands = 0;
+    static const int bans[][2] = {{-1, -1}, {7, -1}, {600, 3}};
+    for (size_t t = 0; t < 3; t++) {
+        for (int n = 1; n <= N; n += 6) { /* a single row, partial and full tiles */
+            nmt_logits_choose(&s, w, b, x, n, bans[t][0], bans[t][1], &sc, out, &cands);
+            for (int r = 0; r < n; r++)
+                ck_assert_int_eq(out[r], exact_argmax(w, b, x + (size_t)r * D, V, D, bans[t][0], bans[t][1]));
+        }
+    }
+    int tie = exact_argmax(w, b, x + D, V, D, -1, -1);
+    ck_assert_int_eq(tie, 600); /* the first of two equal maxima */
+    ck_assert_int_lt(cands, 3L * (1 + 7 + 13 + 19) * V / 4); /* the screen does narrow */
+    nmt_logits_choose(&s, w, NULL, x, 4, -1, -1, &sc, out, NULL); /* no bias */
+    for (int r = 0; r < 4; r++)
+        ck_assert_int_eq(out[r], exact_argmax(w, NULL, x + (size_t)r * D, V, D, -1, -1));
+    free(sc.xq);
+    free(sc.approx);
+    free(sc.cand);
+    free(sc.full);
+    nmt_logits_screen_free(&s);
+    free(w);
+    free(b);
+    free(x);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("logits");
+    TCase *tc = tcase_create("screen");
+    tcase_add_test(tc, test_screen_equals_exact_argmax);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
