@@ -59,11 +59,11 @@ static const directive directives[] = {
           "Decoding worker threads. Each owns its scratch buffers and KV caches and decodes one batch at a "
           "time; all share the read-only model."),
     D_INT(blas_threads, 1, 64, 1,
-          "OpenBLAS threads. OpenBLAS's setting is process-wide, so what matters is workers x blas_threads: keep "
-          "it at or below the number of cores. On 2 cores, 2 workers x 1 BLAS thread decode faster than 1 "
-          "worker x 2."),
+          "OpenBLAS threads (process-wide). With AVX-512, nmtd's own single-threaded kernels do the work and "
+          "parallelism comes from workers; OpenBLAS is used only on CPUs without it. Keep workers x "
+          "blas_threads at or below the number of cores."),
     D_INT(max_batch_sentences, 1, 1024, 32, "A batch holds at most this many sentences."),
-    D_INT(max_batch_tokens, 16, 1048576, 4096, "A batch holds at most this many source tokens (padding included)."),
+    D_INT(max_batch_tokens, 16, 1048576, 4096, "A batch holds at most this many source tokens (batches are packed: no padding)."),
     D_INT(max_wait_ms, 0, 10000, 5,
           "A batch that is not full starts once its oldest sentence has waited this long (milliseconds). 0 "
           "starts at once with whatever is queued."),
