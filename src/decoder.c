@@ -88,11 +88,18 @@ void nmt_decoder_step(const nmt_model *model, nmt_workspace *ws, int n_live, int
     }
 }
 
+static void read_output_row(void *ctx, int i, float *dst)
+{
+    const nmt_model *model = ctx;
+    nmt_model_read_row(model, model->out_proj, i, dst);
+}
+
 void nmt_decoder_choose(const nmt_model *model, nmt_workspace *ws, int n_live, int ban_a, int ban_b, int *out)
 {
     const nmt_hparams *hp = &model->hp;
     if (model->screen) {
-        nmt_logits_scratch sc = {.xq = ws->xq, .approx = ws->logits, .cand = ws->cand, .full = ws->full};
+        nmt_logits_scratch sc = {.xq = ws->xq, .approx = ws->logits, .cand = ws->cand, .full = ws->full,
+                                 .rows = ws->rows, .read_row = read_output_row, .read_ctx = (void *)model};
         nmt_logits_choose(model->screen, model->out_proj, model->final_logits_bias, ws->x, n_live, ban_a, ban_b, &sc,
                           out, NULL);
         return;

@@ -21,9 +21,9 @@ void nmt_embed_token(const nmt_model *model, float *out, int id, int pos)
             out[i] = e[(size_t)i * P] * hp->embed_scale + p[i];
         return;
     }
-    const float *e = model->embed + (size_t)id * d;
+    nmt_model_read_row(model, model->embed, id, out);
     for (int i = 0; i < d; i++)
-        out[i] = e[i] * hp->embed_scale + p[i];
+        out[i] = out[i] * hp->embed_scale + p[i];
 }
 
 static void scale(float *x, size_t n, float s)

@@ -26,7 +26,8 @@ static inline size_t panel_index(int vocab_row, int q4, int k4, int j)
            (size_t)j;
 }
 
-nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err)
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, void (*release)(void *ctx),
+                                 void *release_ctx, nmt_err *err)
 {
     memset(s, 0, sizeof *s);
     s->vocab = vocab;
@@ -64,6 +65,8 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
         s->scale[i] = scale;
         s->l1[i] = nextafterf((float)l1, INFINITY);
         s->qsum[i] = qsum;
+        if (release && i % 1024 == 1023)
+            release(release_ctx);
     }
     return NMT_OK;
 }
@@ -164,16 +167,17 @@ TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, flo
     }
 }
 
-/* Exact fp32 logits of 16 candidate rows: per lane, fma in k order from the
- * bias, as the packed GEMM computes them. */
-TARGET static __m512 exact16(const float *w, const float *b, const float *x, int d, const int *idx, int count)
+/* Exact fp32 logits of up to 16 candidate rows (rows[j][d]): per lane, fma
+ * in k order from the bias, as the packed GEMM computes them. */
+TARGET static __m512 exact16(const float *rows, const float *b, const float *x, int d, const int *idx, int count)
 {
     __mmask16 mask = (__mmask16)(count >= 16 ? 0xffff : (1u << count) - 1);
-    __m512i rows = _mm512_maskz_loadu_epi32(mask, idx);
-    __m512i offs = _mm512_mullo_epi32(rows, _mm512_set1_epi32(d));
-    __m512 acc = b ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, rows, b, 4) : _mm512_setzero_ps();
+    __m512i tok = _mm512_maskz_loadu_epi32(mask, idx);
+    __m512i offs = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                      _mm512_set1_epi32(d));
+    __m512 acc = b ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, tok, b, 4) : _mm512_setzero_ps();
     for (int k = 0; k < d; k++) {
-        __m512 wk = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offs, w + k, 4);
+        __m512 wk = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offs, rows + k, 4);
         acc = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), wk, acc);
     }
     return acc;
@@ -283,29 +287,20 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
             *candidates += nc;
         int best = -1;
         float best_v = 0.0f;
-        if (nc <= V / 8) {
-            for (int c = 0; c < nc; c += 16) {
-                int count = nc - c < 16 ? nc - c : 16;
-                float vals[16];
-                _mm512_storeu_ps(vals, exact16(w, b, xr, d, sc->cand + c, count));
-                for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
-                    if (best < 0 || vals[j] > best_v) {
-                        best = sc->cand[c + j];
-                        best_v = vals[j];
-                    }
+        for (int c = 0; c < nc; c += 16) {
+            int count = nc - c < 16 ? nc - c : 16;
+            float vals[16];
+            for (int j = 0; j < count; j++) {
+                if (sc->read_row)
+                    sc->read_row(sc->read_ctx, sc->cand[c + j], sc->rows + (size_t)j * d);
+                else
+                    memcpy(sc->rows + (size_t)j * d, w + (size_t)sc->cand[c + j] * d, (size_t)d * sizeof(float));
             }
-        } else { /* the screen did not narrow much: every logit, exactly */
-            for (int i = 0; i < V; i++) {
-                const float *wr = w + (size_t)i * d;
-                float acc = b ? b[i] : 0.0f;
-                for (int k = 0; k < d; k++)
-                    acc = fmaf(xr[k], wr[k], acc);
-                sc->full[i] = acc;
-            }
-            for (int i = 0; i < V; i++)
-                if (i != ban_a && i != ban_b && (best < 0 || sc->full[i] > best_v)) {
-                    best = i;
-                    best_v = sc->full[i];
+            _mm512_storeu_ps(vals, exact16(sc->rows, b, xr, d, sc->cand + c, count));
+            for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
+                if (best < 0 || vals[j] > best_v) {
+                    best = sc->cand[c + j];
+                    best_v = vals[j];
                 }
         }
         out[r] = best;

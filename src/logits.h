@@ -28,8 +28,10 @@ typedef struct nmt_logits_screen {
 /* 1 when this CPU has AVX-512 VNNI. */
 int nmt_logits_screen_available(void);
 
-/* Quantizes w[vocab][d] (fp32, row-major). */
-nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err);
+/* Quantizes w[vocab][d] (fp32, row-major).  release (may be NULL) is called
+ * after every 1024 rows read, as in nmt_logits_scratch. */
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, void (*release)(void *ctx),
+                                 void *release_ctx, nmt_err *err);
 void nmt_logits_screen_free(nmt_logits_screen *s);
 
 /* Scratch a caller provides for nmt_logits_choose, per batch of rows. */
@@ -37,7 +39,12 @@ typedef struct nmt_logits_scratch {
     uint8_t *xq;      /* [rows][k4] */
     float *approx;    /* [rows][vocab] */
     int *cand;        /* [vocab] */
-    float *full;      /* [vocab] fallback exact row */
+    float *full;      /* [vocab] per-token error bounds of one row */
+    float *rows;      /* [16][d] fp32 rows of candidate tokens */
+    /* optional: copies fp32 row i of w into dst (e.g. with pread, so a
+     * mapped file's pages stay out of memory); NULL reads w directly */
+    void (*read_row)(void *ctx, int i, float *dst);
+    void *read_ctx;
 } nmt_logits_scratch;
 
 /* For each of n rows x[r][d], the index of the largest fp32 logit

@@ -488,6 +488,12 @@ static void release_unpacked(nmt_model *m, const float *w, size_t bytes)
         }
 }
 
+static void trim_output_rows(void *ctx)
+{
+    nmt_model *m = ctx;
+    release_mapped(m, m->out_proj, (size_t)m->hp.vocab_size * m->hp.d_model * sizeof(float));
+}
+
 static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err)
 {
     float *packed = malloc(nmt_gemm_packed_size(out, in) * sizeof *packed);
@@ -541,7 +547,7 @@ static nmt_code pack_weights(nmt_model *m, nmt_err *err)
         m->screen = calloc(1, sizeof *m->screen);
         if (!m->screen)
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-        if ((rc = nmt_logits_screen_build(m->screen, m->out_proj, hp->vocab_size, d, err)))
+        if ((rc = nmt_logits_screen_build(m->screen, m->out_proj, hp->vocab_size, d, trim_output_rows, m, err)))
             return rc;
         release_mapped(m, m->out_proj, (size_t)hp->vocab_size * d * sizeof(float));
     } else {
@@ -658,6 +664,14 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
 fail:
     nmt_model_free(m);
     return rc;
+}
+
+void nmt_model_read_row(const nmt_model *m, const float *matrix, int i, float *dst)
+{
+    size_t d = (size_t)m->hp.d_model;
+    const float *row = matrix + (size_t)i * d;
+    if (nmt_st_pread(&m->st, row, dst, d * sizeof(float)) != 0)
+        memcpy(dst, row, d * sizeof(float)); /* in memory (or a read error: fall back to the mapping) */
 }
 
 void nmt_model_free(nmt_model *m)

@@ -88,6 +88,13 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err);
 /* Frees everything; accepts NULL. */
 void nmt_model_free(nmt_model *model);
 
+/* Copies row i of matrix[rows][d_model] (the token embeddings or the output
+ * projection) into dst.  Rows that live in the mapped file are read with
+ * pread, so looking up a few rows of a large matrix does not map its pages
+ * into the process.  Thread-safe. */
+void nmt_model_read_row(const nmt_model *model, const float *matrix, int i, float *dst);
+
+
 /* Parses only the hyper-parameters of dir (config.json +
  * generation_config.json); used by nmt_model_load and by tests. */
 nmt_code nmt_hparams_load(nmt_hparams *hp, const char *dir, nmt_err *err);

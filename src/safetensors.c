@@ -169,6 +169,7 @@ out:
 nmt_code nmt_st_open(nmt_safetensors *st, const char *path, nmt_err *err)
 {
     memset(st, 0, sizeof *st);
+    st->fd = -1;
     nmt_code rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -181,13 +182,14 @@ nmt_code nmt_st_open(nmt_safetensors *st, const char *path, nmt_err *err)
     st->path = strdup(path);
     if ((size_t)sb.st_size < 8) {
         close(fd);
+        fd = -1;
         rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: file is %lld bytes, too short for a safetensors header", path,
                          (long long)sb.st_size);
         goto fail;
     }
     st->map_size = (size_t)sb.st_size;
     st->map = mmap(NULL, st->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    st->fd = fd;
     if (st->map == MAP_FAILED) {
         st->map = NULL;
         rc = nmt_err_set(err, NMT_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
@@ -215,6 +217,25 @@ fail:
     return rc;
 }
 
+int nmt_st_pread(const nmt_safetensors *st, const void *data, void *dst, size_t bytes)
+{
+    const char *p = data, *map = st->map;
+    if (st->fd < 0 || !map || p < map || p + bytes > map + st->map_size)
+        return -1;
+    off_t off = (off_t)(p - map);
+    size_t done = 0;
+    while (done < bytes) {
+        ssize_t n = pread(st->fd, (char *)dst + done, bytes - done, off + (off_t)done);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 const nmt_st_tensor *nmt_st_find(const nmt_safetensors *st, const char *name)
 {
     nmt_st_tensor key = {.name = (char *)name};
@@ -232,6 +253,9 @@ void nmt_st_close(nmt_safetensors *st)
     free(st->tensors);
     if (st->map)
         munmap(st->map, st->map_size);
+    if (st->path && st->fd >= 0) /* a zeroed, never-opened struct has fd 0: not ours */
+        close(st->fd);
     free(st->path);
     memset(st, 0, sizeof *st);
+    st->fd = -1;
 }

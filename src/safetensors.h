@@ -28,6 +28,7 @@ typedef struct nmt_st_tensor {
 
 typedef struct nmt_safetensors {
     char *path;
+    int fd;                     /* kept open for pread of single rows; -1 when closed */
     void *map;
     size_t map_size;
     nmt_st_tensor *tensors;     /* sorted by name */
@@ -40,6 +41,11 @@ nmt_code nmt_st_open(nmt_safetensors *st, const char *path, nmt_err *err);
 
 /* The tensor called name, or NULL. */
 const nmt_st_tensor *nmt_st_find(const nmt_safetensors *st, const char *name);
+
+/* Copies bytes at data (a pointer into the mapping) with pread, so that the
+ * pages are not mapped into the process: for reading a few rows of a large
+ * matrix without growing resident memory.  Returns 0 on success. */
+int nmt_st_pread(const nmt_safetensors *st, const void *data, void *dst, size_t bytes);
 
 /* Unmaps and frees; accepts a zeroed or already-closed struct. */
 void nmt_st_close(nmt_safetensors *st);

@@ -62,9 +62,10 @@ START_TEST(test_screen_equals_exact_argmax)
     }
     nmt_logits_screen s;
     nmt_err err;
-    ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
+    ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
     nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .approx = malloc(sizeof(float) * N * V),
-                             .cand = malloc(sizeof(int) * V), .full = malloc(sizeof(float) * V)};
+                             .cand = malloc(sizeof(int) * V), .full = malloc(sizeof(float) * V),
+                             .rows = malloc(sizeof(float) * 16 * D)};
     int out[N];
     long cands = 0;
     static const int bans[][2] = {{-1, -1}, {7, -1}, {600, 3}};
@@ -85,6 +86,7 @@ START_TEST(test_screen_equals_exact_argmax)
     free(sc.approx);
     free(sc.cand);
     free(sc.full);
+    free(sc.rows);
     nmt_logits_screen_free(&s);
     free(w);
     free(b);
