@@ -7,6 +7,7 @@
  * 1 x 32 kernel that sums in exactly the same order. */
 #include "gemm.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define NR NMT_GEMM_PANEL
@@ -39,8 +40,10 @@ void nmt_gemm_pack(float *dst, const float *w, int n, int k)
 int nmt_gemm_packed_available(void)
 {
     static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    if (cached < 0) {
+        const char *force = getenv("NMTD_KERNELS"); /* "generic": OpenBLAS only, as on CPUs without AVX-512 */
+        cached = __builtin_cpu_supports("avx512f") && !(force && strcmp(force, "generic") == 0) ? 1 : 0;
+    }
     return cached;
 }
 

@@ -18,7 +18,8 @@
  * row k, column n % 32. */
 #define NMT_GEMM_PANEL 32
 
-/* 1 when this CPU runs the packed kernel (AVX-512F). */
+/* 1 when this CPU runs the packed kernel (AVX-512F), unless the environment
+ * says NMTD_KERNELS=generic (the portable OpenBLAS path, for tests). */
 int nmt_gemm_packed_available(void);
 
 /* Floats needed for W[n][k] packed. */

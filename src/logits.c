@@ -14,6 +14,8 @@
  * accumulators, panels of 16 columns x 4 k. */
 #include "logits.h"
 
+#include "gemm.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +93,7 @@ int nmt_logits_screen_available(void)
 {
     static int cached = -1;
     if (cached < 0)
-        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+        cached = nmt_gemm_packed_available() && __builtin_cpu_supports("avx512vnni");
     return cached;
 }
 
