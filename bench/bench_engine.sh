@@ -119,6 +119,7 @@ fi
 run() {
     local name=$1; shift
     local rc
+    cut -d' ' -f1 /proc/loadavg >"$res/$name.load" 2>/dev/null
     if [ $have_time = 1 ]; then
         timeout "$timeout_s" /usr/bin/time -v -o "$res/$name.time" "$@" <"$input" >"$res/$name.out" 2>"$res/$name.err"
         rc=$?
@@ -175,7 +176,7 @@ case $skip in
     # shellcheck disable=SC2086
     if ${CC:-cc} -O2 -o "$work/sgemm_peak" "$root/bench/sgemm_peak.c" $blas_flags; then
         vocab=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$model/config.json")
-        log "measuring cblas_sgemm on the decode shapes"
+        log "measuring cblas_sgemm on the decode shapes (load $(cut -d' ' -f1 /proc/loadavg))"
         "$work/sgemm_peak" --threads "$(echo $threads_list | tr ' ' ',')" --vocab "$vocab" >"$res/sgemm.txt" \
             || log "sgemm_peak failed"
     else
@@ -206,6 +207,7 @@ def bench_line(name, prefix):
         if line.startswith(prefix + ":"):
             kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
             kv["rc"] = rc
+            kv["load"] = (read(os.path.join(res, name + ".load")) or "?").strip()
             rss = (read(os.path.join(res, name + ".rss_kb")) or "").strip()
             kv["rss_mb"] = "%.0f" % (int(rss) / 1024) if rss.isdigit() else kv.get("peak_rss_mb", "?")
             return kv
@@ -240,8 +242,9 @@ for line in (read("/proc/cpuinfo") or "").splitlines():
 print()
 print("## nmtd-translate vs PyTorch reference, greedy, random opus-mt-en-de shapes")
 print()
-print("Machine: %s, %d cores, %s. Load average at the end: %s." % (
-    cpu, os.cpu_count(), platform.platform(), (read("/proc/loadavg") or "?").split()[0]))
+print("Machine: %s, %d cores, %s. Load average at the end: %s. \"load\" = 1-minute load average "
+      "just before each run: anything well above 0 means another process shared the cores and the "
+      "figures are low." % (cpu, os.cpu_count(), platform.platform(), (read("/proc/loadavg") or "?").split()[0]))
 print("Model: vocab %d, d_model %d, %d+%d layers, %d heads, FFN %d, %s; %.1f M parameters = "
       "**%.0f MiB of fp32 weights**." % (V, d, Le, Ld, cfg["encoder_attention_heads"], F,
                                          cfg["activation_function"], n_params / 1e6, w_mb))
@@ -252,8 +255,8 @@ print("Input: %s sentences of 20 source ids (batch 1: the first %s only); output
 print("Peak RSS: /usr/bin/time -v (whole process, loading included).")
 print()
 print("| batch | threads | nmtd tok/s | reference tok/s | nmtd / reference | nmtd sent/s | reference sent/s "
-      "| nmtd peak RSS MiB | reference peak RSS MiB | nmtd RSS / weights | same output |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "| nmtd peak RSS MiB | reference peak RSS MiB | nmtd RSS / weights | same output | load (nmtd, ref) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 achieved = {}
 for b in os.environ["BATCHES"].split():
     for t in os.environ["THREADS"].split():
@@ -282,10 +285,12 @@ for b in os.environ["BATCHES"].split():
             nl, rl = no.splitlines(), ro.splitlines()
             diff = sum(1 for x, y in zip(nl, rl) if x != y) + abs(len(nl) - len(rl))
             same = "yes" if diff == 0 else "%d lines differ" % diff
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        load = "%s, %s" % ((read(os.path.join(res, "nmtd_b%s_t%s.load" % (b, t))) or "–").strip(),
+                           (read(os.path.join(res, "ref_b%s_t%s.load" % (b, t))) or "–").strip())
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             b, t, cell(n, "tokens_per_s"), cell(r, "tokens_per_s"), ratio,
             cell(n, "sentences_per_s"), cell(r, "sentences_per_s"),
-            cell(n, "rss_mb"), cell(r, "rss_mb"), rss_ratio, same))
+            cell(n, "rss_mb"), cell(r, "rss_mb"), rss_ratio, same, load))
         for who, x in (("nmtd", n), ("reference", r)):
             try:
                 achieved[(who, b, t)] = (float(x["tokens_per_s"]), float(x["sentences_per_s"]))
