@@ -97,6 +97,20 @@ int nmt_logits_screen_available(void)
     return cached;
 }
 
+/* Screen values of 16 tokens from c0 for one row: b + sx * scale * (acc - 128 * qsum). */
+TARGET static inline void store_screen(const nmt_logits_screen *s, __m512i acc, int c0, float sx, const float *b,
+                                       float *approx_row)
+{
+    int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
+    __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
+    __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
+    __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
+    __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
+    __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, qsum128));
+    __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx), bias);
+    _mm512_mask_storeu_ps(approx_row + c0, mask, v);
+}
+
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
  * against panels p0 and p1 (32 columns), then converted to screen values. */
 TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const *xq, const float *sx, int rows,
@@ -121,21 +135,9 @@ TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const 
             acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, w1);
         }
     }
-    for (int h = 0; h < 2; h++) {
-        int c0 = col0 + h * PW;
-        if (c0 >= s->vocab)
-            break;
-        int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
-        __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
-        __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
-        __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
-        __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], qsum128));
-            __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx[r]), bias);
-            _mm512_mask_storeu_ps(approx + (size_t)r * ld + c0, mask, v);
-        }
-    }
+    for (int h = 0; h < 2 && col0 + h * PW < s->vocab; h++)
+        for (int r = 0; r < rows; r++)
+            store_screen(s, acc[r][h], col0 + h * PW, sx[r], b, approx + (size_t)r * ld);
 }
 
 /* The same for a single row (batch 1): two accumulators, no wasted rows. */
@@ -154,19 +156,9 @@ TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, flo
         acc0 = _mm512_dpbusd_epi32(acc0, a, _mm512_loadu_si512(p0 + (size_t)q * 64));
         acc1 = _mm512_dpbusd_epi32(acc1, a, _mm512_loadu_si512(p1 + (size_t)q * 64));
     }
-    for (int h = 0; h < 2; h++) {
-        int c0 = col0 + h * PW;
-        if (c0 >= s->vocab)
-            break;
-        int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
-        __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
-        __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
-        __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
-        __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
-        __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(h ? acc1 : acc0, qsum128));
-        __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx), bias);
-        _mm512_mask_storeu_ps(approx + c0, mask, v);
-    }
+    store_screen(s, acc0, col0, sx, b, approx);
+    if (col0 + PW < s->vocab)
+        store_screen(s, acc1, col0 + PW, sx, b, approx);
 }
 
 /* Exact fp32 logits of up to 16 candidate rows (rows[j][d]): per lane, fma
