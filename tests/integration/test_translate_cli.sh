@@ -69,5 +69,18 @@ for m in tiny-swish tiny-relu-eos tiny-bf16; do
     if grep -v '^#' "$g" | cut -f4 | cmp -s - "$TMP/$m.txt"; then ok "$m goldens"; else bad "$m goldens differ"; fi
 done
 
+# 8. accuracy of the C engine on the held-out sets (never seen in training)
+for set in numbers:99.5 sentences:99.0; do
+    name=${set%%:*} bar=${set#*:}
+    file="$SRC/tests/data/heldout-$name.tsv"
+    acc=$(cut -f1 "$file" | "$BIN" --model "$DEMO" --threads 2 | paste - "$file" |
+          awk -F '\t' '{ n++; if ($1 == $3) ok++ } END { printf "%.2f", 100 * ok / n }')
+    if awk -v a="$acc" -v b="$bar" 'BEGIN { exit !(a >= b) }'; then
+        ok "held-out $name: $acc% exact (bar $bar%)"
+    else
+        bad "held-out $name: $acc% exact, below $bar%"
+    fi
+done
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
