@@ -14,6 +14,7 @@ Conventions (the demo model is trained on exactly these):
   German "ich" only at the start of a sentence. Counts inside sentences use the number speller
   (English words, German one word: "twenty one red cats" -> "einundzwanzig rote Katzen").
 
+Noun phrases have at most one adjective; counts inside sentences are 2..99.
 The grammar covers noun gender and case (der/die/das, den/dem, weak nouns like "den Jungen"),
 adjective endings after definite / indefinite / possessive articles and without article (counts),
 plurals with counts, dative plural -n, verb agreement (ich/du/er/wir/sie, stem changes like

@@ -373,8 +373,10 @@ def main():
     out.flush()
     if a.golden:
         with open(a.golden, "w", encoding="utf-8") as f:
-            f.write("# golden fixture written by tools/reference.py --model %s (batch %d, max_length %s, min_length %d)\n"
-                    % (os.path.normpath(a.model), a.batch_size, a.max_length, a.min_length))
+            f.write("# golden fixture written by tools/reference.py --model %s --batch-size %d%s%s\n"
+                    % (os.path.normpath(a.model), a.batch_size,
+                       "" if a.max_length is None else " --max-length %d" % a.max_length,
+                       "" if not a.min_length else " --min-length %d" % a.min_length))
             f.write("# input<TAB>src_ids<TAB>out_ids<TAB>translation\n")
             for i, l in enumerate(lines):
                 if srcs[i] is None:

@@ -15,7 +15,8 @@ start = pad) for a fixed wall-clock budget with a learning rate that warms up th
 to zero exactly at the deadline -> export (tools/marian_format.py) with F32 tensors.
 
 Usage:
-  tools/train_demo.py --out models/en-de-demo --minutes 17 --threads 2 --seed 1
+  tools/train_demo.py --out models/en-de-demo --minutes 17.5 --seed 1      (the defaults)
+  tools/train_demo.py --steps 2290 ...   (fixed step count instead of a wall-clock budget)
 """
 import argparse
 import json
