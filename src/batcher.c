@@ -78,6 +78,8 @@ struct nmt_batcher {
     int count;
     long queued_tokens;
     int busy;                /* workers decoding a batch */
+    int running;             /* worker threads inside worker_main */
+    double last_progress;    /* when a batch last started or finished */
     int closing, stopping, closed;
     worker *workers;
     int n_workers;
@@ -295,6 +297,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     nmt_batcher *b = w->b;
     pthread_mutex_lock(&b->lock);
+    b->running++;
     for (;;) {
         if (b->count == 0) {
             if (b->stopping)
@@ -322,10 +325,12 @@ static void *worker_main(void *arg)
         }
         int n = take_batch(b, w, now);
         b->busy++;
+        b->last_progress = now;
         pthread_mutex_unlock(&b->lock);
         run_batch(b, w, n);
         pthread_mutex_lock(&b->lock);
         b->busy--;
+        b->last_progress = now_s();
         finish_batch(b, w, n, w->completed, &n_completed);
         if (b->count == 0 && b->busy == 0)
             pthread_cond_broadcast(&b->idle);
@@ -337,6 +342,7 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&b->lock);
         }
     }
+    b->running--;
     pthread_mutex_unlock(&b->lock);
     return NULL;
 }
@@ -529,6 +535,16 @@ int nmt_batcher_queue_depth(nmt_batcher *b)
     int n = b->count;
     pthread_mutex_unlock(&b->lock);
     return n;
+}
+
+int nmt_batcher_healthy(nmt_batcher *b, double stall_seconds)
+{
+    pthread_mutex_lock(&b->lock);
+    double now = now_s();
+    int ok = b->running == b->n_workers &&
+             (b->count == 0 || now - b->last_progress < stall_seconds || now - b->queue[0].t_enq < stall_seconds);
+    pthread_mutex_unlock(&b->lock);
+    return ok;
 }
 
 void nmt_batcher_close(nmt_batcher *b, int grace_ms)

@@ -81,6 +81,11 @@ void nmt_job_free(nmt_job *job);
 /* Sentences waiting in the queue now. */
 int nmt_batcher_queue_depth(nmt_batcher *b);
 
+/* 1 while every worker thread runs and the queue moves: sentences waiting
+ * with no batch started or finished for stall_seconds means stuck (0).  For
+ * the systemd watchdog. */
+int nmt_batcher_healthy(nmt_batcher *b, double stall_seconds);
+
 /* Stops accepting (submit -> NMT_ERR_CLOSED), lets the workers finish what
  * is queued for up to grace_ms, completes anything left as NMT_JOB_SHUTDOWN,
  * and joins the workers.  Every accepted job has completed when it returns. */

@@ -12,7 +12,10 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nmt_config.h"
+#include "sdnotify.h"
 #include "translator.h"
 
 static volatile sig_atomic_t stop_signals;
@@ -61,6 +65,37 @@ static void observe_batch(void *ctx, int sentences, long tokens_in, long tokens_
 static void observe_queue_wait(void *ctx, double seconds)
 {
     nmt_metrics_queue_wait(ctx, seconds);
+}
+
+/* The systemd watchdog: pings at half the interval, but only while the
+ * batcher's workers run and its queue moves, so a wedged daemon is
+ * restarted rather than kept alive by a healthy-looking thread. */
+typedef struct watchdog {
+    nmt_batcher *batcher;
+    unsigned long long usec;
+    atomic_int stop;
+    pthread_t thread;
+    int started;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *wd = arg;
+    const long step_ns = 10 * 1000 * 1000;
+    long long waited_ns = 0, period_ns = (long long)wd->usec * 1000 / 2;
+    while (!atomic_load(&wd->stop)) {
+        struct timespec ts = {0, step_ns};
+        nanosleep(&ts, NULL);
+        waited_ns += step_ns;
+        if (waited_ns < period_ns)
+            continue;
+        waited_ns = 0;
+        if (nmt_batcher_healthy(wd->batcher, (double)wd->usec / 1e6))
+            nmt_sdnotify("WATCHDOG=1");
+        else
+            nmt_warn("main", "workers stalled: withholding the systemd watchdog ping");
+    }
+    return NULL;
 }
 
 /* The body of GET /v1/model (malloc'd). */
@@ -131,6 +166,10 @@ int main(int argc, char **argv)
     char *info = NULL;
     int status = 1;
     nmt_info("main", "nmtd %s starting: model %s", PACKAGE_VERSION, cfg.model);
+    char notice[NMT_CONFIG_PATH_MAX + 128];
+    snprintf(notice, sizeof notice, "STATUS=loading model %s", cfg.model);
+    if (action == NMT_CONFIG_RUN)
+        nmt_sdnotify(notice);
     if (nmt_translator_load(&tr, cfg.model, &err)) {
         nmt_error("main", "cannot load the model: %s", err.msg);
         goto out;
@@ -182,6 +221,13 @@ int main(int argc, char **argv)
         goto out;
     }
     nmt_http_set_ready(http, 1);
+    watchdog wd = {.batcher = batcher, .usec = nmt_sdnotify_watchdog_usec()};
+    atomic_init(&wd.stop, 0);
+    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", tr->model->name, cfg.listen_address,
+             nmt_http_port(http));
+    nmt_sdnotify(notice); /* the model is loaded and the port listens */
+    if (wd.usec > 0 && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0)
+        wd.started = 1;
     nmt_info("main", "listening on http://%s%s%s:%d (model %s, %d workers x %d BLAS threads)",
              strchr(cfg.listen_address, ':') ? "[" : "", cfg.listen_address,
              strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), tr->model->name, cfg.workers,
@@ -191,11 +237,15 @@ int main(int argc, char **argv)
     while (read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR)
         ;
     nmt_info("main", "signal received: draining (grace %d ms)", cfg.shutdown_grace_ms);
+    nmt_sdnotify("STOPPING=1\nSTATUS=draining: finishing accepted requests");
     nmt_http_drain(http);
     nmt_batcher_close(batcher, cfg.shutdown_grace_ms);
     int left = nmt_http_wait_idle(http, 5000);
     if (left)
         nmt_warn("main", "%d answers could not be delivered before stopping", left);
+    atomic_store(&wd.stop, 1);
+    if (wd.started)
+        pthread_join(wd.thread, NULL);
     nmt_info("main", "stopped");
     status = 0;
 out:
