@@ -39,12 +39,17 @@ if [ -n "$UNIT" ] && command -v systemd-analyze >/dev/null 2>&1; then
     check "systemd-analyze verify is clean ($(tr '\n' ' ' < "$DEST/verify.txt"))" '[ $rc -eq 0 ] && [ ! -s "$DEST/verify.txt" ]'
     score=$(systemd-analyze security --offline=true "$DEST/nmtd.service" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
     check "systemd-analyze security exposure ${score:-?} <= 2.0" 'awk -v s="${score:-99}" "BEGIN { exit !(s <= 2.0) }"'
+    # the per-port template, as instance 8081
+    TEMPLATE=$(find "$DEST" -name 'nmtd@.service' | head -1)
+    sed "s|$NMT_BINDIR/nmtd|$BIN/nmtd|" "$TEMPLATE" > "$DEST/nmtd@8081.service"
+    systemd-analyze verify "$DEST/nmtd@8081.service" > "$DEST/verify2.txt" 2>&1; rc=$?
+    check "the nmtd@.service template verifies as nmtd@8081 ($(tr '\n' ' ' < "$DEST/verify2.txt"))" '[ $rc -eq 0 ] && [ ! -s "$DEST/verify2.txt" ]'
 else
     echo "skip - systemd-analyze or the unit is absent (configure --with-systemdsystemunitdir=no?)"
 fi
 
 make -s -C "$BUILD" uninstall DESTDIR="$DEST" >> "$DEST.log" 2>&1
-left=$(find "$DEST" -type f ! -name 'nmtd.log' ! -name 'nmtd.service' ! -name 'verify.txt' | wc -l)
+left=$(find "$DEST" -type f ! -name 'nmtd.log' ! -name '*.service' ! -name 'verify*.txt' | wc -l)
 check "make uninstall leaves no installed file ($left left)" '[ "$left" -eq 0 ]'
 rm -f "$DEST.log"
 echo "$pass passed, $fail failed"
