@@ -17,6 +17,7 @@ make -s -C "$BUILD" install DESTDIR="$DEST" > "$DEST.log" 2>&1; rc=$?
 check "make install DESTDIR=... (exit $rc)" '[ $rc -eq 0 ]'
 BIN="$DEST$NMT_BINDIR" CONF="$DEST$NMT_SYSCONFDIR/nmtd/nmtd.conf" MODEL="$DEST$NMT_DATADIR/nmtd/models/en-de-demo"
 check "installed: binaries, configuration, demo model" '[ -x "$BIN/nmtd" ] && [ -x "$BIN/nmtd-translate" ] && [ -f "$CONF" ] && [ -f "$MODEL/model.safetensors" ]'
+check "manual pages nmtd(8) and nmtd-translate(1) installed" '[ -n "$(find "$DEST" -path "*man8/nmtd.8")" ] && [ -n "$(find "$DEST" -path "*man1/nmtd-translate.1")" ]'
 check "the installed configuration points at the installed model" 'grep -q "^model = $NMT_DATADIR/nmtd/models/en-de-demo$" "$CONF"'
 out=$(echo "twenty one" | "$BIN/nmtd-translate" --model "$MODEL")
 check "installed nmtd-translate translates ($out)" '[ "$out" = einundzwanzig ]'
