@@ -30,10 +30,9 @@ struct nmt_job {
     int *ids;                /* all source ids, sentence i at off[i] */
     int *off, *len;          /* [n] */
     int max_length;
-    long tokens_in, tokens_out;
+    long tokens_out;
     double t_submit;
-    double queue_wait;
-    int started;             /* a sentence has been taken (lock) */
+
     nmt_job_done_fn done;
     nmt_job_gone_fn gone;
     void *ctx;
@@ -110,9 +109,7 @@ const char *nmt_job_text(const nmt_job *job, int i)
 {
     return job->status == NMT_JOB_OK && i >= 0 && i < job->n ? job->texts[i] : NULL;
 }
-long nmt_job_tokens_in(const nmt_job *job) { return job->tokens_in; }
 long nmt_job_tokens_out(const nmt_job *job) { return job->tokens_out; }
-double nmt_job_queue_wait(const nmt_job *job) { return job->queue_wait; }
 
 void nmt_job_free(nmt_job *job)
 {
@@ -202,16 +199,9 @@ static int take_batch(nmt_batcher *b, worker *w, double now)
             b->queue[kept++] = b->queue[i];
     b->count = kept;
     b->queued_tokens -= tokens;
-    for (int i = 0; i < n; i++) {
-        nmt_job *job = w->batch[i].job;
-        double waited = now - w->batch[i].t_enq;
-        if (!job->started) {
-            job->started = 1;
-            job->queue_wait = waited;
-        }
-        if (b->obs.queue_wait)
-            b->obs.queue_wait(b->obs.ctx, waited);
-    }
+    if (b->obs.queue_wait)
+        for (int i = 0; i < n; i++)
+            b->obs.queue_wait(b->obs.ctx, now - w->batch[i].t_enq);
     return n;
 }
 
@@ -482,7 +472,6 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
         }
         job->off[i] = (int)used;
         job->len[i] = n_ids;
-        job->tokens_in += n_ids;
         used += (size_t)n_ids;
     }
     /* sentences with no tokens (empty text) translate to "" without decoding */

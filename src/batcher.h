@@ -73,9 +73,7 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
 nmt_job_status nmt_job_status_of(const nmt_job *job);
 int nmt_job_count(const nmt_job *job);
 const char *nmt_job_text(const nmt_job *job, int i); /* NULL unless NMT_JOB_OK */
-long nmt_job_tokens_in(const nmt_job *job);
 long nmt_job_tokens_out(const nmt_job *job);
-double nmt_job_queue_wait(const nmt_job *job);       /* seconds before its first sentence ran */
 void nmt_job_free(nmt_job *job);
 
 /* Sentences waiting in the queue now. */

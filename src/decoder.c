@@ -98,7 +98,7 @@ void nmt_decoder_choose(const nmt_model *model, nmt_workspace *ws, int n_live, i
 {
     const nmt_hparams *hp = &model->hp;
     if (model->screen) {
-        nmt_logits_scratch sc = {.xq = ws->xq, .approx = ws->logits, .cand = ws->cand, .full = ws->full,
+        nmt_logits_scratch sc = {.xq = ws->xq, .approx = ws->logits, .cand = ws->cand, .bounds = ws->bounds,
                                  .rows = ws->rows, .read_row = read_output_row, .read_ctx = (void *)model};
         nmt_logits_choose(model->screen, model->out_proj, model->final_logits_bias, ws->x, n_live, ban_a, ban_b, &sc,
                           out, NULL);

@@ -232,7 +232,7 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
               c_b = (float)rel;
         /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + rounding of a_i) + tiny */
         /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + 2^-21 (|a_i| + 2 |b_i|)) + tiny,
-         * 16 tokens at a time; e is kept in sc->full for the second pass */
+         * 16 tokens at a time; e is kept in sc->bounds for the second pass */
         const __m512 vs = _mm512_set1_ps(c_s), vl1 = _mm512_set1_ps(c_l1), vb = _mm512_set1_ps(c_b),
                      vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f),
                      tiny = _mm512_set1_ps(1e-30f);
@@ -246,7 +246,7 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
             e = _mm512_fmadd_ps(vb, bi, e);
             e = _mm512_fmadd_ps(vround, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
             e = _mm512_fmadd_ps(margin, e, tiny);
-            _mm512_mask_storeu_ps(sc->full + i, m, e);
+            _mm512_mask_storeu_ps(sc->bounds + i, m, e);
             vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
         }
         /* banned tokens may not set the lower bound: recompute it without them
@@ -255,20 +255,20 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
         int banned_sets = 0;
         for (int t = 0; t < 2; t++) {
             int i = t ? ban_b : ban_a;
-            if (i >= 0 && i < V && a[i] - sc->full[i] >= lower)
+            if (i >= 0 && i < V && a[i] - sc->bounds[i] >= lower)
                 banned_sets = 1;
         }
         if (banned_sets) {
             lower = -INFINITY;
             for (int i = 0; i < V; i++)
-                if (i != ban_a && i != ban_b && a[i] - sc->full[i] > lower)
-                    lower = a[i] - sc->full[i];
+                if (i != ban_a && i != ban_b && a[i] - sc->bounds[i] > lower)
+                    lower = a[i] - sc->bounds[i];
         }
         int nc = 0;
         const __m512 vlow = _mm512_set1_ps(lower);
         for (int i = 0; i < V; i += 16) {
             __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
-            __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, sc->full + i));
+            __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, sc->bounds + i));
             __mmask16 keep = _mm512_mask_cmp_ps_mask(m, hi, vlow, _CMP_GE_OQ);
             while (keep) {
                 int j = __builtin_ctz(keep);

@@ -39,7 +39,7 @@ typedef struct nmt_logits_scratch {
     uint8_t *xq;      /* [rows][k4] */
     float *approx;    /* [rows][vocab] */
     int *cand;        /* [vocab] */
-    float *full;      /* [vocab] per-token error bounds of one row */
+    float *bounds;    /* [vocab] per-token error bounds of one row */
     float *rows;      /* [16][d] fp32 rows of candidate tokens */
     /* optional: copies fp32 row i of w into dst (e.g. with pread, so a
      * mapped file's pages stay out of memory); NULL reads w directly */

@@ -60,7 +60,7 @@ nmt_code nmt_workspace_init(nmt_workspace *ws, const nmt_model *model, int max_b
     ws->next = reserve(ws, B, sizeof(int), &failed);
     ws->xq = reserve(ws, B * (d + 3), 1, &failed);
     ws->cand = reserve(ws, (size_t)hp->vocab_size, sizeof(int), &failed);
-    ws->full = reserve(ws, (size_t)hp->vocab_size, sizeof(float), &failed);
+    ws->bounds = reserve(ws, (size_t)hp->vocab_size, sizeof(float), &failed);
     ws->rows = reserve(ws, 16 * d, sizeof(float), &failed);
     if (failed) {
         size_t bytes = ws->bytes;
@@ -79,7 +79,7 @@ void nmt_workspace_free(nmt_workspace *ws)
     void *blocks[] = {ws->x,       ws->q,       ws->k,      ws->v,       ws->ctx,     ws->tmp,
                       ws->ffn,     ws->scores,  (void *)ws->k_rows, (void *)ws->v_rows, ws->n_keys, ws->src_ids,
                       ws->src_off, ws->src_len, ws->cross_k, ws->cross_v, ws->self_k, ws->self_v,
-                      ws->logits,  ws->live,    ws->tokens, ws->next, ws->xq, ws->cand, ws->full, ws->rows};
+                      ws->logits,  ws->live,    ws->tokens, ws->next, ws->xq, ws->cand, ws->bounds, ws->rows};
     for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
         free(blocks[i]);
     memset(ws, 0, sizeof *ws);

@@ -37,7 +37,7 @@ typedef struct nmt_workspace {
     int *next;          /* [max_batch] token chosen for each live row */
     unsigned char *xq;  /* [max_batch][d_model + 3] quantized rows for the output screen */
     int *cand;          /* [vocab] candidate tokens of one row */
-    float *full;        /* [vocab] error bounds of one row (output screen) */
+    float *bounds;      /* [vocab] error bounds of one row (output screen) */
     float *rows;        /* [16][d_model] candidate rows (output screen) */
     size_t bytes;       /* total reserved */
 } nmt_workspace;

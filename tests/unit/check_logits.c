@@ -64,7 +64,7 @@ START_TEST(test_screen_equals_exact_argmax)
     nmt_err err;
     ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
     nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .approx = malloc(sizeof(float) * N * V),
-                             .cand = malloc(sizeof(int) * V), .full = malloc(sizeof(float) * V),
+                             .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
                              .rows = malloc(sizeof(float) * 16 * D)};
     int out[N];
     long cands = 0;
@@ -85,7 +85,7 @@ START_TEST(test_screen_equals_exact_argmax)
     free(sc.xq);
     free(sc.approx);
     free(sc.cand);
-    free(sc.full);
+    free(sc.bounds);
     free(sc.rows);
     nmt_logits_screen_free(&s);
     free(w);
