@@ -1,4 +1,7 @@
-/* api.c: JSON request parsing and response building for the HTTP API. */
+/* api.c: JSON request parsing and response building for the HTTP API.
+ * A body is checked against the strict JSON grammar (json_check.c) before
+ * cJSON parses it, so no string is cut short by a U+0000 and nothing JSON
+ * forbids is accepted; then duplicate keys are refused. */
 #include "api.h"
 
 #include <cJSON.h>
@@ -7,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "json_check.h"
+
+/* a request is {"text": [...]}: anything nested deeper is not one */
+#define MAX_JSON_DEPTH 32
 
 int nmt_utf8_valid(const char *str, size_t len)
 {
@@ -83,7 +91,7 @@ static int add_text(nmt_api_request *req, int i, const cJSON *item, const nmt_ap
         return req->is_list ? fail(e, 400, "invalid_request", "\"text\"[%d] is not a string", i)
                             : fail(e, 400, "invalid_request", "\"text\" must be a string or a list of strings");
     const char *s = item->valuestring;
-    size_t len = strlen(s);
+    size_t len = strlen(s); /* whole: json_check refused any U+0000 */
     if (!nmt_utf8_valid(s, len))
         return fail(e, 400, "invalid_utf8", "sentence %d is not valid UTF-8", i);
     size_t chars = nmt_utf8_length(s, len);
@@ -104,18 +112,36 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
         return fail(e, 400, "invalid_json", "empty body: expected {\"text\": \"...\"}");
     if (!nmt_utf8_valid(body, len))
         return fail(e, 400, "invalid_utf8", "the body is not valid UTF-8");
+    nmt_json_problem problem;
+    switch (nmt_json_check(body, len, MAX_JSON_DEPTH, &problem)) {
+    case NMT_JSON_OK:
+        break;
+    case NMT_JSON_NUL_IN_VALUE:
+        return fail(e, 400, "invalid_text", "a string contains U+0000 (NUL) at byte %zu; text cannot contain NUL",
+                    problem.offset);
+    case NMT_JSON_TOO_DEEP:
+        return fail(e, 400, "invalid_json", "JSON nested deeper than %d levels at byte %zu", MAX_JSON_DEPTH,
+                    problem.offset);
+    case NMT_JSON_NUL_IN_KEY:
+    case NMT_JSON_MALFORMED:
+        return fail(e, 400, "invalid_json", "malformed JSON at byte %zu: %s", problem.offset, problem.what);
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!root)
-        return fail(e, 400, "invalid_json", "malformed JSON near byte %zu", end ? (size_t)(end - body) : (size_t)0);
-    for (const char *p = end; p < body + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            cJSON_Delete(root);
-            return fail(e, 400, "invalid_json", "malformed JSON: text after the value at byte %zu",
-                        (size_t)(p - body));
-        }
-    }
+    if (!root) /* the grammar held: memory was short, or cJSON is stricter still */
+        return fail(e, 400, "invalid_json", "the body could not be parsed near byte %zu",
+                    end ? (size_t)(end - body) : (size_t)0);
     int rc = -1;
+    const char *dup = NULL;
+    int dup_rc = nmt_json_duplicate_key(root, &dup);
+    if (dup_rc < 0) {
+        fail(e, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (dup_rc > 0) {
+        fail(e, 400, "invalid_json", "duplicate key \"%.64s\" in an object", dup);
+        goto out;
+    }
     if (!cJSON_IsObject(root)) {
         fail(e, 400, "invalid_request", "the body must be a JSON object with \"text\"");
         goto out;

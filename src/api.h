@@ -30,7 +30,8 @@ typedef struct nmt_api_error {
 } nmt_api_error;
 
 /* Parses body (len bytes, any Content-Type).  Returns 0, or -1 with e filled
- * (400: invalid_json, invalid_utf8, invalid_request, too_many_sentences,
+ * (400: invalid_json (not strict RFC 8259 JSON, or a duplicate key),
+ * invalid_text (a string holds U+0000), invalid_utf8, invalid_request, too_many_sentences,
  * sentence_too_long, invalid_max_length; 500: internal on out of memory). */
 int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
                             nmt_api_error *e);

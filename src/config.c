@@ -79,9 +79,19 @@ static const directive directives[] = {
     D_INT(max_length_limit, 1, 100000, 512,
           "The largest max_length a request may ask for (else 400); the model's own limits still apply."),
     D_INT(http_threads, 1, 64, 2, "libmicrohttpd polling threads (epoll). They never block on the model."),
-    D_INT(connection_limit, 1, 100000, 1024, "Simultaneous client connections; more are refused."),
+    D_INT(connection_limit, 1, 100000, 1024,
+          "Simultaneous client connections. At the limit, the connection that has waited longest without a "
+          "request in progress (slow headers, idle keep-alive) is closed to make room; if every connection "
+          "has a request in progress, the newcomer gets 503."),
+    D_INT(per_ip_connection_limit, 0, 100000, 0,
+          "Simultaneous connections from one client address; 0 = no limit. Leave 0 behind a proxy, where "
+          "every client has the proxy's address."),
     D_INT(connection_timeout_s, 1, 3600, 30,
           "An idle connection is closed after this many seconds (a waiting request is not idle)."),
+    D_INT(request_read_timeout_s, 1, 3600, 10,
+          "A request's header block and body must have arrived this many seconds after the connection "
+          "opened (after the previous answer, on a kept-alive connection: connection_timeout_s); slower "
+          "clients are cut off."),
     D_STR(log_level, KIND_LOGLEVEL, "info", "Least severe log level written to stderr: debug, info, warn or error."),
     D_STR(access_log, KIND_BOOL, "yes",
           "Log one info line per request (method, path, status, sentences, duration); never the text."),

@@ -1,11 +1,23 @@
 /* http.c: libmicrohttpd routes and the suspend/resume lifecycle of a
  * translation request (after libmicrohttpd's suspend_resume_epoll example):
- *   1st call     allocate the request state, route, check Content-Length;
- *   body calls   accumulate up to max_body_bytes (past it: remember, discard);
+ *   1st call     allocate the request state, route, check the framing
+ *                headers and Content-Length;
+ *   body calls   accumulate up to max_body_bytes; past it, or for a request
+ *                already refused, read and discard up to a bound so that the
+ *                refusal reaches the client instead of a reset;
  *   last call    parse + validate (api.c), submit to the batcher, suspend;
  *   completion   (batcher worker) mark done, resume the connection;
  *   next call    build the JSON answer from the job, queue the response;
- *   completed    (libmicrohttpd) free the state.
+ *   completed    (libmicrohttpd) count what went on the wire, drop a ref.
+ *
+ * Ownership.  A request's state has two owners, counted in refs: the
+ * connection (from the first call until libmicrohttpd's completion
+ * callback) and the batcher (from a successful submit until the job's done
+ * callback has run).  Whoever drops the last reference frees the state and
+ * the job, so a client that resets its connection at any moment costs
+ * nothing but its own request.  The done callback resumes the connection
+ * as its last use of the connection and only drops its reference after
+ * that: no lock of the state is taken once the connection is handed back.
  * Every accepted request is answered exactly once: the batcher completes
  * every job it accepted, also at shutdown. */
 #include "http.h"
@@ -21,20 +33,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "conn_guard.h"
 #include "log.h"
 
 struct nmt_http {
     nmt_http_opts o;
     struct MHD_Daemon *daemon;
+    nmt_conn_guard *guard;
     nmt_batcher *batcher;
     nmt_metrics *metrics;
     atomic_int ready;
     atomic_int draining;
-    atomic_int inflight;       /* translate requests accepted and not yet completed (answer sent) */
+    atomic_int access_log;
+    atomic_int inflight;       /* translate requests accepted whose connection has not ended */
+    MHD_socket quiesced_fd;    /* the listening socket after drain; closed after MHD stops */
     int port;
     char retry_after[16];
 };
@@ -43,20 +60,41 @@ struct nmt_http {
 
 typedef enum route { ROUTE_TRANSLATE, ROUTE_HEALTH, ROUTE_READY, ROUTE_METRICS, ROUTE_MODEL, ROUTE_NONE } route;
 
+static const char *route_path(route r)
+{
+    static const char *const paths[] = {"/translate", "/health", "/ready", "/metrics", "/v1/model", "(unknown)"};
+    return paths[r];
+}
+
+/* A refusal decided before the body was read, sent once it has been. */
+typedef struct pending_error {
+    int status;                /* 0: none */
+    const char *code;
+    char message[160];
+    nmt_reject_reason reason;
+} pending_error;
+
 typedef struct request_state {
     nmt_http *http;
     struct MHD_Connection *conn;
+    atomic_int refs;           /* connection + batcher, see the top comment */
     route route;
     char method[16];
     double t_start;
+    int fd;                    /* the client socket (for client_gone) */
+    nmt_conn *gconn;           /* the connection as the guard knows it (may be NULL) */
+    /* libmicrohttpd's thread only: */
     char *body;
     size_t len, cap;
-    int too_large;
+    size_t discarded;          /* body bytes read and dropped after a refusal */
+    pending_error pending;
     nmt_api_request req;
+    int submitted;             /* the batcher accepted the job */
+    int status;                /* of the queued response; 0 before */
+    /* shared with the batcher worker, under lock: */
+    pthread_mutex_t lock;
     nmt_job *job;
-    pthread_mutex_t lock;      /* done / suspended handshake with the worker */
-    int done, suspended, submitted;
-    int responded;
+    int done, suspended, closed;
 } request_state;
 
 static double now_s(void)
@@ -66,10 +104,31 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void request_unref(request_state *st)
+{
+    if (atomic_fetch_sub(&st->refs, 1) != 1)
+        return;
+    nmt_job_free(st->job);
+    nmt_api_request_free(&st->req);
+    free(st->body);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+/* Bytes of a refused body read and dropped before answering: enough that
+ * an ordinary oversized upload receives its 413, bounded so that a client
+ * streaming forever is cut off. */
+static size_t discard_limit(const nmt_http *http)
+{
+    return 4 * http->o.max_body_bytes + ((size_t)32 << 20);
+}
+
 /* ---- responses -------------------------------------------------------- */
 
+/* Queues body (taken, malloc'd) as the answer.  close_after: the connection
+ * closes once it is sent (framing errors, refused bodies). */
 static enum MHD_Result send_body(request_state *st, int status, char *body, const char *content_type,
-                                 const char *allow, int n_sentences)
+                                 int close_after)
 {
     nmt_http *http = st->http;
     if (!body)
@@ -82,77 +141,92 @@ static enum MHD_Result send_body(request_state *st, int status, char *body, cons
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (allow)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, st->route == ROUTE_TRANSLATE ? "POST" : "GET, HEAD");
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, http->retry_after);
+    if (close_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result r = MHD_queue_response(st->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
-    double latency = now_s() - st->t_start;
-    st->responded = 1;
-    if (http->metrics)
-        nmt_metrics_request(http->metrics, status, latency);
-    if (http->o.access_log) {
-        nmt_info("access", "%s %s %d sentences=%d latency_ms=%.1f", st->method,
-                 st->route == ROUTE_TRANSLATE ? "/translate" : st->route == ROUTE_HEALTH ? "/health"
-                 : st->route == ROUTE_READY   ? "/ready"
-                 : st->route == ROUTE_METRICS ? "/metrics"
-                 : st->route == ROUTE_MODEL   ? "/v1/model"
-                                              : "(unknown)",
-                 status, n_sentences, latency * 1000.0);
-    }
+    if (r == MHD_YES)
+        st->status = status;
     return r;
 }
 
-static enum MHD_Result send_json(request_state *st, int status, char *body, int n)
+static enum MHD_Result send_json(request_state *st, int status, char *body)
 {
-    return send_body(st, status, body, "application/json", NULL, n);
+    return send_body(st, status, body, "application/json", 0);
+}
+
+static enum MHD_Result send_error_ex(request_state *st, int status, const char *code, const char *message,
+                                     nmt_reject_reason reason, int close_after)
+{
+    if (st->http->metrics && reason != NO_REJECT)
+        nmt_metrics_reject(st->http->metrics, reason);
+    return send_body(st, status, nmt_api_error_body(code, message), "application/json", close_after);
 }
 
 static enum MHD_Result send_error(request_state *st, int status, const char *code, const char *message,
                                   nmt_reject_reason reason)
 {
-    if (st->http->metrics && reason != NO_REJECT)
-        nmt_metrics_reject(st->http->metrics, reason);
-    return send_body(st, status, nmt_api_error_body(code, message), "application/json",
-                     status == 405 ? (st->route == ROUTE_TRANSLATE ? "POST" : "GET") : NULL, 0);
+    return send_error_ex(st, status, code, message, reason, 0);
+}
+
+static void set_pending(request_state *st, int status, const char *code, nmt_reject_reason reason,
+                        const char *message)
+{
+    st->pending = (pending_error){.status = status, .code = code, .reason = reason};
+    snprintf(st->pending.message, sizeof st->pending.message, "%s", message);
+}
+
+/* The refusal decided earlier; the connection closes after it (a refused
+ * body may not have been read whole). */
+static enum MHD_Result send_pending(request_state *st)
+{
+    return send_error_ex(st, st->pending.status, st->pending.code, st->pending.message, st->pending.reason, 1);
 }
 
 /* ---- the translate lifecycle ------------------------------------------ */
 
-/* Batcher worker: the job is complete. */
+/* Batcher worker: the job is complete.  The connection is suspended (or
+ * its handler has not yet suspended it), so it is valid here; resuming it
+ * is the last use, then the batcher's reference goes. */
 static void on_job_done(nmt_job *job, void *ctx)
 {
     request_state *st = ctx;
     pthread_mutex_lock(&st->lock);
     st->job = job;
     st->done = 1;
-    if (st->suspended) {
-        st->suspended = 0;
-        MHD_resume_connection(st->conn);
-    }
+    int resume = st->suspended;
+    st->suspended = 0;
     pthread_mutex_unlock(&st->lock);
+    if (resume)
+        MHD_resume_connection(st->conn);
+    request_unref(st);
 }
 
 /* Batcher worker: has the client closed its end?  A suspended connection is
- * not polled by libmicrohttpd, so look at the socket: EOF means gone. */
+ * not polled by libmicrohttpd, so look at the socket: EOF or an error (a
+ * reset) means gone.  The batcher holds a reference, so st is valid; the
+ * socket is, until the connection is closed. */
 static int client_gone(void *ctx)
 {
     request_state *st = ctx;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return 0;
-    char byte;
-    ssize_t n = recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    int gone = 1;
+    pthread_mutex_lock(&st->lock);
+    if (!st->closed && st->fd >= 0) {
+        char byte;
+        ssize_t n = recv(st->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return gone;
 }
 
 static enum MHD_Result answer_job(request_state *st)
 {
-    nmt_http *http = st->http;
     nmt_job *job = st->job;
-    if (http->metrics)
-        nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, -1);
     switch (nmt_job_status_of(job)) {
     case NMT_JOB_OK: {
         const char **texts = malloc(sizeof *texts * (size_t)(st->req.n ? st->req.n : 1));
@@ -162,15 +236,13 @@ static enum MHD_Result answer_job(request_state *st)
             texts[i] = nmt_job_text(job, i);
         char *body = nmt_api_translate_body(&st->req, texts);
         free(texts);
-        return send_json(st, 200, body, st->req.n);
+        return send_json(st, 200, body);
     }
     case NMT_JOB_TIMEOUT:
         return send_error(st, 504, "timeout", "the request waited longer than request_timeout_ms",
                           NMT_REJECT_TIMEOUT);
     case NMT_JOB_CANCELLED:
-        if (http->metrics)
-            nmt_metrics_reject(http->metrics, NMT_REJECT_CLIENT_GONE);
-        return MHD_NO; /* nobody to answer: close */
+        return MHD_NO; /* nobody to answer: close (counted as client_gone when it ends) */
     case NMT_JOB_SHUTDOWN:
         return send_error(st, 503, "shutting_down", "the server stopped before this request could run",
                           NMT_REJECT_DRAINING);
@@ -184,27 +256,18 @@ static enum MHD_Result answer_job(request_state *st)
 static enum MHD_Result start_translate(request_state *st)
 {
     nmt_http *http = st->http;
-    if (st->too_large) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "the body is larger than %zu bytes (max_body_bytes)", http->o.max_body_bytes);
-        return send_error(st, 413, "body_too_large", msg, NMT_REJECT_BODY_TOO_LARGE);
-    }
     if (atomic_load(&http->draining))
         return send_error(st, 503, "shutting_down", "the server is shutting down", NMT_REJECT_DRAINING);
     nmt_api_error e;
     if (nmt_api_parse_translate(st->body ? st->body : "", st->len, &http->o.limits, &st->req, &e))
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
-    if (http->metrics)
-        nmt_metrics_sentences_in(http->metrics, st->req.n);
     int bad = -1;
     nmt_err err;
-    atomic_fetch_add(&http->inflight, 1);
-    st->submitted = 1;
+    atomic_fetch_add(&st->refs, 1); /* the batcher's, if it takes the job */
     nmt_code rc = nmt_batcher_submit(http->batcher, (const char *const *)st->req.texts, st->req.lens, st->req.n,
                                      st->req.max_length, on_job_done, client_gone, st, &bad, &err);
     if (rc) {
-        atomic_fetch_sub(&http->inflight, 1);
-        st->submitted = 0;
+        atomic_fetch_sub(&st->refs, 1); /* not taken: the connection's reference remains */
         switch (rc) {
         case NMT_ERR_TOO_LONG:
             return send_error(st, 400, "too_many_tokens", err.msg, NMT_REJECT_INVALID_REQUEST);
@@ -217,8 +280,12 @@ static enum MHD_Result start_translate(request_state *st)
             return send_error(st, 500, "internal", "the request could not be queued", NO_REJECT);
         }
     }
-    if (http->metrics)
+    st->submitted = 1;
+    atomic_fetch_add(&http->inflight, 1);
+    if (http->metrics) {
+        nmt_metrics_sentences_in(http->metrics, st->req.n);
         nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, 1);
+    }
     pthread_mutex_lock(&st->lock);
     int done = st->done;
     if (!done) {
@@ -248,10 +315,10 @@ static enum MHD_Result answer_get(request_state *st)
     nmt_http *http = st->http;
     switch (st->route) {
     case ROUTE_HEALTH:
-        return send_json(st, 200, strdup("{\"status\":\"ok\"}"), 0);
+        return send_json(st, 200, strdup("{\"status\":\"ok\"}"));
     case ROUTE_READY:
         if (atomic_load(&http->ready) && !atomic_load(&http->draining))
-            return send_json(st, 200, strdup("{\"status\":\"ready\"}"), 0);
+            return send_json(st, 200, strdup("{\"status\":\"ready\"}"));
         return send_error(st, 503, atomic_load(&http->draining) ? "shutting_down" : "loading",
                           atomic_load(&http->draining) ? "the server is shutting down" : "the model is loading",
                           NO_REJECT);
@@ -261,23 +328,172 @@ static enum MHD_Result answer_get(request_state *st)
         nmt_err err;
         if (http->metrics) {
             nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_QUEUE_DEPTH, nmt_batcher_queue_depth(http->batcher));
+            nmt_conn_guard_stats gs;
+            nmt_conn_guard_stats_get(http->guard, &gs);
+            nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_OPEN_CONNECTIONS, gs.open);
+            nmt_metrics_set_cuts(http->metrics, NMT_CUT_READ_TIMEOUT, (uint64_t)gs.read_timeouts);
+            nmt_metrics_set_cuts(http->metrics, NMT_CUT_PEER_CLOSED, (uint64_t)gs.peer_closed);
+            nmt_metrics_set_cuts(http->metrics, NMT_CUT_EVICTED, (uint64_t)gs.evicted);
+            nmt_metrics_set_cuts(http->metrics, NMT_CUT_OVER_CAPACITY, (uint64_t)gs.over_capacity);
             if (nmt_metrics_render(http->metrics, &text, &len, &err))
                 return send_error(st, 500, "internal", err.msg, NO_REJECT);
         }
-        return send_body(st, 200, text ? text : strdup(""), NMT_METRICS_CONTENT_TYPE, NULL, 0);
+        return send_body(st, 200, text ? text : strdup(""), NMT_METRICS_CONTENT_TYPE, 0);
     }
     case ROUTE_MODEL:
-        return send_json(st, 200, strdup(http->o.model_info_json ? http->o.model_info_json : "{}"), 0);
+        return send_json(st, 200, strdup(http->o.model_info_json ? http->o.model_info_json : "{}"));
     default:
         return send_error(st, 404, "not_found", "unknown path", NMT_REJECT_INVALID_REQUEST);
     }
+}
+
+/* ---- framing (RFC 9112 6.1, 6.3) -------------------------------------- */
+
+typedef struct framing {
+    int content_length;        /* Content-Length headers seen */
+    int content_length_bad;    /* one was not a plain decimal number */
+    unsigned long long length; /* its value */
+    int transfer_encoding;     /* Transfer-Encoding headers seen */
+    int chunked_only;          /* the (single) Transfer-Encoding is exactly "chunked" */
+    int bad_name;              /* a header name with whitespace or control bytes */
+    int host;                  /* Host headers seen */
+} framing;
+
+static int plain_decimal(const char *v, unsigned long long *out)
+{
+    if (!*v)
+        return 0;
+    unsigned long long n = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > (~0ULL - 9) / 10)
+            return 0;
+        n = n * 10 + (unsigned)(*p - '0');
+    }
+    *out = n;
+    return 1;
+}
+
+static enum MHD_Result see_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    for (const char *p = key; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            f->bad_name = 1;
+    if (!*key)
+        f->bad_name = 1;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        unsigned long long n = 0;
+        if (!value || !plain_decimal(value, &n) || (f->content_length && n != f->length))
+            f->content_length_bad = 1;
+        f->content_length++;
+        f->length = n;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding++;
+        f->chunked_only = value && strcasecmp(value, "chunked") == 0;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->host++;
+    }
+    return MHD_YES;
+}
+
+/* A request whose body boundaries are ambiguous is refused and its
+ * connection closed: another reading of the same bytes would be a second
+ * request (desync, smuggling).  Returns 0 if the framing is sound. */
+static int check_framing(request_state *st, const char *version, framing *f)
+{
+    memset(f, 0, sizeof *f);
+    MHD_get_connection_values(st->conn, MHD_HEADER_KIND, see_header, f);
+    const char *why = NULL;
+    int status = 400;
+    if (f->bad_name)
+        why = "a header name contains whitespace or a control character";
+    else if (f->transfer_encoding && f->content_length)
+        why = "both Transfer-Encoding and Content-Length are present";
+    else if (f->transfer_encoding > 1 || (f->transfer_encoding && !f->chunked_only))
+        why = "the only transfer coding accepted is a single \"chunked\"", status = 501;
+    else if (f->content_length_bad || f->content_length > 1)
+        why = "Content-Length must be one plain decimal number";
+    else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && f->host != 1)
+        why = f->host ? "more than one Host header" : "an HTTP/1.1 request needs a Host header";
+    if (!why)
+        return 0;
+    send_error_ex(st, status, status == 501 ? "not_implemented" : "bad_framing", why, NMT_REJECT_INVALID_REQUEST,
+                  1);
+    return -1;
+}
+
+/* ---- the access handler ----------------------------------------------- */
+
+static enum MHD_Result first_call(request_state *st, const char *url, const char *method, const char *version)
+{
+    nmt_http *http = st->http;
+    nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_RECEIVING);
+    framing f;
+    if (check_framing(st, version, &f))
+        return MHD_YES; /* answered; the connection closes */
+    if (nmt_conn_over_capacity(http->guard, st->gconn))
+        return send_error_ex(st, 503, "overloaded",
+                             "every connection slot has a request in progress (connection_limit); retry later",
+                             NO_REJECT, 1);
+    int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    char msg[160];
+    if (st->route == ROUTE_NONE) {
+        set_pending(st, 404, "not_found", NMT_REJECT_INVALID_REQUEST, "unknown path; try POST /translate");
+    } else if (st->route == ROUTE_TRANSLATE ? !is_post : !is_get) {
+        snprintf(msg, sizeof msg, "%.16s is not allowed on %.64s", method, url);
+        set_pending(st, 405, "method_not_allowed", NMT_REJECT_INVALID_REQUEST, msg);
+    } else if (st->route == ROUTE_TRANSLATE && f.content_length && f.length > http->o.max_body_bytes) {
+        snprintf(msg, sizeof msg, "the body is larger than %zu bytes (max_body_bytes)", http->o.max_body_bytes);
+        set_pending(st, 413, "body_too_large", NMT_REJECT_BODY_TOO_LARGE, msg);
+    }
+    /* A refusal waits for the body, so that the client reads it rather than a
+     * reset; a body announced past the discard bound is not waited for. */
+    if (st->pending.status && f.content_length && f.length > discard_limit(http))
+        return send_pending(st);
+    return MHD_YES;
+}
+
+static enum MHD_Result body_call(request_state *st, const char *data, size_t n)
+{
+    nmt_http *http = st->http;
+    if (st->status)
+        return MHD_YES; /* answered already */
+    if (!st->pending.status && st->route == ROUTE_TRANSLATE && st->len + n > http->o.max_body_bytes) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the body is larger than %zu bytes (max_body_bytes)", http->o.max_body_bytes);
+        set_pending(st, 413, "body_too_large", NMT_REJECT_BODY_TOO_LARGE, msg);
+        free(st->body);
+        st->body = NULL;
+        st->len = st->cap = 0;
+    }
+    if (st->pending.status || st->route != ROUTE_TRANSLATE) { /* GET bodies are ignored */
+        st->discarded += n;
+        if (st->pending.status && st->discarded > discard_limit(http))
+            return send_pending(st);
+        return MHD_YES;
+    }
+    if (st->len + n + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(st->body, cap);
+        if (!grown)
+            return MHD_NO;
+        st->body = grown;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    st->body[st->len] = '\0';
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
-    (void)version;
     nmt_http *http = cls;
     request_state *st = *con_cls;
     if (!st) {
@@ -286,57 +502,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         st->http = http;
         st->conn = conn;
+        atomic_init(&st->refs, 1); /* the connection's */
         st->t_start = now_s();
         st->route = route_of(url);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        st->fd = ci ? ci->connect_fd : -1;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        st->gconn = ci ? ci->socket_context : NULL;
         snprintf(st->method, sizeof st->method, "%s", method);
         pthread_mutex_init(&st->lock, NULL);
         *con_cls = st;
-        if (st->route == ROUTE_NONE)
-            return send_error(st, 404, "not_found", "unknown path; try POST /translate", NMT_REJECT_INVALID_REQUEST);
-        int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-        int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-        if (st->route == ROUTE_TRANSLATE ? !is_post : !is_get) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "%s is not allowed on %s", method, url);
-            return send_error(st, 405, "method_not_allowed", msg, NMT_REJECT_INVALID_REQUEST);
-        }
-        if (st->route != ROUTE_TRANSLATE)
-            return MHD_YES; /* answered once the (empty) body is read */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > http->o.max_body_bytes) {
-            st->too_large = 1;
-            return start_translate(st); /* 413 before reading the body; the connection closes */
-        }
-        return MHD_YES;
-    }
-    if (st->responded) {
-        *upload_data_size = 0; /* the rest of a refused body is discarded */
-        return MHD_YES;
+        return first_call(st, url, method, version);
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->route != ROUTE_TRANSLATE)
-            return MHD_YES; /* GET bodies are ignored */
-        if (st->len + n > http->o.max_body_bytes) {
-            st->too_large = 1;
-            return start_translate(st); /* 413 at once; the rest is not read */
-        }
-        if (st->len + n + 1 > st->cap) {
-            size_t cap = st->cap ? st->cap : 4096;
-            while (cap < st->len + n + 1)
-                cap *= 2;
-            char *grown = realloc(st->body, cap);
-            if (!grown)
-                return MHD_NO;
-            st->body = grown;
-            st->cap = cap;
-        }
-        memcpy(st->body + st->len, upload_data, n);
-        st->len += n;
-        st->body[st->len] = '\0';
-        return MHD_YES;
+        return body_call(st, upload_data, n);
     }
+    if (st->status)
+        return MHD_YES; /* answered already (a refusal sent before the body ended) */
+    nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_WORKING); /* the request is whole */
+    if (st->pending.status)
+        return send_pending(st);
     if (st->route != ROUTE_TRANSLATE)
         return answer_get(st);
     if (!st->submitted)
@@ -354,16 +541,47 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request_state *st = *con_cls;
     if (!st)
         return;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && st->submitted && !st->responded)
-        nmt_debug("http", "connection ended before its answer (code %d)", (int)toe);
-    if (st->submitted)
-        atomic_fetch_sub(&st->http->inflight, 1);
-    nmt_job_free(st->job);
-    nmt_api_request_free(&st->req);
-    free(st->body);
-    pthread_mutex_destroy(&st->lock);
-    free(st);
     *con_cls = NULL;
+    nmt_http *http = st->http;
+    pthread_mutex_lock(&st->lock);
+    st->closed = 1;
+    pthread_mutex_unlock(&st->lock);
+    nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_IDLE);
+    int delivered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && st->status;
+    double latency = now_s() - st->t_start;
+    if (http->metrics) {
+        if (delivered)
+            nmt_metrics_request(http->metrics, st->status, latency);
+        if (st->submitted && !delivered)
+            nmt_metrics_reject(http->metrics, NMT_REJECT_CLIENT_GONE);
+        if (st->submitted)
+            nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, -1);
+    }
+    if (atomic_load(&http->access_log)) {
+        if (delivered)
+            nmt_info("access", "%s %s %d sentences=%d latency_ms=%.1f", st->method, route_path(st->route),
+                     st->status, st->req.n, latency * 1000.0);
+        else
+            nmt_info("access", "%s %s - (connection ended before the answer was sent, code %d) latency_ms=%.1f",
+                     st->method, route_path(st->route), (int)toe, latency * 1000.0);
+    }
+    if (st->submitted)
+        atomic_fetch_sub(&http->inflight, 1);
+    request_unref(st);
+}
+/* libmicrohttpd: a connection was accepted or is about to be closed (its
+ * socket is still open then): the guard's bookkeeping. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    nmt_http *http = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? nmt_conn_opened(http->guard, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        nmt_conn_closed(http->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -389,6 +607,8 @@ nmt_code nmt_http_start(nmt_http **out, const nmt_http_opts *opts, nmt_batcher *
     http->o = *opts;
     http->batcher = batcher;
     http->metrics = metrics;
+    http->quiesced_fd = MHD_INVALID_SOCKET;
+    atomic_init(&http->access_log, opts->access_log);
     snprintf(http->retry_after, sizeof http->retry_after, "%d", opts->retry_after_s);
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
@@ -407,14 +627,30 @@ nmt_code nmt_http_start(nmt_http **out, const nmt_http_opts *opts, nmt_batcher *
         return nmt_err_set(err, NMT_ERR_INVALID, "listen_address '%s' is not an IPv4 or IPv6 address",
                            opts->address);
     }
+    nmt_conn_guard_opts go = {
+        .soft_limit = opts->connection_limit,
+        .read_timeout_ms = opts->request_read_timeout_s * 1000,
+        .idle_timeout_ms = opts->connection_timeout_s * 1000,
+        .tick_ms = 100,
+    };
+    nmt_code rc = nmt_conn_guard_start(&http->guard, &go, err);
+    if (rc) {
+        free(http);
+        return rc;
+    }
+    /* libmicrohttpd's own limit sits above the guard's: the connections in
+     * between are the ones answered 503 at once */
+    unsigned hard_limit = (unsigned)opts->connection_limit + NMT_HTTP_LIMIT_HEADROOM;
     http->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)opts->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->connection_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, http,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_LIMIT, hard_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opts->per_ip_connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, http, MHD_OPTION_NOTIFY_CONNECTION, on_connection, http, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, http, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!http->daemon) {
         int e = errno;
+        nmt_conn_guard_stop(http->guard);
         free(http);
         return nmt_err_set(err, NMT_ERR_IO, "cannot listen on %s:%d: %s", opts->address, opts->port,
                            e ? strerror(e) : "libmicrohttpd refused to start");
@@ -439,10 +675,18 @@ void nmt_http_drain(nmt_http *http)
     atomic_store(&http->draining, 1);
     if (http->metrics)
         nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_READY, 0);
+    /* The pool threads may still poll the returned socket for a while, so
+     * it is not closed before MHD stops; shutting it down makes the kernel
+     * refuse new connections at once (a balancer moves on) while the
+     * descriptor stays ours. */
     MHD_socket fd = MHD_quiesce_daemon(http->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (fd != MHD_INVALID_SOCKET) {
+        shutdown(fd, SHUT_RDWR);
+        http->quiesced_fd = fd;
+    }
 }
+
+void nmt_http_set_access_log(nmt_http *http, int on) { atomic_store(&http->access_log, on); }
 
 int nmt_http_wait_idle(nmt_http *http, int timeout_ms)
 {
@@ -460,5 +704,8 @@ void nmt_http_stop(nmt_http *http)
         return;
     if (http->daemon)
         MHD_stop_daemon(http->daemon);
+    nmt_conn_guard_stop(http->guard);
+    if (http->quiesced_fd != MHD_INVALID_SOCKET)
+        close(http->quiesced_fd);
     free(http);
 }

@@ -19,12 +19,18 @@
 
 typedef struct nmt_http nmt_http;
 
+/* Connections above connection_limit that are still accepted, to be
+ * answered 503 at once rather than left in the listen backlog. */
+#define NMT_HTTP_LIMIT_HEADROOM 64
+
 typedef struct nmt_http_opts {
     const char *address;       /* IPv4 or IPv6 literal */
     int port;                  /* 0 = any free port (see nmt_http_port) */
     int threads;               /* polling threads */
-    int connection_limit;
-    int connection_timeout_s;  /* idle or slow clients are dropped after this */
+    int connection_limit;      /* at the limit, slow or idle connections make room (conn_guard.h) */
+    int per_ip_connection_limit; /* 0 = none */
+    int connection_timeout_s;  /* idle clients are dropped after this */
+    int request_read_timeout_s; /* headers + body must arrive within this */
     size_t max_body_bytes;
     int retry_after_s;         /* Retry-After on 503 */
     int access_log;            /* one info line per request */
@@ -37,6 +43,8 @@ nmt_code nmt_http_start(nmt_http **out, const nmt_http_opts *opts, nmt_batcher *
                         nmt_err *err);
 int nmt_http_port(const nmt_http *http);
 void nmt_http_set_ready(nmt_http *http, int ready);
+/* Turns the access log on or off (SIGHUP reload); thread-safe. */
+void nmt_http_set_access_log(nmt_http *http, int on);
 
 /* Shutdown, step 1: /ready turns 503, the listening socket closes (no new
  * connections), new requests on open connections get 503 shutting_down. */

@@ -8,8 +8,9 @@
 #include "gemm.h"
 
 /* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
- * start-up (GCC function multi-versioning). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * start-up (GCC function multi-versioning).  Not under ThreadSanitizer:
+ * the ifunc resolvers run before its runtime is up and would crash. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define NMT_MULTIVERSION __attribute__((target_clones("avx512f", "avx2,fma", "default")))
 #else
 #define NMT_MULTIVERSION

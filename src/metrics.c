@@ -67,7 +67,10 @@ static const struct {
     {"nmtd_queue_depth_sentences", "Sentences waiting for a worker."},
     {"nmtd_inflight_requests", "Requests accepted and not yet answered."},
     {"nmtd_ready", "1 when the model is loaded and the daemon is not draining, else 0."},
+    {"nmtd_open_connections", "Client connections open now."},
 };
+
+static const char *const cut_names[NMT_CUT_COUNT_] = {"read_timeout", "peer_closed", "evicted", "over_capacity"};
 
 enum { C_SENTENCES_IN, C_SENTENCES_OUT, C_TOKENS_IN, C_TOKENS_OUT, C_DECODE_STEPS, C_BATCHES, C_COUNT_ };
 static const struct {
@@ -86,6 +89,7 @@ struct nmt_metrics {
     _Atomic uint64_t rejections[NMT_REJECT_COUNT_];
     _Atomic uint64_t counters[C_COUNT_];
     _Atomic long gauges[NMT_GAUGE_COUNT_];
+    _Atomic uint64_t cuts[NMT_CUT_COUNT_];
     histogram hist[H_COUNT_];
     struct timespec start; /* CLOCK_MONOTONIC at new */
     char *version;         /* escaped label values */
@@ -290,6 +294,12 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
         emit(&w, "%s %llu\n", counter_defs[c].name, (unsigned long long)load(&m->counters[c]));
     }
 
+    family(&w, "nmtd_connections_cut_total", "counter",
+           "Connections closed by the server to protect the others, by reason.");
+    for (int c = 0; c < NMT_CUT_COUNT_; c++)
+        emit(&w, "nmtd_connections_cut_total{reason=\"%s\"} %llu\n", cut_names[c],
+             (unsigned long long)load(&m->cuts[c]));
+
     family(&w, "nmtd_rejections_total", "counter", "Requests refused or abandoned, by reason.");
     for (int r = 0; r < NMT_REJECT_COUNT_; r++)
         emit(&w, "nmtd_rejections_total{reason=\"%s\"} %llu\n", reject_names[r],
@@ -301,6 +311,12 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
     family(&w, "nmtd_uptime_seconds", "gauge", "Seconds since the metrics were created at start-up.");
     emit(&w, "nmtd_uptime_seconds %.3f\n", up > 0 ? up : 0.0);
     return w.len;
+}
+
+void nmt_metrics_set_cuts(nmt_metrics *m, nmt_cut_reason which, uint64_t total)
+{
+    if ((int)which >= 0 && which < NMT_CUT_COUNT_)
+        atomic_store_explicit(&m->cuts[which], total, memory_order_relaxed);
 }
 
 nmt_code nmt_metrics_render(const nmt_metrics *m, char **out, size_t *len, nmt_err *err)

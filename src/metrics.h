@@ -18,7 +18,8 @@
  *   requests_total{status="200|400|404|405|413|500|503|504|other"} counter
  *   request_duration_seconds, queue_wait_seconds  histograms (1 ms .. 60 s)
  *   batch_sentences  histogram (1 .. 256)
- *   queue_depth_sentences, inflight_requests, ready  gauges
+ *   queue_depth_sentences, inflight_requests, ready, open_connections  gauges
+ *   connections_cut_total{reason="read_timeout|peer_closed|evicted|over_capacity"} counter
  *   sentences_in_total, sentences_out_total, tokens_in_total, tokens_out_total,
  *   decode_steps_total, batches_total  counters
  *   rejections_total{reason="queue_full|draining|invalid_request|body_too_large|timeout|client_gone"} counter
@@ -27,6 +28,7 @@
 #define NMT_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -49,6 +51,7 @@ typedef enum nmt_gauge {
     NMT_GAUGE_QUEUE_DEPTH = 0, /* nmtd_queue_depth_sentences: sentences waiting for a worker */
     NMT_GAUGE_INFLIGHT,        /* nmtd_inflight_requests: accepted, not yet answered */
     NMT_GAUGE_READY,           /* nmtd_ready: 1 when /ready answers 200, else 0 */
+    NMT_GAUGE_OPEN_CONNECTIONS,/* nmtd_open_connections */
     NMT_GAUGE_COUNT_
 } nmt_gauge;
 
@@ -83,6 +86,20 @@ void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long token
 /* nmtd_rejections_total{reason} += 1.  A rejected request is also counted by
  * nmt_metrics_request with the status it got.  Thread-safe, lock-free. */
 void nmt_metrics_reject(nmt_metrics *m, nmt_reject_reason reason);
+
+/* nmtd_connections_cut_total{reason}: connections the server closed to
+ * protect the others (conn_guard.h). */
+typedef enum nmt_cut_reason {
+    NMT_CUT_READ_TIMEOUT = 0, /* request not received within request_read_timeout_s (or idle too long) */
+    NMT_CUT_PEER_CLOSED,      /* the client had gone while nobody was reading */
+    NMT_CUT_EVICTED,          /* closed to make room at connection_limit */
+    NMT_CUT_OVER_CAPACITY,    /* found no room: answered 503 */
+    NMT_CUT_COUNT_
+} nmt_cut_reason;
+
+/* Sets a cut counter to its running total (the guard keeps the counts).
+ * Thread-safe, lock-free. */
+void nmt_metrics_set_cuts(nmt_metrics *m, nmt_cut_reason which, uint64_t total);
 
 /* Gauges: add a (possibly negative) delta, or set.  Thread-safe, lock-free. */
 void nmt_metrics_gauge_add(nmt_metrics *m, nmt_gauge which, long delta);

@@ -51,8 +51,10 @@ typedef struct nmt_config {
     int max_body_bytes;
     int max_length_limit;          /* the largest max_length a request may ask for */
     int http_threads;              /* libmicrohttpd polling threads */
-    int connection_limit;
+    int connection_limit;          /* at the limit, idle/slow connections make room */
+    int per_ip_connection_limit;   /* 0 = none */
     int connection_timeout_s;
+    int request_read_timeout_s;    /* headers + body must arrive within this */
     nmt_log_level log_level;       /* DEBUG, INFO, WARN or ERROR */
     int access_log;                /* 0 or 1 */
     int shutdown_grace_ms;         /* SIGTERM waits this long for accepted requests */

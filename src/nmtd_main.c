@@ -4,14 +4,17 @@
  * /ready turns 503 and the listening socket closes, the batcher finishes
  * every accepted request (up to shutdown_grace_ms; what is left is answered
  * 503), the answers are written, HTTP stops, everything is freed, exit 0.
- * A second signal exits at once.  The signal handler only sets a flag and
- * writes to a pipe. */
+ * A second signal exits at once.  SIGHUP re-reads the configuration
+ * (file and flags, as at start-up) and applies what can change safely while
+ * serving: log_level and access_log; anything else it reports as needing a
+ * restart.  The signal handlers only set a flag and write to a pipe. */
 #include "config.h"
 
 #include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "batcher.h"
@@ -32,29 +36,86 @@
 static volatile sig_atomic_t stop_signals;
 static int signal_pipe[2] = {-1, -1};
 
-static void on_signal(int sig)
+static void wake_main(char why)
 {
-    (void)sig;
-    if (stop_signals++ > 0)
-        _exit(1); /* second signal: no more waiting */
     int saved = errno;
-    ssize_t rc = write(signal_pipe[1], "x", 1);
+    ssize_t rc = write(signal_pipe[1], &why, 1);
     (void)rc;
     errno = saved;
 }
 
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_signals++ > 0)
+        _exit(1); /* second signal: no more waiting */
+    wake_main('t');
+}
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    wake_main('h');
+}
+
 static int install_signals(void)
 {
-    if (pipe2(signal_pipe, O_CLOEXEC) != 0)
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_hangup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     return 0;
+}
+
+/* Waits for a signal; returns 't' (stop) or 'h' (reload). */
+static char wait_signal(void)
+{
+    for (;;) {
+        struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            return 't';
+        char byte;
+        if (read(signal_pipe[0], &byte, 1) == 1)
+            return byte;
+    }
+}
+
+/* SIGHUP: the configuration again, from the same file and flags.  A bad
+ * file keeps the running settings. */
+static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
+{
+    nmt_config fresh;
+    nmt_config_action action;
+    nmt_err err;
+    nmt_config_defaults(&fresh);
+    nmt_sdnotify("RELOADING=1\nSTATUS=reloading the configuration");
+    if (nmt_config_parse_args(&fresh, argc, argv, &action, &err)) {
+        nmt_error("main", "SIGHUP: configuration not reloaded, the running one stays: %s", err.msg);
+    } else {
+        if (fresh.log_level != running->log_level) {
+            nmt_info("main", "SIGHUP: log_level %s -> %s", nmt_config_log_level_name(running->log_level),
+                     nmt_config_log_level_name(fresh.log_level));
+            nmt_log_set_level(fresh.log_level);
+            running->log_level = fresh.log_level;
+        }
+        if (fresh.access_log != running->access_log) {
+            nmt_info("main", "SIGHUP: access_log %d -> %d", running->access_log, fresh.access_log);
+            nmt_http_set_access_log(http, fresh.access_log);
+            running->access_log = fresh.access_log;
+        }
+        nmt_info("main", "SIGHUP: configuration reloaded (log_level, access_log apply now; other keys need a "
+                         "restart)");
+    }
+    nmt_config_free(&fresh);
+    nmt_sdnotify("READY=1\nSTATUS=serving");
 }
 
 static void observe_batch(void *ctx, int sentences, long tokens_in, long tokens_out, int steps)
@@ -96,6 +157,24 @@ static void *watchdog_main(void *arg)
             nmt_warn("main", "workers stalled: withholding the systemd watchdog ping");
     }
     return NULL;
+}
+
+/* Each connection is a descriptor: raise the soft limit to the hard one
+ * (systemd's default soft limit is 1024) and say so if it is still short. */
+static void raise_fd_limit(int connection_limit)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    rlim_t need = (rlim_t)connection_limit + NMT_HTTP_LIMIT_HEADROOM + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        nmt_warn("main", "open file limit %llu is below connection_limit + %d: raise LimitNOFILE=",
+                 (unsigned long long)rl.rlim_cur, NMT_HTTP_LIMIT_HEADROOM + 64);
 }
 
 /* The body of GET /v1/model (malloc'd). */
@@ -157,6 +236,7 @@ int main(int argc, char **argv)
         break;
     }
     nmt_log_set_level(cfg.log_level);
+    signal(SIGHUP, SIG_IGN); /* a hang-up while the model loads must not kill us; handled once serving */
     openblas_set_num_threads(cfg.blas_threads);
 
     nmt_translator *tr = NULL;
@@ -202,12 +282,15 @@ int main(int argc, char **argv)
         goto out;
     }
     info = model_info(tr, &cfg);
+    raise_fd_limit(cfg.connection_limit);
     nmt_http_opts ho = {
         .address = cfg.listen_address,
         .port = cfg.port,
         .threads = cfg.http_threads,
         .connection_limit = cfg.connection_limit,
+        .per_ip_connection_limit = cfg.per_ip_connection_limit,
         .connection_timeout_s = cfg.connection_timeout_s,
+        .request_read_timeout_s = cfg.request_read_timeout_s,
         .max_body_bytes = (size_t)cfg.max_body_bytes,
         .retry_after_s = cfg.retry_after_s,
         .access_log = cfg.access_log,
@@ -233,9 +316,8 @@ int main(int argc, char **argv)
              strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), tr->model->name, cfg.workers,
              cfg.blas_threads);
 
-    char byte;
-    while (read(signal_pipe[0], &byte, 1) < 0 && errno == EINTR)
-        ;
+    while (wait_signal() == 'h')
+        reload(&cfg, argc, argv, http);
     nmt_info("main", "signal received: draining (grace %d ms)", cfg.shutdown_grace_ms);
     nmt_sdnotify("STOPPING=1\nSTATUS=draining: finishing accepted requests");
     nmt_http_drain(http);

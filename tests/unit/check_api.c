@@ -77,6 +77,35 @@ START_TEST(test_bad_requests)
 }
 END_TEST
 
+/* Bodies cJSON alone would accept or cut short (json_check.c refuses them). */
+START_TEST(test_strict_json_and_nul)
+{
+    nmt_api_request req;
+    nmt_api_error e;
+    const char nul_inside[] = "{\"text\": \"three hundred\\u0000 forty two\"}";
+    ck_assert_int_eq(nmt_api_parse_translate(nul_inside, strlen(nul_inside), &limits, &req, &e), -1);
+    ck_assert_int_eq(e.status, 400);
+    ck_assert_str_eq(e.code, "invalid_text");
+    expect_error("{\"text\": [\"a\", \"\\u0000\"]}", 400, "invalid_text", "U+0000");
+    expect_error("{\"text\\u0000x\": \"a\"}", 400, "invalid_json", "object key");
+    const char raw_nul[] = "{\"text\": \"a\0b\"}"; /* strlen would stop at the NUL: pass the length */
+    ck_assert_int_eq(nmt_api_parse_translate(raw_nul, sizeof raw_nul - 1, &limits, &req, &e), -1);
+    ck_assert_str_eq(e.code, "invalid_json");
+    ck_assert_msg(strstr(e.message, "control character"), "%s", e.message);
+    expect_error("{\"text\": \"a\nb\"}", 400, "invalid_json", "control character");
+    expect_error("{\"text\": \"a\", \"text\": \"b\"}", 400, "invalid_json", "duplicate key \"text\"");
+    expect_error("{\"text\": \"a\", \"t\\u0065xt\": \"b\"}", 400, "invalid_json", "duplicate key");
+    expect_error("{\"text\": \"a\", \"max_length\": 07}", 400, "invalid_json", "leading zero");
+    expect_error("{\"text\": \"\\ud800\"}", 400, "invalid_json", "surrogate");
+    expect_error("\xef\xbb\xbf{\"text\": \"a\"}", 400, "invalid_json", "byte 0"); /* a BOM */
+    /* an escaped control character other than NUL is text */
+    const char ctl[] = "{\"text\": \"a\\u0001\"}";
+    ck_assert_int_eq(nmt_api_parse_translate(ctl, strlen(ctl), &limits, &req, &e), 0);
+    ck_assert_int_eq(req.lens[0], 2);
+    nmt_api_request_free(&req);
+}
+END_TEST
+
 START_TEST(test_character_count_is_code_points)
 {
     nmt_api_request req;
@@ -118,6 +147,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_single_and_list);
     tcase_add_test(tc, test_bad_requests);
+    tcase_add_test(tc, test_strict_json_and_nul);
     tcase_add_test(tc, test_character_count_is_code_points);
     tcase_add_test(tc, test_utf8_validation);
     tcase_add_test(tc, test_error_body);

@@ -307,7 +307,7 @@ START_TEST(test_format)
     nmt_metrics_batch(m, 3, 10, 10, 5);
     char *t = render(m);
     int families = validate(t);
-    ck_assert_int_eq(families, 16);
+    ck_assert_int_eq(families, 18);
     static const char *const types[] = {
         "# TYPE nmtd_build_info gauge\n",
         "# TYPE nmtd_requests_total counter\n",
@@ -317,6 +317,8 @@ START_TEST(test_format)
         "# TYPE nmtd_queue_depth_sentences gauge\n",
         "# TYPE nmtd_inflight_requests gauge\n",
         "# TYPE nmtd_ready gauge\n",
+        "# TYPE nmtd_open_connections gauge\n",
+        "# TYPE nmtd_connections_cut_total counter\n",
         "# TYPE nmtd_sentences_in_total counter\n",
         "# TYPE nmtd_sentences_out_total counter\n",
         "# TYPE nmtd_tokens_in_total counter\n",
@@ -335,6 +337,11 @@ START_TEST(test_format)
         snprintf(series, sizeof series, "nmtd_requests_total{status=\"%s\"}", labels[i]);
         sample(t, series);
     }
+    nmt_metrics_set_cuts(m, NMT_CUT_EVICTED, 7);
+    free(t);
+    t = render(m);
+    ck_assert_ptr_nonnull(strstr(t, "nmtd_connections_cut_total{reason=\"evicted\"} 7\n"));
+    ck_assert_ptr_nonnull(strstr(t, "nmtd_connections_cut_total{reason=\"read_timeout\"} 0\n"));
     static const char *const reasons[] = {"queue_full", "draining",  "invalid_request",
                                           "body_too_large", "timeout", "client_gone"};
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
