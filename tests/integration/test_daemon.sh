@@ -187,5 +187,9 @@ check "unknown config key: file:line" '[ $rc -eq 2 ] && grep -q "bad.conf:2" "$T
 check "--check-config on the shipped conf" '"$NMTD" --config "$SRC/conf/nmtd.conf" --model "$MODEL" --check-config >/dev/null 2>&1'
 check "--version" '"$NMTD" --version | grep -q "^nmtd [0-9]"'
 
+# built with a sanitizer, the daemons' logs carry any report it made
+check "no sanitizer report in the daemons' logs" \
+    '! grep -lE "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log'
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
