@@ -1,8 +1,12 @@
 /* tokenizer.h: text <-> ids the way Hugging Face's MarianTokenizer does it.
  * Source: an optional leading language token (">>fra<<", kept whole when
  * vocab.json has it) then source.spm pieces, each mapped through vocab.json
- * (unknown -> <unk>), then </s>.  Target: ids -> pieces (eos, pad and unk
- * dropped) -> target.spm decode.  Ids come from config.json and vocab.json,
+ * (unknown -> <unk>), then </s>.  Target, as MarianTokenizer.decode(ids,
+ * skip_special_tokens=True): ids -> pieces (eos, pad and unk dropped) ->
+ * target.spm decode -> every U+2581 left (by a piece only source.spm
+ * knows, which target.spm passes through verbatim) replaced by a space ->
+ * leading and trailing whitespace stripped (the characters Python's
+ * str.strip() removes).  Ids come from config.json and vocab.json,
  * never from constants.  Immutable after load; thread-safe. */
 #ifndef NMT_TOKENIZER_H
 #define NMT_TOKENIZER_H
@@ -28,6 +32,10 @@ nmt_code nmt_tokenizer_encode(const nmt_tokenizer *tok, const char *text, size_t
 
 /* Decodes ids into text (*out malloc'd). */
 nmt_code nmt_tokenizer_decode(const nmt_tokenizer *tok, const int *ids, int n, char **out, nmt_err *err);
+
+/* The last step of decoding, in place: every U+2581 becomes a space, then
+ * leading and trailing Unicode whitespace (Python's str.strip()) goes. */
+void nmt_tokenizer_hf_cleanup(char *text);
 
 /* Id of a piece, or -1. */
 int nmt_tokenizer_piece_id(const nmt_tokenizer *tok, const char *piece, size_t len);

@@ -212,8 +212,11 @@ class Reference:
         return ids
 
     def decode_ids(self, ids):
+        """Hugging Face's MarianTokenizer.decode(ids, skip_special_tokens=True):
+        special ids dropped, target.spm decode_pieces, then every U+2581 left
+        by a piece target.spm does not know becomes a space, ends stripped."""
         pieces = [self.inv[i] for i in ids if i not in (self.eos, self.pad, self.unk)]
-        return self.tgt_sp.decode_pieces(pieces)
+        return self.tgt_sp.decode_pieces(pieces).replace("\u2581", " ").strip()
 
     def limit_for(self, n_src, max_length=None):
         if max_length is not None:

@@ -154,6 +154,57 @@ static void check_golden_src_ids(const char *model_dir, const char *golden)
     nmt_tokenizer_free(l.tok);
 }
 
+/* Hugging Face's convention: no U+2581 survives decoding, even from a
+ * piece that only source.spm knows (target.spm passes it through
+ * verbatim), and the ends are stripped. */
+START_TEST(test_decode_source_only_pieces_like_hf)
+{
+    loaded l;
+    load(&l, tu_test_model("tiny-swish"));
+    nmt_err err;
+    int source_only = 0;
+    for (int id = 0; id < l.hp.vocab_size; id++) {
+        const char *p = nmt_tokenizer_id_piece(l.tok, id);
+        if (!p || strncmp(p, "\xe2\x96\x81", 3) != 0 || strlen(p) < 4)
+            continue;
+        int ids[3] = {id, id, l.hp.eos_id};
+        char *text;
+        ck_assert(nmt_tokenizer_decode(l.tok, ids, 3, &text, &err) == NMT_OK);
+        ck_assert_msg(strstr(text, "\xe2\x96\x81") == NULL, "piece %s decodes to '%s'", p, text);
+        ck_assert_msg(text[0] != ' ' && (!*text || text[strlen(text) - 1] != ' '), "'%s' not stripped", text);
+        /* "▁ab▁ab" -> "ab ab", whether target.spm knows the piece or not */
+        char want[256];
+        snprintf(want, sizeof want, "%s %s", p + 3, p + 3);
+        if (strcmp(text, want) == 0)
+            source_only++;
+        free(text);
+    }
+    ck_assert_int_gt(source_only, 10);
+    nmt_tokenizer_free(l.tok);
+}
+END_TEST
+
+START_TEST(test_hf_cleanup)
+{
+    static const char *const cases[][2] = {
+        {"\xe2\x96\x81Smith\xe2\x96\x81said", "Smith said"},
+        {"  a  b \t\n", "a  b"},
+        {"\xc2\xa0\xe3\x80\x80x\xe2\x80\x89", "x"},       /* NBSP, ideographic and thin spaces */
+        {"\xe2\x80\x8bx\xe2\x80\x8b", "\xe2\x80\x8bx\xe2\x80\x8b"}, /* zero-width space is not whitespace */
+        {"\xe2\x96\x81", ""},
+        {"", ""},
+        {"\xe2\x96\x81\xe2\x96\x81" "a\xe2\x96\x81\xe2\x96\x81", "a"},
+        {"ä\xe2\x96\x81ö", "ä ö"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i][0]);
+        nmt_tokenizer_hf_cleanup(buf);
+        ck_assert_str_eq(buf, cases[i][1]);
+    }
+}
+END_TEST
+
 START_TEST(test_golden_source_ids_demo)
 {
     check_golden_src_ids(tu_demo_model(), NMT_TEST_DATA "/en-de-demo.golden.tsv");
@@ -235,6 +286,8 @@ static Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_language_token_kept_whole);
     tcase_add_test(tc, test_too_long_reports_full_count);
     tcase_add_test(tc, test_decode_drops_special_tokens);
+    tcase_add_test(tc, test_decode_source_only_pieces_like_hf);
+    tcase_add_test(tc, test_hf_cleanup);
     tcase_add_test(tc, test_golden_source_ids_demo);
     tcase_add_test(tc, test_golden_source_ids_tiny);
     tcase_add_test(tc, test_vocab_disagrees_with_config);
