@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "spm.h"
+#include "utf8.h"
 #include "util.h"
 
 #define VOCAB_MAX_BYTES (256u << 20)
@@ -244,35 +245,6 @@ nmt_code nmt_tokenizer_encode(const nmt_tokenizer *tok, const char *text, size_t
     return NMT_OK;
 }
 
-/* Length of the Unicode whitespace character (as Python's str.isspace()
- * sees it) at s[0..len), or 0. */
-static size_t space_at(const unsigned char *s, size_t len)
-{
-    if (len >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20)))
-        return 1;
-    if (len >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
-        return 2;
-    if (len >= 3 && s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) /* U+1680 */
-        return 3;
-    if (len >= 3 && s[0] == 0xe2 && s[1] == 0x80 &&
-        (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf)) /* U+2000..200A, 2028, 2029, 202F */
-        return s[2] >= 0x80 ? 3 : 0;
-    if (len >= 3 && s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) /* U+205F */
-        return 3;
-    if (len >= 3 && s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) /* U+3000 */
-        return 3;
-    return 0;
-}
-
-/* Whitespace ending at s[len) (a UTF-8 sequence of 1 to 3 bytes), or 0. */
-static size_t space_before(const unsigned char *s, size_t len)
-{
-    for (size_t k = 1; k <= 3 && k <= len; k++)
-        if (space_at(s + len - k, k) == k)
-            return k;
-    return 0;
-}
-
 void nmt_tokenizer_hf_cleanup(char *text)
 {
     unsigned char *s = (unsigned char *)text;
@@ -284,9 +256,9 @@ void nmt_tokenizer_hf_cleanup(char *text)
             len -= 2;
         }
     size_t start = 0, k;
-    while ((k = space_at(s + start, len - start)) > 0)
+    while ((k = nmt_space_at(text + start, len - start)) > 0)
         start += k;
-    while (len > start && (k = space_before(s + start, len - start)) > 0)
+    while (len > start && (k = nmt_space_before(text + start, len - start)) > 0)
         len -= k;
     memmove(s, s + start, len - start);
     s[len - start] = '\0';

@@ -3,10 +3,13 @@
  * larger than the context's caps is cut into batches that fit. */
 #include "translator.h"
 
+#include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 #include "workspace.h"
 
 struct nmt_translator_ctx {
@@ -19,6 +22,37 @@ struct nmt_translator_ctx {
     int *src_len, *out_len, *limit, *index;
 };
 
+/* tokenizer_config.json's "source_lang" ("" when the file or key is absent
+ * or not a short string: the segmenter then uses ICU's root rules). */
+static void source_language(const char *dir, char *lang, size_t cap)
+{
+    lang[0] = '\0';
+    char *path = nmt_path_join(dir, "tokenizer_config.json"), *text = NULL;
+    size_t len;
+    nmt_err err;
+    if (path && nmt_file_exists(path) && nmt_read_file(path, 1 << 20, &text, &len, &err) == NMT_OK) {
+        cJSON *root = cJSON_ParseWithLength(text, len);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "source_lang");
+        if (cJSON_IsString(v) && strlen(v->valuestring) < cap)
+            snprintf(lang, cap, "%s", v->valuestring);
+        cJSON_Delete(root);
+    }
+    free(text);
+    free(path);
+}
+
+nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_err *err)
+{
+    nmt_segmenter *s = NULL;
+    nmt_code rc = nmt_segmenter_new(&s, lang, err);
+    if (rc)
+        return rc;
+    nmt_segmenter_free(tr->segmenter);
+    tr->segmenter = s;
+    nmt_info("translator", "sentence rules: %s", nmt_segmenter_language(s)[0] ? nmt_segmenter_language(s) : "ICU root");
+    return NMT_OK;
+}
+
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
 {
     *out = NULL;
@@ -28,6 +62,11 @@ nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err
     nmt_code rc = nmt_model_load(&tr->model, dir, err);
     if (rc == NMT_OK)
         rc = nmt_tokenizer_load(&tr->tokenizer, dir, &tr->model->hp, err);
+    if (rc == NMT_OK) {
+        char lang[16];
+        source_language(dir, lang, sizeof lang);
+        rc = nmt_translator_set_language(tr, lang, err);
+    }
     if (rc) {
         nmt_translator_free(tr);
         return rc;
@@ -40,6 +79,7 @@ void nmt_translator_free(nmt_translator *tr)
 {
     if (!tr)
         return;
+    nmt_segmenter_free(tr->segmenter);
     nmt_tokenizer_free(tr->tokenizer);
     nmt_model_free(tr->model);
     free(tr);

@@ -16,11 +16,13 @@
 #include "err.h"
 #include "model.h"
 #include "search.h"
+#include "segmenter.h"
 #include "tokenizer.h"
 
 typedef struct nmt_translator {
     nmt_model *model;
     nmt_tokenizer *tokenizer;
+    nmt_segmenter *segmenter; /* sentence rules of the source language */
 } nmt_translator;
 
 typedef struct nmt_translator_ctx nmt_translator_ctx;
@@ -41,8 +43,13 @@ typedef struct nmt_translation {
 } nmt_translation;
 
 /* Loads model + tokenizer from a Hugging Face Marian directory and checks
- * that they agree.  Errors name the file and the problem. */
+ * that they agree.  Errors name the file and the problem.  The sentence
+ * rules follow tokenizer_config.json's "source_lang" (ICU's root rules
+ * when it is absent). */
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err);
+/* Sentence rules for another source language (ISO 639 code; "" = root).
+ * Not thread-safe: call before translating. */
+nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_err *err);
 void nmt_translator_free(nmt_translator *tr);
 
 /* A worker context for batches of at most max_batch sentences and

@@ -4,7 +4,7 @@
 # PyTorch reference) need more: see tools/README.md.
 set -eu
 pkgs="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev check
-libsentencepiece-dev curl jq python3"
+libsentencepiece-dev libicu-dev curl jq python3"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

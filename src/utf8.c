@@ -1,0 +1,51 @@
+/* utf8.c: see utf8.h. */
+#include "utf8.h"
+
+size_t nmt_space_at(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (len >= 1 && ((s[0] >= 0x09 && s[0] <= 0x0d) || (s[0] >= 0x1c && s[0] <= 0x20)))
+        return 1;
+    if (len >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+        return 2;
+    if (len < 3)
+        return 0;
+    if (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) /* U+1680 */
+        return 3;
+    if (s[0] == 0xe2 && s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8a) || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf))
+        return 3; /* U+2000..200A, U+2028, U+2029, U+202F */
+    if (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) /* U+205F */
+        return 3;
+    if (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) /* U+3000 */
+        return 3;
+    return 0;
+}
+
+size_t nmt_space_before(const char *s, size_t len)
+{
+    for (size_t k = 1; k <= 3 && k <= len; k++)
+        if (nmt_space_at(s + len - k, k) == k)
+            return k;
+    return 0;
+}
+
+size_t nmt_newline_at(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (len >= 2 && s[0] == '\r' && s[1] == '\n')
+        return 2;
+    if (len >= 1 && (s[0] == '\n' || s[0] == '\r' || s[0] == '\v' || s[0] == '\f'))
+        return 1;
+    if (len >= 2 && s[0] == 0xc2 && s[1] == 0x85)
+        return 2;
+    if (len >= 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+        return 3;
+    return 0;
+}
+
+size_t nmt_char_len(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 1;
+    return n <= len ? n : 1;
+}

@@ -1,0 +1,19 @@
+/* utf8.h: character classes on UTF-8 bytes, for the text pipeline (no
+ * state, thread-safe).  Whitespace is what Python's str.isspace() calls
+ * whitespace, so that stripping here matches Hugging Face's str.strip(). */
+#ifndef NMT_UTF8_H
+#define NMT_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the whitespace character at s[0..len), or 0. */
+size_t nmt_space_at(const char *s, size_t len);
+/* Length of the whitespace character ending at s[len), or 0. */
+size_t nmt_space_before(const char *s, size_t len);
+/* Length of the line break at s[0..len): "\r\n", "\n", "\r", "\v", "\f",
+ * U+0085, U+2028 or U+2029; or 0. */
+size_t nmt_newline_at(const char *s, size_t len);
+/* Length of the (valid) UTF-8 character at s[0..len); 1 for a stray byte. */
+size_t nmt_char_len(const char *s, size_t len);
+
+#endif
