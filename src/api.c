@@ -96,7 +96,7 @@ static int add_text(nmt_api_request *req, int i, const cJSON *item, const nmt_ap
         return fail(e, 400, "invalid_utf8", "sentence %d is not valid UTF-8", i);
     size_t chars = nmt_utf8_length(s, len);
     if (chars > (size_t)limits->max_chars)
-        return fail(e, 400, "sentence_too_long", "sentence %d has %zu characters; at most %d are allowed", i, chars,
+        return fail(e, 400, "text_too_long", "text %d has %zu characters; at most %d are allowed", i, chars,
                     limits->max_chars);
     if (!(req->texts[i] = strdup(s)))
         return fail(e, 500, "internal", "out of memory");
@@ -160,6 +160,15 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
             goto out;
         }
         req->max_length = (int)v;
+    }
+    req->split = 1;
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(root, "split");
+    if (split && !cJSON_IsNull(split)) {
+        if (!cJSON_IsBool(split)) {
+            fail(e, 400, "invalid_split", "\"split\" must be true or false");
+            goto out;
+        }
+        req->split = cJSON_IsTrue(split);
     }
     req->is_list = cJSON_IsArray(text);
     int n = req->is_list ? cJSON_GetArraySize(text) : 1;

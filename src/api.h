@@ -9,7 +9,7 @@
 
 typedef struct nmt_api_limits {
     int max_sentences;    /* sentences per request */
-    int max_chars;        /* characters (code points) per sentence */
+    int max_chars;        /* characters (code points) per text */
     int max_length_limit; /* largest "max_length" a request may ask for */
 } nmt_api_limits;
 
@@ -20,6 +20,7 @@ typedef struct nmt_api_request {
     char **texts;  /* [n] NUL-terminated UTF-8 (owned) */
     size_t *lens;  /* [n] bytes */
     int max_length; /* 0 = the model's default */
+    int split;      /* cut each text into sentences ("split", default true) */
 } nmt_api_request;
 
 /* A client error: HTTP status, stable code, human message. */
@@ -32,7 +33,8 @@ typedef struct nmt_api_error {
 /* Parses body (len bytes, any Content-Type).  Returns 0, or -1 with e filled
  * (400: invalid_json (not strict RFC 8259 JSON, or a duplicate key),
  * invalid_text (a string holds U+0000), invalid_utf8, invalid_request, too_many_sentences,
- * sentence_too_long, invalid_max_length; 500: internal on out of memory). */
+ * text_too_long, invalid_max_length, invalid_split; 500: internal on out of
+ * memory). */
 int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
                             nmt_api_error *e);
 void nmt_api_request_free(nmt_api_request *req);

@@ -21,14 +21,19 @@
 #include <time.h>
 
 #include "log.h"
+#include "text_plan.h"
 
 struct nmt_job {
-    int n;
-    int remaining;           /* sentences not yet accounted for (lock) */
+    int n;                   /* texts */
+    int n_units;             /* the units (segments, wrapped pieces) of all texts */
+    int remaining;           /* units not yet accounted for (lock) */
     nmt_job_status status;   /* lock */
-    char **texts;            /* [n] translations */
-    int *ids;                /* all source ids, sentence i at off[i] */
-    int *off, *len;          /* [n] */
+    nmt_text_plan **plans;   /* [n] */
+    int *first_unit;         /* [n + 1]: text i's units are first_unit[i] .. first_unit[i + 1] - 1 */
+    const int **unit_ids;    /* [n_units] into the plans */
+    int *unit_len;           /* [n_units] */
+    char **unit_out;         /* [n_units] translations; each slot written by one worker */
+    char **texts;            /* [n] the joined translations, once complete and OK */
     int max_length;
     long tokens_out;
     double t_submit;
@@ -109,19 +114,25 @@ const char *nmt_job_text(const nmt_job *job, int i)
 {
     return job->status == NMT_JOB_OK && i >= 0 && i < job->n ? job->texts[i] : NULL;
 }
+int nmt_job_units(const nmt_job *job) { return job->n_units; }
 long nmt_job_tokens_out(const nmt_job *job) { return job->tokens_out; }
 
 void nmt_job_free(nmt_job *job)
 {
     if (!job)
         return;
-    if (job->texts)
-        for (int i = 0; i < job->n; i++)
-            free(job->texts[i]);
+    for (int i = 0; job->texts && i < job->n; i++)
+        free(job->texts[i]);
+    for (int i = 0; job->plans && i < job->n; i++)
+        nmt_text_plan_free(job->plans[i]);
+    for (int u = 0; job->unit_out && u < job->n_units; u++)
+        free(job->unit_out[u]);
     free(job->texts);
-    free(job->ids);
-    free(job->off);
-    free(job->len);
+    free(job->plans);
+    free(job->first_unit);
+    free(job->unit_ids);
+    free(job->unit_len);
+    free(job->unit_out);
     free(job);
 }
 
@@ -222,8 +233,8 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
                 continue;
             }
         }
-        w->src[m] = job->ids + job->off[w->batch[i].index];
-        w->src_len[m] = job->len[w->batch[i].index];
+        w->src[m] = job->unit_ids[w->batch[i].index];
+        w->src_len[m] = job->unit_len[w->batch[i].index];
         w->limit[m] = nmt_translator_limit(b->tr, w->src_len[m],
                                            &(nmt_translate_opts){.max_length = job->max_length});
         m++;
@@ -237,7 +248,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         nmt_error("batcher", "decoding failed: %s", err.msg);
         for (int i = 0; i < n; i++)
             if (w->batch[i].index >= 0)
-                w->batch[i].job->texts[w->batch[i].index] = NULL;
+                w->batch[i].job->unit_out[w->batch[i].index] = NULL;
         return;
     }
     long tokens_in = 0;
@@ -248,7 +259,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         char *text = NULL;
         if (nmt_translator_decode(b->tr, w->out[k], w->out_len[k], &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
-        job->texts[w->batch[i].index] = text; /* each slot is written by one worker only */
+        job->unit_out[w->batch[i].index] = text; /* each slot is written by one worker only */
         tokens_in += w->src_len[k];
         __atomic_add_fetch(&job->tokens_out, w->out_len[k], __ATOMIC_RELAXED);
         k++;
@@ -265,7 +276,7 @@ static void finish_batch(nmt_batcher *b, worker *w, int n, nmt_job **completed, 
         if (w->batch[i].index < 0) {
             if (job->status == NMT_JOB_OK)
                 job->status = NMT_JOB_CANCELLED;
-        } else if (!job->texts[w->batch[i].index] && job->status == NMT_JOB_OK) {
+        } else if (!job->unit_out[w->batch[i].index] && job->status == NMT_JOB_OK) {
             job->status = NMT_JOB_FAILED;
         }
         job->remaining--;
@@ -276,10 +287,29 @@ static void finish_batch(nmt_batcher *b, worker *w, int n, nmt_job **completed, 
     }
 }
 
+/* A job whose units are all translated: each text put back together with
+ * its gaps (no lock held; the job is no longer shared). */
+static void join_texts(nmt_job *job)
+{
+    if (job->status != NMT_JOB_OK)
+        return;
+    for (int i = 0; i < job->n; i++) {
+        nmt_err err;
+        if (nmt_text_plan_join(job->plans[i], (const char *const *)job->unit_out + job->first_unit[i],
+                               &job->texts[i], &err)) {
+            nmt_error("batcher", "joining a translation failed: %s", err.msg);
+            job->status = NMT_JOB_FAILED;
+            return;
+        }
+    }
+}
+
 static void complete_all(nmt_job **jobs, int n)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        join_texts(jobs[i]);
         jobs[i]->done(jobs[i], jobs[i]->ctx);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -427,10 +457,10 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
     return NMT_OK;
 }
 
-nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n, int max_length,
-                            nmt_job_done_fn done, nmt_job_gone_fn gone, void *ctx, int *bad_index, nmt_err *err)
+nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
+                            const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
+                            void *ctx, int *bad_index, int *units, nmt_err *err)
 {
-    int P = b->tr->model->hp.max_pos;
     nmt_job *job = calloc(1, sizeof *job);
     if (!job)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
@@ -439,53 +469,57 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     job->done = done;
     job->gone = gone;
     job->ctx = ctx;
-    job->texts = calloc((size_t)(n ? n : 1), sizeof *job->texts);
-    job->off = calloc((size_t)(n ? n : 1), sizeof(int));
-    job->len = calloc((size_t)(n ? n : 1), sizeof(int));
-    size_t cap = (size_t)(n ? n : 1) * 32, used = 0;
-    job->ids = malloc(cap * sizeof(int));
+    size_t slots = (size_t)(n ? n : 1);
+    job->plans = calloc(slots, sizeof *job->plans);
+    job->texts = calloc(slots, sizeof *job->texts);
+    job->first_unit = calloc(slots + 1, sizeof *job->first_unit);
     nmt_code rc = NMT_OK;
-    if (!job->texts || !job->off || !job->len || !job->ids) {
+    if (!job->plans || !job->texts || !job->first_unit) {
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    /* every text into units; the request's unit budget is shared by its texts */
+    nmt_text_opts o = *text_opts;
     for (int i = 0; i < n; i++) {
-        if (used + (size_t)P + 1 > cap) {
-            cap = 2 * cap + (size_t)P + 1;
-            int *grown = realloc(job->ids, cap * sizeof(int));
-            if (!grown) {
-                rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-                goto fail;
-            }
-            job->ids = grown;
-        }
-        int n_ids = 0;
-        rc = nmt_translator_encode(b->tr, texts[i], lens[i], job->ids + used, P + 1, &n_ids, err);
-        if (rc == NMT_OK && n_ids > P)
-            rc = NMT_ERR_TOO_LONG;
+        o.max_units = text_opts->max_units - job->n_units;
+        rc = nmt_text_plan_new(&job->plans[i], b->tr, texts[i], lens[i], &o, err);
         if (rc) {
             if (bad_index)
                 *bad_index = i;
             if (rc == NMT_ERR_TOO_LONG)
-                nmt_err_set(err, rc, "sentence %d has %d tokens; the model allows at most %d", i, n_ids, P);
+                nmt_err_set(err, rc, "the request needs more than %d segments (text %d goes past the limit)",
+                            text_opts->max_units, i);
             goto fail;
         }
-        job->off[i] = (int)used;
-        job->len[i] = n_ids;
-        used += (size_t)n_ids;
+        job->first_unit[i] = job->n_units;
+        job->n_units += nmt_text_plan_units(job->plans[i]);
     }
-    /* sentences with no tokens (empty text) translate to "" without decoding */
-    int to_queue = 0;
+    job->first_unit[n] = job->n_units;
+    size_t m = (size_t)(job->n_units ? job->n_units : 1);
+    job->unit_ids = calloc(m, sizeof *job->unit_ids);
+    job->unit_len = calloc(m, sizeof *job->unit_len);
+    job->unit_out = calloc(m, sizeof *job->unit_out);
+    if (!job->unit_ids || !job->unit_len || !job->unit_out) {
+        rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int to_queue = 0, eos = b->tr->model->hp.eos_id;
     for (int i = 0; i < n; i++) {
-        if (job->len[i] == 1 && job->ids[job->off[i]] == b->tr->model->hp.eos_id) {
-            if (!(job->texts[i] = strdup(""))) {
-                rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-                goto fail;
+        for (int u = job->first_unit[i]; u < job->first_unit[i + 1]; u++) {
+            job->unit_ids[u] = nmt_text_plan_ids(job->plans[i], u - job->first_unit[i], &job->unit_len[u]);
+            /* a unit with no tokens (only characters the tokenizer drops) translates to "" */
+            if (job->unit_len[u] == 1 && job->unit_ids[u][0] == eos) {
+                if (!(job->unit_out[u] = strdup(""))) {
+                    rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+                    goto fail;
+                }
+            } else {
+                to_queue++;
             }
-        } else {
-            to_queue++;
         }
     }
+    if (units)
+        *units = job->n_units;
     job->t_submit = now_s();
     pthread_mutex_lock(&b->lock);
     if (b->closing) {
@@ -496,22 +530,24 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     if (b->count + to_queue > b->o.queue_capacity) {
         int depth = b->count;
         pthread_mutex_unlock(&b->lock);
-        rc = nmt_err_set(err, NMT_ERR_BUSY, "queue full (%d of %d sentences waiting, %d more asked)", depth,
+        rc = nmt_err_set(err, NMT_ERR_BUSY, "queue full (%d of %d segments waiting, %d more asked)", depth,
                          b->o.queue_capacity, to_queue);
         goto fail;
     }
     job->remaining = to_queue;
-    for (int i = 0; i < n; i++) {
-        if (job->texts[i])
+    for (int u = 0; u < job->n_units; u++) {
+        if (job->unit_out[u])
             continue;
-        b->queue[b->count++] = (item){.job = job, .index = i, .n_ids = job->len[i], .t_enq = job->t_submit};
-        b->queued_tokens += job->len[i];
+        b->queue[b->count++] = (item){.job = job, .index = u, .n_ids = job->unit_len[u], .t_enq = job->t_submit};
+        b->queued_tokens += job->unit_len[u];
     }
     if (to_queue)
         pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->lock);
-    if (to_queue == 0)
+    if (to_queue == 0) {
+        join_texts(job);
         done(job, ctx);
+    }
     return NMT_OK;
 fail:
     nmt_job_free(job);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "text_plan.h"
 #include "translator.h"
 
 typedef struct nmt_batcher nmt_batcher;
@@ -57,22 +58,30 @@ typedef struct nmt_batcher_observer {
 nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nmt_batcher_opts *opts,
                            const nmt_batcher_observer *observer, nmt_err *err);
 
-/* Tokenizes n texts in the calling thread and queues them as one job.
- * max_length > 0 caps each sentence's generated tokens.  On NMT_OK the
- * batcher owns the job until done(job, ctx) has been called; the caller then
- * reads the results and frees it with nmt_job_free.  Otherwise nothing is
- * queued and done is never called:
- *   NMT_ERR_TOO_LONG  sentence *bad_index has more tokens than the model allows
- *   NMT_ERR_BUSY      the queue cannot take n more sentences
+/* Cuts n texts into units (text_plan.h: segments, wrapped when too long;
+ * text_opts->max_units is the budget of the whole request), tokenizes
+ * them in the calling thread and queues the units as one job: each unit is
+ * its own item, so a paragraph's sentences are decoded in parallel batches.
+ * max_length > 0 caps each unit's generated tokens.  *units (may be NULL)
+ * tells how many units the job has.  On NMT_OK the batcher owns the job
+ * until done(job, ctx) has been called; the caller then reads the results
+ * (each text put back together with its gaps) and frees it with
+ * nmt_job_free.  Otherwise nothing is queued and done is never called:
+ *   NMT_ERR_TOO_LONG  the texts need more than text_opts->max_units units
+ *                     (*bad_index: the text that went past the budget)
+ *   NMT_ERR_BUSY      the queue cannot take the units
  *   NMT_ERR_CLOSED    the batcher is closing
- * An empty job (n == 0) completes at once, inside submit. */
-nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n, int max_length,
-                            nmt_job_done_fn done, nmt_job_gone_fn gone, void *ctx, int *bad_index, nmt_err *err);
+ * A job with nothing to decode (n == 0, only whitespace) completes at once,
+ * inside submit. */
+nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
+                            const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
+                            void *ctx, int *bad_index, int *units, nmt_err *err);
 
 /* A completed job's outcome (valid inside and after the done callback). */
 nmt_job_status nmt_job_status_of(const nmt_job *job);
 int nmt_job_count(const nmt_job *job);
 const char *nmt_job_text(const nmt_job *job, int i); /* NULL unless NMT_JOB_OK */
+int nmt_job_units(const nmt_job *job);
 long nmt_job_tokens_out(const nmt_job *job);
 void nmt_job_free(nmt_job *job);
 

@@ -31,6 +31,8 @@ typedef enum kind {
     KIND_INT,      /* int in [min, max] */
     KIND_BOOL,     /* int 0/1 from yes/no, true/false, on/off, 1/0 */
     KIND_LOGLEVEL, /* nmt_log_level from debug|info|warn|error */
+    KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
+    KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
 } kind;
 
 typedef struct directive {
@@ -73,8 +75,19 @@ static const directive directives[] = {
     D_INT(request_timeout_ms, 1, 3600000, 30000,
           "A request still unanswered after this many milliseconds gets 504."),
     D_INT(max_sentences_per_request, 1, 100000, 128, "The most sentences one request may carry (else 400)."),
-    D_INT(max_chars_per_sentence, 1, 10000000, 5000,
-          "The longest sentence a request may carry, in UTF-8 code points (else 400)."),
+    D_INT(max_chars_per_text, 1, 100000000, 100000,
+          "The longest text a request may carry, in UTF-8 code points (else 400 text_too_long). A text is "
+          "split into sentences; each is translated on its own."),
+    D_INT(max_segments_per_request, 1, 1000000, 1024,
+          "The most segments (sentences, and pieces of sentences too long for the model) all texts of one "
+          "request may make (else 400 too_many_segments). At most queue_capacity."),
+    D_STR(newline, KIND_NEWLINE, "split",
+          "split: a line break always ends a segment. join: a single line break inside a paragraph is read as "
+          "a space (hard-wrapped text); only a blank line ends a paragraph. Either way the line breaks come "
+          "back in the answer where they were."),
+    D_STR(source_language, KIND_LANG, "",
+          "The source language's code for sentence splitting (en, de, ...). Empty: tokenizer_config.json's "
+          "source_lang; a language without rules of its own uses ICU's root rules."),
     D_INT(max_body_bytes, 64, 1073741824, 1048576, "The largest request body, in bytes (else 413)."),
     D_INT(max_length_limit, 1, 100000, 512,
           "The largest max_length a request may ask for (else 400); the model's own limits still apply."),
@@ -258,6 +271,21 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
             }
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a log level (debug, info, warn, error)", text);
+    case KIND_NEWLINE:
+        if (strcasecmp(text, "split") == 0 || strcasecmp(text, "join") == 0) {
+            *(int *)field = strcasecmp(text, "join") == 0 ? NMT_NEWLINE_JOIN : NMT_NEWLINE_SPLIT;
+            return NMT_OK;
+        }
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not split or join", text);
+    case KIND_LANG:
+        if (len >= d->size)
+            return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is too long for a language code", text);
+        for (const char *p = text; *p; p++)
+            if (!isalpha((unsigned char)*p) && *p != '_' && *p != '-')
+                return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a language code (en, de, pt_BR, ...)",
+                                   text);
+        memcpy(field, text, len + 1);
+        return NMT_OK;
     }
     return nmt_err_set(err, NMT_ERR_INVALID, "internal error: unknown kind for %s", d->name);
 }
@@ -276,7 +304,7 @@ static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_e
     if (rc)
         return rc;
     char *field = (char *)c + d->offset;
-    if (d->kind == KIND_PATH || d->kind == KIND_ADDR) {
+    if (d->kind == KIND_PATH || d->kind == KIND_ADDR || d->kind == KIND_LANG) {
         memset(field, 0, d->size);
         memcpy(field, tmp.s, strlen(tmp.s) + 1);
     } else {
@@ -298,6 +326,7 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     switch (d->kind) {
     case KIND_PATH:
     case KIND_ADDR:
+    case KIND_LANG:
         fputc('"', f);
         for (const char *p = field; *p; p++) {
             if (*p == '"' || *p == '\\')
@@ -309,6 +338,7 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     case KIND_INT: fprintf(f, "%d", *(const int *)field); break;
     case KIND_BOOL: fputs(*(const int *)field ? "yes" : "no", f); break;
     case KIND_LOGLEVEL: fputs(nmt_config_log_level_name(*(const nmt_log_level *)field), f); break;
+    case KIND_NEWLINE: fputs(*(const int *)field == NMT_NEWLINE_JOIN ? "join" : "split", f); break;
     }
 }
 

@@ -261,16 +261,19 @@ static enum MHD_Result start_translate(request_state *st)
     nmt_api_error e;
     if (nmt_api_parse_translate(st->body ? st->body : "", st->len, &http->o.limits, &st->req, &e))
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
-    int bad = -1;
+    int bad = -1, units = 0;
     nmt_err err;
+    nmt_text_opts text_opts = {
+        .split = st->req.split, .newline_join = http->o.newline_join, .max_units = http->o.max_segments};
     atomic_fetch_add(&st->refs, 1); /* the batcher's, if it takes the job */
     nmt_code rc = nmt_batcher_submit(http->batcher, (const char *const *)st->req.texts, st->req.lens, st->req.n,
-                                     st->req.max_length, on_job_done, client_gone, st, &bad, &err);
+                                     &text_opts, st->req.max_length, on_job_done, client_gone, st, &bad, &units,
+                                     &err);
     if (rc) {
         atomic_fetch_sub(&st->refs, 1); /* not taken: the connection's reference remains */
         switch (rc) {
         case NMT_ERR_TOO_LONG:
-            return send_error(st, 400, "too_many_tokens", err.msg, NMT_REJECT_INVALID_REQUEST);
+            return send_error(st, 400, "too_many_segments", err.msg, NMT_REJECT_INVALID_REQUEST);
         case NMT_ERR_BUSY:
             return send_error(st, 503, "queue_full", err.msg, NMT_REJECT_QUEUE_FULL);
         case NMT_ERR_CLOSED:
@@ -283,7 +286,7 @@ static enum MHD_Result start_translate(request_state *st)
     st->submitted = 1;
     atomic_fetch_add(&http->inflight, 1);
     if (http->metrics) {
-        nmt_metrics_sentences_in(http->metrics, st->req.n);
+        nmt_metrics_sentences_in(http->metrics, units);
         nmt_metrics_gauge_add(http->metrics, NMT_GAUGE_INFLIGHT, 1);
     }
     pthread_mutex_lock(&st->lock);

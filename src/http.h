@@ -35,6 +35,8 @@ typedef struct nmt_http_opts {
     int retry_after_s;         /* Retry-After on 503 */
     int access_log;            /* one info line per request */
     nmt_api_limits limits;
+    int max_segments;          /* per request (all its texts) */
+    int newline_join;          /* newline = join */
     const char *model_info_json; /* body of GET /v1/model */
 } nmt_http_opts;
 

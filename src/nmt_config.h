@@ -35,6 +35,8 @@
 #define NMT_CONFIG_PATH_MAX 4096 /* model path, NUL included */
 #define NMT_CONFIG_ADDR_MAX 64   /* an IPv6 literal is at most 45 characters */
 
+enum { NMT_NEWLINE_SPLIT = 0, NMT_NEWLINE_JOIN = 1 };
+
 typedef struct nmt_config {
     char model[NMT_CONFIG_PATH_MAX];          /* model directory (Hugging Face Marian layout) */
     char listen_address[NMT_CONFIG_ADDR_MAX]; /* IPv4 or IPv6 literal (checked with inet_pton) */
@@ -47,7 +49,10 @@ typedef struct nmt_config {
     int queue_capacity;            /* sentences waiting; beyond -> 503 */
     int request_timeout_ms;        /* still waiting after this -> 504 */
     int max_sentences_per_request;
-    int max_chars_per_sentence;    /* UTF-8 code points */
+    int max_chars_per_text;        /* UTF-8 code points of one text */
+    int max_segments_per_request;  /* sentences and wrapped pieces of all texts */
+    int newline;                   /* NMT_NEWLINE_SPLIT or NMT_NEWLINE_JOIN */
+    char source_language[16];      /* "" = from the model */
     int max_body_bytes;
     int max_length_limit;          /* the largest max_length a request may ask for */
     int http_threads;              /* libmicrohttpd polling threads */

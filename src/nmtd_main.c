@@ -207,7 +207,11 @@ static char *model_info(const nmt_translator *tr, const nmt_config *cfg)
     cJSON_AddNumberToObject(batching, "queue_capacity", cfg->queue_capacity);
     cJSON_AddNumberToObject(batching, "request_timeout_ms", cfg->request_timeout_ms);
     cJSON_AddNumberToObject(batching, "max_sentences_per_request", cfg->max_sentences_per_request);
-    cJSON_AddNumberToObject(batching, "max_chars_per_sentence", cfg->max_chars_per_sentence);
+    cJSON_AddNumberToObject(batching, "max_chars_per_text", cfg->max_chars_per_text);
+    cJSON_AddNumberToObject(batching, "max_segments_per_request", cfg->max_segments_per_request);
+    cJSON_AddStringToObject(batching, "newline", cfg->newline == NMT_NEWLINE_JOIN ? "join" : "split");
+    cJSON_AddStringToObject(model, "sentence_rules",
+                            nmt_segmenter_language(tr->segmenter)[0] ? nmt_segmenter_language(tr->segmenter) : "root");
     cJSON_AddNumberToObject(batching, "max_length_limit", cfg->max_length_limit);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -254,6 +258,15 @@ int main(int argc, char **argv)
         nmt_error("main", "cannot load the model: %s", err.msg);
         goto out;
     }
+    if (cfg.source_language[0] && nmt_translator_set_language(tr, cfg.source_language, &err)) {
+        nmt_error("main", "source_language: %s", err.msg);
+        goto out;
+    }
+    if (cfg.max_segments_per_request > cfg.queue_capacity) {
+        nmt_warn("main", "max_segments_per_request %d lowered to queue_capacity %d (a larger request could never "
+                         "be queued)", cfg.max_segments_per_request, cfg.queue_capacity);
+        cfg.max_segments_per_request = cfg.queue_capacity;
+    }
     if (action == NMT_CONFIG_CHECK) {
         nmt_config_dump(&cfg, stdout);
         printf("# configuration valid; model %s loaded and checked\n", tr->model->name);
@@ -295,9 +308,11 @@ int main(int argc, char **argv)
         .retry_after_s = cfg.retry_after_s,
         .access_log = cfg.access_log,
         .limits = {.max_sentences = cfg.max_sentences_per_request,
-                   .max_chars = cfg.max_chars_per_sentence,
+                   .max_chars = cfg.max_chars_per_text,
                    .max_length_limit = cfg.max_length_limit},
         .model_info_json = info,
+        .max_segments = cfg.max_segments_per_request,
+        .newline_join = cfg.newline == NMT_NEWLINE_JOIN,
     };
     if (nmt_http_start(&http, &ho, batcher, metrics, &err)) {
         nmt_error("main", "%s", err.msg);

@@ -1,8 +1,10 @@
 /* nmtd_translate.c: the engine from the command line.  One sentence per
- * stdin line, one translation per stdout line, same order.  Lines are sorted
- * by length into batches that worker threads (each with its own context and
- * one share of the BLAS threads) take in turn; results are written in input
- * order at the end. */
+ * stdin line, one translation per stdout line, same order.  With --split, a
+ * line is a text: it is cut into sentences (text_plan.h), each translated
+ * on its own, and put back together with its gaps.  Lines (or sentences)
+ * are sorted by length into batches that worker threads (each with its own
+ * context and one share of the BLAS threads) take in turn; results are
+ * written in input order at the end. */
 #include "config.h"
 
 #include <cblas.h>
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "text_plan.h"
 #include "translator.h"
 
 typedef struct job {
@@ -49,7 +52,11 @@ static void usage(FILE *f)
             "  -t, --threads N        threads in all (default 1)\n"
             "  -w, --workers N        decoding workers sharing them (default: --threads; each worker\n"
             "                         gets threads/workers BLAS threads)\n"
-            "      --ids              print source ids TAB output ids TAB translation\n"
+            "  -s, --split            a line is a text: split it into sentences, translate each,\n"
+            "                         keep the spaces between them; a sentence too long for the\n"
+            "                         model is wrapped, never cut\n"
+            "      --source-language L  sentence rules for L (default: the model's source_lang)\n"
+            "      --ids              print source ids TAB output ids TAB translation (not with --split)\n"
             "      --bench            print throughput and peak memory to stderr at the end\n"
             "      --log-level LEVEL  debug, info, warn (default), error\n"
             "  -h, --help             this help\n"
@@ -109,6 +116,84 @@ oom:
     fprintf(stderr, "nmtd-translate: out of memory reading input\n");
     free(buf);
     return -1;
+}
+
+/* --split: plans every line; the units of all lines, in order, become the
+ * "lines" to translate (pointing into the plans).  Returns 0 or -1. */
+static int split_lines(const nmt_translator *tr, char **lines, const size_t *lens, int n_lines,
+                       nmt_text_plan ***plans_out, char ***units_out, size_t **unit_lens_out, int *n_units_out)
+{
+    nmt_text_plan **plans = calloc((size_t)(n_lines ? n_lines : 1), sizeof *plans);
+    nmt_text_opts o = {.split = 1, .newline_join = 0, .max_units = INT_MAX};
+    nmt_err err;
+    size_t total = 0;
+    if (!plans)
+        goto oom;
+    for (int i = 0; i < n_lines; i++) {
+        if (nmt_text_plan_new(&plans[i], tr, lines[i], lens[i], &o, &err)) {
+            fprintf(stderr, "nmtd-translate: line %d: %s\n", i + 1, err.msg);
+            goto fail;
+        }
+        total += (size_t)nmt_text_plan_units(plans[i]);
+    }
+    char **units = malloc((total ? total : 1) * sizeof *units);
+    size_t *unit_lens = malloc((total ? total : 1) * sizeof *unit_lens);
+    if (!units || !unit_lens) {
+        free(units);
+        free(unit_lens);
+        goto oom;
+    }
+    size_t k = 0;
+    for (int i = 0; i < n_lines; i++)
+        for (int u = 0; u < nmt_text_plan_units(plans[i]); u++, k++)
+            units[k] = (char *)nmt_text_plan_text(plans[i], u, &unit_lens[k]);
+    *plans_out = plans;
+    *units_out = units;
+    *unit_lens_out = unit_lens;
+    *n_units_out = (int)total;
+    return 0;
+oom:
+    fprintf(stderr, "nmtd-translate: out of memory\n");
+fail:
+    for (int i = 0; plans && i < n_lines; i++)
+        nmt_text_plan_free(plans[i]);
+    free(plans);
+    return -1;
+}
+
+/* --split: one output line per input line, its units' translations in its
+ * gaps.  Returns 0, or -1 after reporting a unit that failed. */
+static int print_joined(nmt_text_plan **plans, int n_lines, const nmt_translation *results)
+{
+    int status = 0;
+    size_t k = 0;
+    for (int i = 0; i < n_lines; i++) {
+        int n = nmt_text_plan_units(plans[i]);
+        const char **texts = malloc((size_t)(n ? n : 1) * sizeof *texts);
+        if (!texts) {
+            fprintf(stderr, "nmtd-translate: out of memory\n");
+            return -1;
+        }
+        for (int u = 0; u < n; u++, k++) {
+            texts[u] = results[k].text ? results[k].text : "";
+            if (results[k].code) {
+                fprintf(stderr, "nmtd-translate: line %d, sentence %d: %s\n", i + 1, u + 1,
+                        nmt_code_name(results[k].code));
+                status = -1;
+            }
+        }
+        char *joined = NULL;
+        nmt_err err;
+        if (nmt_text_plan_join(plans[i], texts, &joined, &err)) {
+            fprintf(stderr, "nmtd-translate: line %d: %s\n", i + 1, err.msg);
+            status = -1;
+        }
+        fputs(joined ? joined : "", stdout);
+        putchar('\n');
+        free(joined);
+        free(texts);
+    }
+    return status;
 }
 
 static const size_t *sort_lens;
@@ -187,12 +272,14 @@ int main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},    {"workers", required_argument, NULL, 'w'},
         {"ids", no_argument, NULL, 'I'},              {"bench", no_argument, NULL, 'B'},
         {"log-level", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
+        {"split", no_argument, NULL, 's'},            {"source-language", required_argument, NULL, 'S'},
         {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
     const char *model_dir = NULL;
-    int batch_size = 32, threads = 1, workers = 0, show_ids = 0, bench = 0, opt;
+    int batch_size = 32, threads = 1, workers = 0, show_ids = 0, bench = 0, split = 0, opt;
+    const char *source_language = NULL;
     nmt_translate_opts opts = {0, 0, 0};
     nmt_log_set_level(NMT_LOG_WARN);
-    while ((opt = getopt_long(argc, argv, "m:b:l:n:t:w:hV", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:b:l:n:t:w:shV", options, NULL)) != -1) {
         switch (opt) {
         case 'm': model_dir = optarg; break;
         case 'b': if (parse_int(optarg, "--batch-size", 1, &batch_size)) return 2; break;
@@ -202,6 +289,8 @@ int main(int argc, char **argv)
         case 'w': if (parse_int(optarg, "--workers", 1, &workers)) return 2; break;
         case 'I': show_ids = opts.return_ids = 1; break;
         case 'B': bench = 1; break;
+        case 's': split = 1; break;
+        case 'S': source_language = optarg; break;
         case 'L': {
             nmt_log_level level;
             if (nmt_log_parse_level(optarg, &level)) {
@@ -224,6 +313,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmtd-translate: --model DIR is required (try --help)\n");
         return 2;
     }
+    if (split && show_ids) {
+        fprintf(stderr, "nmtd-translate: --ids and --split do not go together\n");
+        return 2;
+    }
     if (workers == 0)
         workers = threads;
     if (workers > threads) {
@@ -238,6 +331,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmtd-translate: cannot load model: %s\n", err.msg);
         return 1;
     }
+    if (source_language && nmt_translator_set_language(tr, source_language, &err)) {
+        fprintf(stderr, "nmtd-translate: --source-language: %s\n", err.msg);
+        nmt_translator_free(tr);
+        return 2;
+    }
     char **lines = NULL;
     size_t *lens = NULL;
     int n_lines = 0, status = 0;
@@ -245,18 +343,27 @@ int main(int argc, char **argv)
         nmt_translator_free(tr);
         return 1;
     }
-    job j = {.tr = tr, .lines = lines, .lens = lens, .n_lines = n_lines, .batch_size = batch_size, .opts = opts};
-    j.order = malloc((size_t)(n_lines ? n_lines : 1) * sizeof *j.order);
-    j.results = calloc((size_t)(n_lines ? n_lines : 1), sizeof *j.results);
+    /* --split: the units of every line's plan are what gets translated */
+    nmt_text_plan **plans = NULL;
+    char **units = lines;
+    size_t *unit_lens = lens;
+    int n_units = n_lines;
+    if (split && split_lines(tr, lines, lens, n_lines, &plans, &units, &unit_lens, &n_units)) {
+        nmt_translator_free(tr);
+        return 1;
+    }
+    job j = {.tr = tr, .lines = units, .lens = unit_lens, .n_lines = n_units, .batch_size = batch_size, .opts = opts};
+    j.order = malloc((size_t)(n_units ? n_units : 1) * sizeof *j.order);
+    j.results = calloc((size_t)(n_units ? n_units : 1), sizeof *j.results);
     pthread_t *tids = calloc((size_t)workers, sizeof *tids);
     if (!j.order || !j.results || !tids) {
         fprintf(stderr, "nmtd-translate: out of memory\n");
         return 1;
     }
-    for (int i = 0; i < n_lines; i++)
+    for (int i = 0; i < n_units; i++)
         j.order[i] = i;
-    sort_lens = lens;
-    qsort(j.order, (size_t)n_lines, sizeof *j.order, by_length);
+    sort_lens = unit_lens;
+    qsort(j.order, (size_t)n_units, sizeof *j.order, by_length);
     atomic_init(&j.next_batch, 0);
     pthread_mutex_init(&j.stats_lock, NULL);
 
@@ -277,7 +384,9 @@ int main(int argc, char **argv)
         status = 1;
     }
     const nmt_hparams *hp = &tr->model->hp;
-    for (int i = 0; i < n_lines && !j.failed; i++) {
+    if (split && !j.failed && print_joined(plans, n_lines, j.results))
+        status = 1;
+    for (int i = 0; i < n_lines && !j.failed && !split; i++) {
         const nmt_translation *r = &j.results[i];
         if (r->code == NMT_ERR_TOO_LONG) {
             fprintf(stderr,
@@ -307,12 +416,20 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "nmtd: sentences=%d tokens_out=%ld seconds=%.3f sentences_per_s=%.1f tokens_per_s=%.1f batch=%d "
                 "threads=%d workers=%d peak_rss_mb=%.0f\n",
-                n_lines, j.stats.tokens_out, secs, n_lines / secs, (double)j.stats.tokens_out / secs, batch_size,
+                n_units, j.stats.tokens_out, secs, n_units / secs, (double)j.stats.tokens_out / secs, batch_size,
                 threads, workers, (double)ru.ru_maxrss / 1024.0);
     }
-    for (int i = 0; i < n_lines; i++)
+    for (int i = 0; i < n_lines; i++) {
         free(lines[i]);
-    nmt_translations_clear(j.results, n_lines);
+        if (plans)
+            nmt_text_plan_free(plans[i]);
+    }
+    if (plans) {
+        free(plans);
+        free(units);
+        free(unit_lens);
+    }
+    nmt_translations_clear(j.results, n_units);
     free(j.results);
     free(j.order);
     free(tids);

@@ -55,7 +55,8 @@ first_in=$(sed -n 1p "$TMP/inputs.txt")
 first_out=$(sed -n 1p "$TMP/wanted.txt")
 
 # ---- main daemon -------------------------------------------------------
-start_daemon main --workers 2 --max-wait-ms 20 --max-body-bytes 100000 || exit 1
+start_daemon main --workers 2 --max-wait-ms 20 --max-body-bytes 100000 --max-chars-per-text 5000 \
+    --max-segments-per-request 50 || exit 1
 MAIN_PID=$PID
 check "/health 200" '[ "$(curl -s -o /dev/null -w "%{http_code}" 127.0.0.1:$PORT/health)" = 200 ]'
 check "/ready 200" '[ "$(curl -s -o /dev/null -w "%{http_code}" 127.0.0.1:$PORT/ready)" = 200 ]'
@@ -94,7 +95,28 @@ expect "text of the wrong type" 400 invalid_request '{"text": 42}'
 expect "list with a number" 400 invalid_request '{"text": ["a", 1]}'
 expect "invalid UTF-8" 400 invalid_utf8 "$(printf '{"text": "\xff\xfe"}')"
 long=$(awk 'BEGIN { for (i = 0; i < 700; i++) printf "one "; }')
-expect "sentence over the token limit" 400 too_many_tokens "{\"text\": \"$long\"}"
+units_before=$(curl -s "127.0.0.1:$PORT/metrics" | sed -n 's/^nmtd_sentences_in_total //p')
+got=$(post "{\"text\": \"$long\", \"split\": false}")
+units_after=$(curl -s "127.0.0.1:$PORT/metrics" | sed -n 's/^nmtd_sentences_in_total //p')
+check "a text over the position limit is wrapped into pieces and translated, not refused" \
+    '[ "${got%% *}" = 200 ] && [ -n "$(jq -r .translation <<< "${got#* }")" ] && [ $((units_after - units_before)) -ge 2 ]'
+expect "text over max_chars_per_text" 400 text_too_long "{\"text\": \"$long$long\"}"
+many=$(awk 'BEGIN { for (i = 0; i < 51; i++) printf "One. "; }')
+expect "more segments than max_segments_per_request" 400 too_many_segments "{\"text\": [\"Two.\", \"$many\"]}"
+expect "split not a boolean" 400 invalid_split '{"text": "one", "split": "no"}'
+
+# a paragraph of held-out sentences with mixed gaps: exactly their one-by-one
+# translations (the reference's goldens) in the same gaps
+grep -v '^#' "$GOLDEN" | cut -f1,4 | grep -E '^[A-Z][^	]*[.!?]	' | head -6 > "$TMP/para.tsv"
+jq -Rn '[inputs | split("\t")] as $s | ["  ", " ", "\n", "\n\n", "\t", "\r\n", " \n "] as $g |
+        {text: ($g[0] + ([range(0; $s | length) | $s[.][0] + $g[. + 1]] | join(""))),
+         want: ($g[0] + ([range(0; $s | length) | $s[.][1] + $g[. + 1]] | join("")))}' < "$TMP/para.tsv" > "$TMP/para.json"
+jq -c '{text: .text}' "$TMP/para.json" > "$TMP/para_req.json"
+curl -s --data-binary @"$TMP/para_req.json" "127.0.0.1:$PORT/translate" | jq -r .translation > "$TMP/para_got.txt"
+jq -r .want "$TMP/para.json" > "$TMP/para_want.txt"
+check "a paragraph with mixed gaps = its sentences' translations in the same gaps" 'cmp -s "$TMP/para_got.txt" "$TMP/para_want.txt"'
+check "whitespace alone comes back as it was" '[ "$(post "{\"text\": \" \\n\\t \"}")" = "200 {\"translation\":\" \\n\\t \"}" ]'
+
 expect "max_length out of range" 400 invalid_max_length '{"text": "one", "max_length": 0}'
 expect "unknown path" 404 not_found '{}' /nowhere
 expect "wrong method" 405 method_not_allowed '' /translate GET

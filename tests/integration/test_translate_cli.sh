@@ -82,5 +82,20 @@ for set in numbers:99.5 sentences:99.0; do
     fi
 done
 
+# --split: a line is a paragraph; each of its sentences is translated alone
+# and the gaps stay (golden sentences, three per line, mixed gaps)
+grep -v '^#' "$golden" | cut -f1,4 | grep -E '^[A-Z][^	]*[.!?]	' | head -30 > "$TMP/sent.tsv"
+awk -F '\t' 'BEGIN { g[0] = " "; g[1] = "\t"; g[2] = "   " }
+    { i = (NR - 1) % 3; src = src $1; dst = dst $2
+      if (i < 2) { src = src g[i]; dst = dst g[i] } else { print src > "'"$TMP"'/para_in.txt"; print dst > "'"$TMP"'/para_want.txt"; src = ""; dst = "" } }' "$TMP/sent.tsv"
+"$BIN" --model "$DEMO" --split --threads 2 < "$TMP/para_in.txt" > "$TMP/para_got.txt" 2> "$TMP/para_err.txt"
+if cmp -s "$TMP/para_got.txt" "$TMP/para_want.txt"; then
+    ok "--split: 10 paragraphs of 3 sentences = the sentences' translations in the same gaps"
+else
+    bad "--split differs: $(diff "$TMP/para_got.txt" "$TMP/para_want.txt" | head -5)"
+fi
+printf '  \n' | "$BIN" --model "$DEMO" --split > "$TMP/ws.txt"
+if [ "$(cat "$TMP/ws.txt")" = "  " ]; then ok "--split: whitespace comes back as it was"; else bad "--split whitespace: '$(cat "$TMP/ws.txt")'"; fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

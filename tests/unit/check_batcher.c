@@ -80,12 +80,16 @@ static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int ma
     return b;
 }
 
+/* split into sentences, a generous segment budget */
+static const nmt_text_opts TEXT = {.split = 1, .newline_join = 0, .max_units = 1000};
+
 static void submit1(nmt_batcher *b, const char *text, long slot)
 {
     size_t len = strlen(text);
     nmt_err err;
-    ck_assert_msg(nmt_batcher_submit(b, &text, &len, 1, 0, on_done, NULL, (void *)slot, NULL, &err) == NMT_OK,
-                  "%s", err.msg);
+    ck_assert_msg(
+        nmt_batcher_submit(b, &text, &len, 1, &TEXT, 0, on_done, NULL, (void *)slot, NULL, NULL, &err) == NMT_OK,
+        "%s", err.msg);
 }
 
 /* What the translator says for one text alone. */
@@ -157,7 +161,7 @@ START_TEST(test_order_restored_across_batches)
         lens[i] = strlen(texts[i]);
     nmt_batcher *b = start(2, 3, 4096, 1, 100, 600000);
     nmt_err err;
-    ck_assert(nmt_batcher_submit(b, texts, lens, n, 0, on_done, NULL, (void *)0L, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, texts, lens, n, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
     wait_done(1);
     nmt_job *job = T.jobs[0];
     ck_assert_int_eq(nmt_job_status_of(job), NMT_JOB_OK);
@@ -176,6 +180,41 @@ START_TEST(test_order_restored_across_batches)
 }
 END_TEST
 
+/* A paragraph's sentences are separate items: decoded in several batches
+ * (at most 2 per batch here), and the answer is their one-by-one
+ * translations in the paragraph's own gaps. */
+START_TEST(test_paragraph_sentences_are_items)
+{
+    static const char *const sentences[] = {"The dog sees the cat.", "Twenty one.", "The old man reads.",
+                                            "Here our daughter visits the rooms.", "Nine!"};
+    static const char *const gaps[] = {"  ", " ", "\n\n", "\t", "\r\n", " \n"};
+    char text[512] = "", want[16384] = "";
+    strcat(text, gaps[0]);
+    strcat(want, gaps[0]);
+    for (int i = 0; i < 5; i++) {
+        char *t = alone(sentences[i]);
+        strcat(text, sentences[i]);
+        strcat(text, gaps[i + 1]);
+        strcat(want, t);
+        strcat(want, gaps[i + 1]);
+        free(t);
+    }
+    nmt_batcher *b = start(2, 2, 4096, 1, 100, 600000);
+    const char *texts[1] = {text};
+    size_t lens[1] = {strlen(text)};
+    nmt_err err;
+    int units = 0;
+    ck_assert(nmt_batcher_submit(b, texts, lens, 1, &TEXT, 0, on_done, NULL, (void *)0L, NULL, &units, &err) == NMT_OK);
+    ck_assert_int_eq(units, 5);
+    wait_done(1);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_OK);
+    ck_assert_int_ge(T.n_batches, 3);
+    ck_assert_str_eq(nmt_job_text(T.jobs[0], 0), want);
+    nmt_job_free(T.jobs[0]);
+    nmt_batcher_free(b);
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
     nmt_batcher *b = start(1, 4, 4096, 60000, 5, 600000);
@@ -183,21 +222,22 @@ START_TEST(test_refusals)
     size_t lens[6] = {1, 1, 1, 1, 1, 1};
     nmt_err err;
     int bad = -1;
-    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 6, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_BUSY);
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 6, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_BUSY);
     ck_assert_ptr_nonnull(strstr(err.msg, "queue full"));
-    char longer[1024] = "";
-    for (int i = 0; i < 80; i++)
-        strcat(longer, "dog ");
-    const char *two[2] = {"fine", longer};
-    size_t two_lens[2] = {4, strlen(longer)};
-    ck_assert_int_eq(nmt_batcher_submit(b, two, two_lens, 2, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_TOO_LONG);
+    /* a long text is wrapped, not refused; too many segments are */
+    const char *two[2] = {"fine", "One. Two. Three."};
+    size_t two_lens[2] = {4, strlen(two[1])};
+    nmt_text_opts three = {.split = 1, .max_units = 3};
+    ck_assert_int_eq(nmt_batcher_submit(b, two, two_lens, 2, &three, 0, on_done, NULL, NULL, &bad, NULL, &err),
+                     NMT_ERR_TOO_LONG);
     ck_assert_int_eq(bad, 1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "more than 3 segments"));
     /* an empty request completes inside submit */
-    ck_assert(nmt_batcher_submit(b, NULL, NULL, 0, 0, on_done, NULL, (void *)0L, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, NULL, NULL, 0, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
     ck_assert_int_eq(T.done, 1);
     nmt_job_free(T.jobs[0]);
     nmt_batcher_close(b, 0);
-    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 1, 0, on_done, NULL, NULL, &bad, &err), NMT_ERR_CLOSED);
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 1, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_CLOSED);
     nmt_batcher_free(b);
 }
 END_TEST
@@ -256,7 +296,7 @@ START_TEST(test_client_gone_is_not_decoded)
     const char *texts[2] = {"the dog", "the cat"};
     size_t lens[2] = {7, 7};
     nmt_err err;
-    ck_assert(nmt_batcher_submit(b, texts, lens, 2, 0, on_done, always_gone, (void *)0L, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, texts, lens, 2, &TEXT, 0, on_done, always_gone, (void *)0L, NULL, NULL, &err) == NMT_OK);
     wait_done(1);
     ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_CANCELLED);
     ck_assert_int_eq(T.n_batches, 0); /* nothing was decoded */
@@ -275,6 +315,7 @@ int main(void)
     tcase_add_test(tc, test_fills_by_tokens);
     tcase_add_test(tc, test_fills_by_waiting_time);
     tcase_add_test(tc, test_order_restored_across_batches);
+    tcase_add_test(tc, test_paragraph_sentences_are_items);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_close_answers_what_waits);
     tcase_add_test(tc, test_timeout);

@@ -106,7 +106,10 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.queue_capacity, 2048);
     ck_assert_int_eq(c.request_timeout_ms, 30000);
     ck_assert_int_eq(c.max_sentences_per_request, 128);
-    ck_assert_int_eq(c.max_chars_per_sentence, 5000);
+    ck_assert_int_eq(c.max_chars_per_text, 100000);
+    ck_assert_int_eq(c.max_segments_per_request, 1024);
+    ck_assert_int_eq(c.newline, NMT_NEWLINE_SPLIT);
+    ck_assert_str_eq(c.source_language, "");
     ck_assert_int_eq(c.max_body_bytes, 1048576);
     ck_assert_int_eq(c.max_length_limit, 512);
     ck_assert_int_eq(c.http_threads, 2);
@@ -138,7 +141,10 @@ START_TEST(test_full_file)
                        "queue_capacity = 100\n"
                        "request_timeout_ms = 1000\n"
                        "max_sentences_per_request = 10\n"
-                       "max_chars_per_sentence = 300\n"
+                       "max_chars_per_text = 300\n"
+                       "max_segments_per_request = 77\n"
+                       "newline = join\n"
+                       "source_language = de\n"
                        "max_body_bytes = 65536\n"
                        "max_length_limit = 256\n"
                        "http_threads = 1\n"
@@ -160,7 +166,12 @@ START_TEST(test_full_file)
     ck_assert_int_eq(c.queue_capacity, 100);
     ck_assert_int_eq(c.request_timeout_ms, 1000);
     ck_assert_int_eq(c.max_sentences_per_request, 10);
-    ck_assert_int_eq(c.max_chars_per_sentence, 300);
+    ck_assert_int_eq(c.max_chars_per_text, 300);
+    ck_assert_int_eq(c.max_segments_per_request, 77);
+    ck_assert_int_eq(c.newline, NMT_NEWLINE_JOIN);
+    ck_assert_str_eq(c.source_language, "de");
+    ck_assert_int_eq(nmt_config_set(&c, "newline", "sometimes", &err), NMT_ERR_INVALID);
+    ck_assert_int_eq(nmt_config_set(&c, "source_language", "de;rm", &err), NMT_ERR_INVALID);
     ck_assert_int_eq(c.max_body_bytes, 65536);
     ck_assert_int_eq(c.max_length_limit, 256);
     ck_assert_int_eq(c.http_threads, 1);
@@ -305,7 +316,8 @@ START_TEST(test_bounds)
         {"queue_capacity", 1, 1000000},
         {"request_timeout_ms", 1, 3600000},
         {"max_sentences_per_request", 1, 100000},
-        {"max_chars_per_sentence", 1, 10000000},
+        {"max_chars_per_text", 1, 100000000},
+        {"max_segments_per_request", 1, 1000000},
         {"max_body_bytes", 64, 1073741824},
         {"max_length_limit", 1, 100000},
         {"http_threads", 1, 64},
