@@ -124,15 +124,22 @@ END_TEST
 
 START_TEST(test_fills_by_tokens)
 {
-    nmt_batcher *b = start(1, 100, 20, 60000, 100, 600000);
-    /* each sentence is more than 10 tokens: two of them pass the 20-token mark */
-    submit1(b, "the children play in the garden today", 0);
-    submit1(b, "the children play in the garden today", 1);
-    wait_done(2);
-    ck_assert_int_ge(T.n_batches, 1);
-    ck_assert_int_le(T.batch_sizes[0], 2);
-    nmt_job_free(T.jobs[0]);
-    nmt_job_free(T.jobs[1]);
+    /* three sentences of n tokens, a token cap of 2n + 1: the queue holds
+     * enough tokens to start a batch at once, and the batch takes two; the
+     * third goes alone once it has waited max_wait_ms */
+    const char *text = "the children play in the garden today";
+    int ids[256], n = 0;
+    nmt_err err;
+    ck_assert(nmt_translator_encode(tr, text, strlen(text), ids, 256, &n, &err) == NMT_OK);
+    nmt_batcher *b = start(1, 100, 2 * n + 1, 200, 100, 600000);
+    for (long i = 0; i < 3; i++)
+        submit1(b, text, i);
+    wait_done(3);
+    ck_assert_int_eq(T.n_batches, 2);
+    ck_assert_int_eq(T.batch_sizes[0], 2);
+    ck_assert_int_eq(T.batch_sizes[1], 1);
+    for (int i = 0; i < 3; i++)
+        nmt_job_free(T.jobs[i]);
     nmt_batcher_free(b);
 }
 END_TEST
