@@ -109,11 +109,8 @@ typedef struct span_list {
 /* Adds text[b, e) trimmed of whitespace, if anything is left. */
 static int push(span_list *l, const char *text, size_t b, size_t e)
 {
-    size_t k;
-    while (b < e && (k = nmt_space_at(text + b, e - b)) > 0)
-        b += k;
-    while (e > b && (k = nmt_space_before(text + b, e - b)) > 0)
-        e -= k;
+    b = nmt_skip_space(text, b, e);
+    e = nmt_trim_space_end(text, b, e);
     if (b >= e)
         return 0;
     if (l->n >= l->max) {

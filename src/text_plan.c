@@ -82,22 +82,6 @@ static int count_tokens(planner *pl, size_t b, size_t e)
     return n;
 }
 
-static size_t trim_left(const char *s, size_t b, size_t e)
-{
-    size_t k;
-    while (b < e && (k = nmt_space_at(s + b, e - b)) > 0)
-        b += k;
-    return b;
-}
-
-static size_t trim_right(const char *s, size_t b, size_t e)
-{
-    size_t k;
-    while (e > b && (k = nmt_space_before(s + b, e - b)) > 0)
-        e -= k;
-    return e;
-}
-
 /* Appends unit work[b, e) whose ids are in scratch (n of them). */
 static nmt_code add_unit(planner *pl, size_t b, size_t e, int n, int segment)
 {
@@ -172,7 +156,7 @@ static nmt_code wrap(planner *pl, size_t b, size_t e, int segment)
             size_t lo = 0, hi = n_cuts; /* the answer is in cuts[0, lo) after the search */
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int m = count_tokens(pl, b, trim_right(s, b, cuts[mid]));
+                int m = count_tokens(pl, b, nmt_trim_space_end(s, b, cuts[mid]));
                 if (m < 0) {
                     free(cuts);
                     return pl->err->code;
@@ -189,14 +173,14 @@ static nmt_code wrap(planner *pl, size_t b, size_t e, int segment)
             rc = nmt_err_set(pl->err, NMT_ERR_TOO_LONG, "a single character needs more than %d tokens", pl->max_pos);
             break;
         }
-        size_t end = trim_right(s, b, best);
+        size_t end = nmt_trim_space_end(s, b, best);
         n = count_tokens(pl, b, end); /* refills scratch with this unit's ids */
         if (n < 0) {
             rc = pl->err->code;
             break;
         }
         rc = add_unit(pl, b, end, n, segment);
-        b = trim_left(s, best, e);
+        b = nmt_skip_space(s, best, e);
     }
     free(cuts);
     return rc;
@@ -228,7 +212,7 @@ nmt_code nmt_text_plan_new(nmt_text_plan **out, const nmt_translator *tr, const 
         if (rc == NMT_ERR_TOO_LONG)
             nmt_err_set(err, rc, "the text has more than %d segments", opts->max_units);
     } else {
-        size_t b = trim_left(text, 0, len), e = trim_right(text, b, len);
+        size_t b = nmt_skip_space(text, 0, len), e = nmt_trim_space_end(text, b, len);
         if (b < e) {
             if (!(p->segments = malloc(sizeof *p->segments))) {
                 rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");

@@ -255,11 +255,8 @@ void nmt_tokenizer_hf_cleanup(char *text)
             memmove(s + i + 1, s + i + 3, len - i - 2); /* with the NUL */
             len -= 2;
         }
-    size_t start = 0, k;
-    while ((k = nmt_space_at(text + start, len - start)) > 0)
-        start += k;
-    while (len > start && (k = nmt_space_before(text + start, len - start)) > 0)
-        len -= k;
+    size_t start = nmt_skip_space(text, 0, len);
+    len = nmt_trim_space_end(text, start, len);
     memmove(s, s + start, len - start);
     s[len - start] = '\0';
 }

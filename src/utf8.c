@@ -29,6 +29,22 @@ size_t nmt_space_before(const char *s, size_t len)
     return 0;
 }
 
+size_t nmt_skip_space(const char *s, size_t b, size_t e)
+{
+    size_t k;
+    while (b < e && (k = nmt_space_at(s + b, e - b)) > 0)
+        b += k;
+    return b;
+}
+
+size_t nmt_trim_space_end(const char *s, size_t b, size_t e)
+{
+    size_t k;
+    while (e > b && (k = nmt_space_before(s + b, e - b)) > 0)
+        e -= k;
+    return e;
+}
+
 size_t nmt_newline_at(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -10,6 +10,10 @@
 size_t nmt_space_at(const char *s, size_t len);
 /* Length of the whitespace character ending at s[len), or 0. */
 size_t nmt_space_before(const char *s, size_t len);
+/* The first byte of s[b, e) that does not start whitespace (e if none). */
+size_t nmt_skip_space(const char *s, size_t b, size_t e);
+/* The end of s[b, e) without its trailing whitespace (b if all is). */
+size_t nmt_trim_space_end(const char *s, size_t b, size_t e);
 /* Length of the line break at s[0..len): "\r\n", "\n", "\r", "\v", "\f",
  * U+0085, U+2028 or U+2029; or 0. */
 size_t nmt_newline_at(const char *s, size_t len);
