@@ -31,15 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(t->data >= block && t->nbytes <= (size_t)(block_end - t->data), "tensor '%s' outside the data",
                    t->name);
         FUZZ_CHECK(t->ndim >= 0 && t->ndim <= NMT_ST_MAX_DIMS, "tensor '%s': %d dims", t->name, t->ndim);
-        int64_t numel = 1;
+        uint64_t numel = 1; /* as Hugging Face's loader counts: no step may overflow */
         for (int d = 0; d < t->ndim; d++) {
             FUZZ_CHECK(t->shape[d] >= 0, "tensor '%s': negative dim", t->name);
-            if (t->shape[d] && numel > INT64_MAX / t->shape[d])
-                FUZZ_CHECK(0, "tensor '%s': accepted an element count over 2^63", t->name);
-            numel *= t->shape[d];
+            FUZZ_CHECK(!__builtin_mul_overflow(numel, (uint64_t)t->shape[d], &numel),
+                       "tensor '%s': accepted a shape whose element count overflows", t->name);
         }
-        FUZZ_CHECK(numel == t->numel, "tensor '%s': numel %lld, shape says %lld", t->name, (long long)t->numel,
-                   (long long)numel);
+        FUZZ_CHECK(t->numel >= 0 && (uint64_t)t->numel == numel, "tensor '%s': numel %lld, shape says %llu",
+                   t->name, (long long)t->numel, (unsigned long long)numel);
         if (t->dtype != NMT_DT_OTHER)
             FUZZ_CHECK((uint64_t)t->numel * nmt_dtype_size(t->dtype) == t->nbytes, "tensor '%s': %zu bytes",
                        t->name, t->nbytes);
