@@ -134,14 +134,28 @@ static nmt_code parse_config(nmt_hparams *hp, const cJSON *root, const char *fil
     return NMT_OK;
 }
 
-/* Parses len bytes of JSON named name (in messages) into *out. */
+/* Parses len bytes of JSON named name (in messages) into *out.  Refuses a
+ * NUL in a string (cJSON would end the string there, so "d_model\u0000x"
+ * would read as "d_model") and text after the value. */
 static nmt_code parse_json(const char *name, const char *text, size_t len, cJSON **out, nmt_err *err)
 {
+    *out = NULL;
+    size_t nul = nmt_json_nul_at(text, len);
+    if (nul < len)
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: a NUL (a 0 byte or \\u0000) at byte %zu",
+                           name, nul);
     const char *end = NULL;
     *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!*out)
         return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON near byte %zu", name,
                            end ? (size_t)(end - text) : 0);
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(*out);
+            *out = NULL;
+            return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: text after the value at byte %zu", name,
+                               (size_t)(p - text));
+        }
     return NMT_OK;
 }
 

@@ -1,5 +1,7 @@
 /* tokenizer.c: MarianTokenizer-compatible tokenization over two SentencePiece
- * models and the joint vocab.json (piece -> id, an open-addressing hash). */
+ * models and the joint vocab.json (piece -> id, an open-addressing hash).
+ * vocab.json is untrusted: ids are checked as doubles before conversion, and
+ * a NUL in a piece or text after the object is refused. */
 #include "tokenizer.h"
 
 #include <cJSON.h>
@@ -57,10 +59,20 @@ static nmt_code parse_vocab(nmt_tokenizer *tok, const char *path, const char *te
                             const nmt_hparams *hp, nmt_err *err)
 {
     nmt_code rc = NMT_OK;
+    size_t nul = nmt_json_nul_at(text, len);
+    if (nul < len) /* cJSON would cut the piece short there, and map the rest to the wrong id */
+        return nmt_err_set(err, NMT_ERR_FORMAT,
+                           "%s: a NUL (a 0 byte or \\u0000) at byte %zu: pieces cannot hold one", path, nul);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root)
         return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON", path);
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: text after the object at byte %zu", path,
+                             (size_t)(p - text));
+            goto out;
+        }
     if (!cJSON_IsObject(root)) {
         rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: not a JSON object of piece -> id", path);
         goto out;

@@ -156,9 +156,19 @@ START_TEST(test_hparams_parse_buffer)
         ck_assert_ptr_nonnull(strstr(err.msg, "config.json: invalid JSON near byte"));
         ck_assert_int_eq(nmt_hparams_parse(&got, config, clen, "[1]", 3, &err), NMT_ERR_FORMAT);
         ck_assert_str_eq(err.msg, "generation_config.json: not a JSON object");
+        ck_assert_int_eq(nmt_hparams_parse(&got, config, clen, "{}x", 3, &err), NMT_ERR_FORMAT);
+        ck_assert_str_eq(err.msg, "generation_config.json: invalid JSON: text after the value at byte 2");
         free(config);
         free(gen);
     }
+    /* a NUL in a key would make "d_model\u0000x" read as "d_model"; text after the value */
+    nmt_hparams hp;
+    nmt_err err;
+    const char nul[] = "{\"d_model\\u0000x\": 32}";
+    ck_assert_int_eq(nmt_hparams_parse(&hp, nul, sizeof nul - 1, NULL, 0, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "config.json: invalid JSON: a NUL (a 0 byte or \\u0000) at byte 9");
+    ck_assert_int_eq(nmt_hparams_parse(&hp, "{} {}", 5, NULL, 0, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "config.json: invalid JSON: text after the value at byte 3");
 }
 END_TEST
 

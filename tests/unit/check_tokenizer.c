@@ -235,6 +235,15 @@ START_TEST(test_check_vocab_buffer)
     const char twice[] = "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2, \"<unk>\": 2}";
     ck_assert_int_eq(nmt_tokenizer_check_vocab("v", twice, sizeof twice - 1, &hp, &err), NMT_ERR_FORMAT);
     ck_assert_str_eq(err.msg, "v: id 2 is used by both \"<pad>\" and \"<unk>\"");
+    /* a NUL would cut "<unk>\u0000x" to "<unk>": refused wherever it is */
+    const char nul[] = "{\"</s>\": 0, \"<unk>\\u0000x\": 1, \"<pad>\": 2}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", nul, sizeof nul - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "v: a NUL (a 0 byte or \\u0000) at byte 18: pieces cannot hold one");
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", good, sizeof good, &hp, &err), NMT_ERR_FORMAT); /* raw 0 */
+    ck_assert_ptr_nonnull(strstr(err.msg, "a NUL"));
+    const char after[] = "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2} {}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", after, sizeof after - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "v: invalid JSON: text after the object at byte 36");
     const char huge[] = "{\"</s>\": 0, \"<unk>\": 1e300, \"<pad>\": 2}";
     ck_assert_int_eq(nmt_tokenizer_check_vocab("v", huge, sizeof huge - 1, &hp, &err), NMT_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "outside the model's vocabulary [0, 3)"));
