@@ -8,7 +8,9 @@
  *
  * Threading: pure functions over a caller-owned struct; nothing global is
  * written.  Call at start-up, before threads exist.  The struct owns no heap
- * memory; the file buffer is read, parsed in place and freed here. */
+ * memory; the file buffer is read, parsed in place and freed here.  The file
+ * is text handled with its length: a NUL byte in it is an error naming
+ * file:line, never an early end. */
 #include "nmt_config.h"
 
 #include <arpa/inet.h>
@@ -433,23 +435,39 @@ static nmt_code split_line(char *line, char **key, char **value, nmt_err *err)
     return NMT_OK;
 }
 
-nmt_code nmt_config_load_file(nmt_config *c, const char *path, nmt_err *err)
+/* Applies the file text[0..len) (writable: lines are cut in place; text[len]
+ * must exist and is overwritten with a NUL) named name in messages.  The
+ * text is handled with its length: a NUL byte is refused with its line, not
+ * taken for the end of the file. */
+static nmt_code load_text(nmt_config *c, const char *name, char *text, size_t len, nmt_err *err)
 {
-    char *text;
-    nmt_code rc = nmt_read_file(path, CONFIG_FILE_MAX_BYTES, &text, NULL, err);
-    if (rc)
-        return rc;
+    text[len] = '\0';
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        int nul_line = 1;
+        const char *line_start = text;
+        for (const char *p = text; p < nul; p++)
+            if (*p == '\n') {
+                nul_line++;
+                line_start = p + 1;
+            }
+        nmt_err_set(err, NMT_ERR_INVALID, "NUL byte at column %zu (a config file is text)",
+                    (size_t)(nul - line_start) + 1);
+        char where[NMT_CONFIG_PATH_MAX + 16];
+        snprintf(where, sizeof where, "%s:%d", name, nul_line);
+        return nmt_err_prefix(err, where);
+    }
     int seen[N_DIRECTIVES] = {0}; /* line of each key's first appearance */
     int lineno = 0;
-    char *line = text;
-    while (line && rc == NMT_OK) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
+    nmt_code rc = NMT_OK;
+    char *line = text, *text_end = text + len;
+    while (line < text_end && rc == NMT_OK) {
+        char *nl = memchr(line, '\n', (size_t)(text_end - line));
+        char *line_end = nl ? nl : text_end;
+        *line_end = '\0';
         lineno++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\r')
-            line[len - 1] = '\0';
+        if (line_end > line && line_end[-1] == '\r')
+            line_end[-1] = '\0';
         char *key = NULL, *value = NULL;
         rc = split_line(line, &key, &value, err);
         if (rc == NMT_OK && key) {
@@ -467,15 +485,40 @@ nmt_code nmt_config_load_file(nmt_config *c, const char *path, nmt_err *err)
                     nmt_err_prefix(err, d->name);
             }
         }
-        line = nl ? nl + 1 : NULL;
+        line = line_end + 1;
     }
-    free(text);
     if (rc) {
         char where[NMT_CONFIG_PATH_MAX + 16];
-        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        snprintf(where, sizeof where, "%s:%d", name, lineno);
         return nmt_err_prefix(err, where);
     }
     return NMT_OK;
+}
+
+nmt_code nmt_config_load_file(nmt_config *c, const char *path, nmt_err *err)
+{
+    char *text;
+    size_t len;
+    nmt_code rc = nmt_read_file(path, CONFIG_FILE_MAX_BYTES, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = load_text(c, path, text, len, err);
+    free(text);
+    return rc;
+}
+
+nmt_code nmt_config_load_buffer(nmt_config *c, const char *name, const char *text, size_t len, nmt_err *err)
+{
+    if (len > CONFIG_FILE_MAX_BYTES)
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s: %zu bytes, more than the %u this file may have", name, len,
+                           CONFIG_FILE_MAX_BYTES);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "%s: out of memory", name);
+    memcpy(copy, text, len);
+    nmt_code rc = load_text(c, name, copy, len, err);
+    free(copy);
+    return rc;
 }
 
 /* ---- public: the command line ------------------------------------------- */

@@ -134,6 +134,31 @@ static nmt_code parse_config(nmt_hparams *hp, const cJSON *root, const char *fil
     return NMT_OK;
 }
 
+/* Parses len bytes of JSON named name (in messages) into *out.  Refuses a
+ * NUL in a string (cJSON would end the string there, so "d_model\u0000x"
+ * would read as "d_model") and text after the value. */
+static nmt_code parse_json(const char *name, const char *text, size_t len, cJSON **out, nmt_err *err)
+{
+    *out = NULL;
+    size_t nul = nmt_json_nul_at(text, len);
+    if (nul < len)
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: a NUL (a 0 byte or \\u0000) at byte %zu",
+                           name, nul);
+    const char *end = NULL;
+    *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!*out)
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON near byte %zu", name,
+                           end ? (size_t)(end - text) : 0);
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(*out);
+            *out = NULL;
+            return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: text after the value at byte %zu", name,
+                               (size_t)(p - text));
+        }
+    return NMT_OK;
+}
+
 static nmt_code load_json(const char *dir, const char *name, int optional, cJSON **out, nmt_err *err)
 {
     *out = NULL;
@@ -147,16 +172,22 @@ static nmt_code load_json(const char *dir, const char *name, int optional, cJSON
     char *text = NULL;
     size_t len = 0;
     nmt_code rc = nmt_read_file(path, CONFIG_MAX_BYTES, &text, &len, err);
-    if (rc == NMT_OK) {
-        const char *end = NULL;
-        *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-        if (!*out)
-            rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON near byte %zu", path,
-                             end ? (size_t)(end - text) : 0);
-    }
+    if (rc == NMT_OK)
+        rc = parse_json(path, text, len, out, err);
     free(text);
     free(path);
     return rc;
+}
+
+/* generation_config.json (parsed; NULL when there is none) over hp. */
+static nmt_code apply_generation_config(nmt_hparams *hp, const cJSON *gen, nmt_err *err)
+{
+    if (!gen)
+        return NMT_OK;
+    if (!cJSON_IsObject(gen))
+        return nmt_err_set(err, NMT_ERR_FORMAT, "generation_config.json: not a JSON object");
+    return get_int(gen, "generation_config.json", "max_length", 0, hp->max_length, 1, 1 << 20, &hp->max_length,
+                   err);
 }
 
 nmt_code nmt_hparams_load(nmt_hparams *hp, const char *dir, nmt_err *err)
@@ -168,17 +199,30 @@ nmt_code nmt_hparams_load(nmt_hparams *hp, const char *dir, nmt_err *err)
     rc = parse_config(hp, config, "config.json", err);
     if (rc == NMT_OK)
         rc = load_json(dir, "generation_config.json", 1, &gen, err);
-    if (rc == NMT_OK && gen) {
-        if (!cJSON_IsObject(gen))
-            rc = nmt_err_set(err, NMT_ERR_FORMAT, "generation_config.json: not a JSON object");
-        else
-            rc = get_int(gen, "generation_config.json", "max_length", 0, hp->max_length, 1, 1 << 20,
-                         &hp->max_length, err);
-    }
+    if (rc == NMT_OK)
+        rc = apply_generation_config(hp, gen, err);
     if (rc && err && strncmp(err->msg, dir, strlen(dir)) != 0)
         nmt_err_prefix(err, dir);
     cJSON_Delete(config);
     cJSON_Delete(gen);
+    return rc;
+}
+
+nmt_code nmt_hparams_parse(nmt_hparams *hp, const char *config, size_t config_len, const char *gen, size_t gen_len,
+                           nmt_err *err)
+{
+    if (config_len > CONFIG_MAX_BYTES || gen_len > CONFIG_MAX_BYTES)
+        return nmt_err_set(err, NMT_ERR_FORMAT, "a JSON file of more than %u bytes", CONFIG_MAX_BYTES);
+    cJSON *cj = NULL, *gj = NULL;
+    nmt_code rc = parse_json("config.json", config, config_len, &cj, err);
+    if (rc == NMT_OK)
+        rc = parse_config(hp, cj, "config.json", err);
+    if (rc == NMT_OK && gen)
+        rc = parse_json("generation_config.json", gen, gen_len, &gj, err);
+    if (rc == NMT_OK)
+        rc = apply_generation_config(hp, gj, err);
+    cJSON_Delete(cj);
+    cJSON_Delete(gj);
     return rc;
 }
 

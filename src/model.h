@@ -99,4 +99,11 @@ void nmt_model_read_row(const nmt_model *model, const float *matrix, int i, floa
  * generation_config.json); used by nmt_model_load and by tests. */
 nmt_code nmt_hparams_load(nmt_hparams *hp, const char *dir, nmt_err *err);
 
+/* The same from the files' contents: config (config_len bytes) and gen
+ * (gen_len bytes, or NULL when there is no generation_config.json); neither
+ * need be NUL-terminated.  Messages name the files, not a directory.  Used by
+ * the fuzz target and tests; thread-safe. */
+nmt_code nmt_hparams_parse(nmt_hparams *hp, const char *config, size_t config_len, const char *gen, size_t gen_len,
+                           nmt_err *err);
+
 #endif

@@ -93,10 +93,17 @@ nmt_code nmt_config_set(nmt_config *c, const char *key, const char *value, nmt_e
  * whitespace (`a#b` is a value); a value may be double-quoted (`\"` and `\\`
  * escape inside quotes), which keeps `#` and surrounding spaces.
  * Errors, each NMT_ERR_INVALID with "path:line: reason": missing '=', unknown
- * key (with a did-you-mean), bad or out-of-range value, a key given twice.
+ * key (with a did-you-mean), bad or out-of-range value, a key given twice, a
+ * NUL byte anywhere in the file ("path:3: NUL byte at column 7 ...").
  * An unreadable file is NMT_ERR_IO naming the file.  On error *c may hold the
  * lines before the bad one applied: do not start with it. */
 nmt_code nmt_config_load_file(nmt_config *c, const char *path, nmt_err *err);
+
+/* The same as nmt_config_load_file on a file whose content is text[0..len)
+ * (need not be NUL-terminated; copied, not modified); name stands for the
+ * path in messages.  Over 1 MiB is NMT_ERR_FORMAT, as for a file.  Used by
+ * the fuzz target and tests. */
+nmt_code nmt_config_load_buffer(nmt_config *c, const char *name, const char *text, size_t len, nmt_err *err);
 
 /* Parses the command line on top of *c (normally fresh defaults):
  *  - --help / -h and --version / -V win over everything: *action is set and

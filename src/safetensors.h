@@ -1,6 +1,7 @@
 /* safetensors.h: read-only access to a .safetensors file.  The file is
  * memory-mapped once; the JSON header is parsed and every tensor's dtype,
- * shape and byte range is checked against the file before anything uses it.
+ * shape and byte range is checked against the file before anything uses it
+ * (the ranges must tile the data block, as the format requires).
  * After nmt_st_open succeeds the struct is immutable and may be read from any
  * thread. */
 #ifndef NMT_SAFETENSORS_H
@@ -38,6 +39,15 @@ typedef struct nmt_safetensors {
 /* Maps and validates path.  On failure st is left closed (safe to close
  * again) and err names the file and the problem. */
 nmt_code nmt_st_open(nmt_safetensors *st, const char *path, nmt_err *err);
+
+/* Validates a whole safetensors file image held in memory (size bytes at
+ * bytes) exactly as nmt_st_open validates a file, and binds the tensors into
+ * that memory, which the caller keeps alive and unchanged until
+ * nmt_st_close.  name stands for the file in messages.  st then owns no
+ * mapping and no descriptor (nmt_st_pread fails on it).  Used by the fuzz
+ * target; thread-safe. */
+nmt_code nmt_st_open_buffer(nmt_safetensors *st, const void *bytes, size_t size, const char *name,
+                            nmt_err *err);
 
 /* The tensor called name, or NULL. */
 const nmt_st_tensor *nmt_st_find(const nmt_safetensors *st, const char *name);

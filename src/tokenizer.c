@@ -1,5 +1,7 @@
 /* tokenizer.c: MarianTokenizer-compatible tokenization over two SentencePiece
- * models and the joint vocab.json (piece -> id, an open-addressing hash). */
+ * models and the joint vocab.json (piece -> id, an open-addressing hash).
+ * vocab.json is untrusted: ids are checked as doubles before conversion, and
+ * a NUL in a piece or text after the object is refused. */
 #include "tokenizer.h"
 
 #include <cJSON.h>
@@ -52,18 +54,26 @@ const char *nmt_tokenizer_id_piece(const nmt_tokenizer *tok, int id)
 
 int nmt_tokenizer_unk_id(const nmt_tokenizer *tok) { return tok->unk_id; }
 
-static nmt_code load_vocab(nmt_tokenizer *tok, const char *path, const nmt_hparams *hp, nmt_err *err)
+/* Parses vocab.json text (len bytes) into tok's piece table and checks it
+ * against hp; path names the file in messages. */
+static nmt_code parse_vocab(nmt_tokenizer *tok, const char *path, const char *text, size_t len,
+                            const nmt_hparams *hp, nmt_err *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    nmt_code rc = nmt_read_file(path, VOCAB_MAX_BYTES, &text, &len, err);
-    if (rc)
-        return rc;
+    nmt_code rc = NMT_OK;
+    size_t nul = nmt_json_nul_at(text, len);
+    if (nul < len) /* cJSON would cut the piece short there, and map the rest to the wrong id */
+        return nmt_err_set(err, NMT_ERR_FORMAT,
+                           "%s: a NUL (a 0 byte or \\u0000) at byte %zu: pieces cannot hold one", path, nul);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    free(text);
     if (!root)
         return nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON", path);
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: invalid JSON: text after the object at byte %zu", path,
+                             (size_t)(p - text));
+            goto out;
+        }
     if (!cJSON_IsObject(root)) {
         rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: not a JSON object of piece -> id", path);
         goto out;
@@ -129,6 +139,34 @@ static nmt_code load_vocab(nmt_tokenizer *tok, const char *path, const nmt_hpara
         rc = nmt_err_set(err, NMT_ERR_FORMAT, "%s: no \"<unk>\" entry", path);
 out:
     cJSON_Delete(root);
+    return rc;
+}
+
+static nmt_code load_vocab(nmt_tokenizer *tok, const char *path, const nmt_hparams *hp, nmt_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    nmt_code rc = nmt_read_file(path, VOCAB_MAX_BYTES, &text, &len, err);
+    if (rc)
+        return rc;
+    rc = parse_vocab(tok, path, text, len, hp, err);
+    free(text);
+    return rc;
+}
+
+nmt_code nmt_tokenizer_check_vocab(const char *name, const char *text, size_t len, const nmt_hparams *hp,
+                                   nmt_err *err)
+{
+    nmt_tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    tok->eos_id = hp->eos_id;
+    tok->pad_id = hp->pad_id;
+    nmt_code rc = len > VOCAB_MAX_BYTES
+                      ? nmt_err_set(err, NMT_ERR_FORMAT, "%s: %zu bytes, more than the %u this file may have", name,
+                                    len, VOCAB_MAX_BYTES)
+                      : parse_vocab(tok, name, text, len, hp, err);
+    nmt_tokenizer_free(tok);
     return rc;
 }
 

@@ -22,6 +22,14 @@ typedef struct nmt_tokenizer nmt_tokenizer;
  * against hp: size, unique ids, </s> at eos_token_id, <pad> at pad_token_id,
  * an <unk> entry. */
 nmt_code nmt_tokenizer_load(nmt_tokenizer **out, const char *dir, const nmt_hparams *hp, nmt_err *err);
+
+/* Parses and checks vocab.json content text[0..len) (need not be
+ * NUL-terminated) against hp exactly as nmt_tokenizer_load does, then
+ * discards the table; name stands for the file in messages.  hp must be
+ * valid as nmt_hparams_load returns it (the special ids inside vocab_size).
+ * For the fuzz target and tests; thread-safe. */
+nmt_code nmt_tokenizer_check_vocab(const char *name, const char *text, size_t len, const nmt_hparams *hp,
+                                   nmt_err *err);
 void nmt_tokenizer_free(nmt_tokenizer *tok);
 
 /* Encodes text (len bytes) into ids, </s> included.  Writes at most cap ids;

@@ -1,4 +1,4 @@
-/* util.c: whole-file reads and path joins for the loaders. */
+/* util.c: whole-file reads, path joins and a JSON NUL scan for the loaders. */
 #include "util.h"
 
 #include <errno.h>
@@ -60,4 +60,24 @@ int nmt_file_exists(const char *path)
 {
     struct stat sb;
     return stat(path, &sb) == 0;
+}
+
+size_t nmt_json_nul_at(const char *text, size_t len)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (ch == '\0')
+            return i;
+        if (!in_string) {
+            in_string = ch == '"';
+        } else if (ch == '"') {
+            in_string = 0;
+        } else if (ch == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && len - i >= 6 && memcmp(text + i + 2, "0000", 4) == 0)
+                return i;
+            i++; /* the escaped character cannot end the string */
+        }
+    }
+    return len;
 }

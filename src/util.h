@@ -1,4 +1,5 @@
-/* util.h: small file helpers shared by the loaders (no state, thread-safe). */
+/* util.h: small file and text helpers shared by the loaders (no state,
+ * thread-safe). */
 #ifndef NMT_UTIL_H
 #define NMT_UTIL_H
 
@@ -15,5 +16,12 @@ char *nmt_path_join(const char *dir, const char *name);
 
 /* 1 if path exists, else 0. */
 int nmt_file_exists(const char *path);
+
+/* Offset of the first NUL in JSON text of len bytes: a raw 0 byte anywhere,
+ * or a \u0000 escape inside a string.  cJSON decodes either into its
+ * NUL-terminated strings, which then end there silently, so a loader that
+ * keys on names refuses such text before trusting the tree.  Returns len
+ * when there is none.  Only scans (it does not validate the JSON). */
+size_t nmt_json_nul_at(const char *text, size_t len);
 
 #endif

@@ -2,9 +2,12 @@
 # Installs the Debian 12 packages that nmtd needs to build, test and run, if
 # any are missing (as root, or through sudo).  Python tools (training, the
 # PyTorch reference) need more: see tools/README.md.
+#   --fuzz   also clang and libFuzzer (libclang-rt-14-dev, which clang only
+#            recommends), for ./configure --enable-fuzzer (tests/fuzz)
 set -eu
 pkgs="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev check
 libsentencepiece-dev libicu-dev curl jq python3"
+[ "${1:-}" = --fuzz ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

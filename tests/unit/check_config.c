@@ -277,6 +277,59 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* Loads len bytes (NULs allowed) as file "t.conf"; the message of the error. */
+static const char *load_bytes_error(const char *bytes, size_t len, nmt_code want)
+{
+    static nmt_err err;
+    nmt_config c;
+    nmt_config_defaults(&c);
+    tu_write_file(dir, "t.conf", bytes, len);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/t.conf", dir);
+    nmt_code rc = nmt_config_load_file(&c, path, &err);
+    ck_assert_msg(rc == want, "expected %d, got %d (%s)", want, rc, err.msg);
+    /* the buffer entry point says the same, with its own name */
+    nmt_err berr;
+    nmt_config b;
+    nmt_config_defaults(&b);
+    ck_assert_int_eq(nmt_config_load_buffer(&b, "t.conf", bytes, len, &berr), want);
+    if (want != NMT_OK)
+        ck_assert_msg(strstr(err.msg, berr.msg) != NULL, "file '%s' vs buffer '%s'", err.msg, berr.msg);
+    else
+        assert_same(&c, &b);
+    return err.msg;
+}
+
+#define BYTES(lit) lit, sizeof lit - 1
+
+START_TEST(test_nul_byte)
+{
+    /* every line after a NUL used to be ignored silently: now the NUL is an error at its line */
+    const char *msg = load_bytes_error(BYTES("port = 1\nworkers = 2\nmax_wait_ms = 3\0\nport = 9\n"), NMT_ERR_INVALID);
+    assert_file_error(msg, 3, "NUL byte at column 16 (a config file is text)");
+    assert_file_error(load_bytes_error(BYTES("\0port = 1\n"), NMT_ERR_INVALID), 1, "NUL byte at column 1");
+    assert_file_error(load_bytes_error(BYTES("port = 1\n# comment \0 here\n"), NMT_ERR_INVALID), 2, "column 11");
+    assert_file_error(load_bytes_error(BYTES("model = \"a\0b\"\n"), NMT_ERR_INVALID), 1, "column 11");
+    assert_file_error(load_bytes_error(BYTES("port = 1\n\n\0"), NMT_ERR_INVALID), 3, "column 1");
+    /* before a bad line, the NUL is reported, wherever it is */
+    assert_file_error(load_bytes_error(BYTES("bogus\nport = 1\0"), NMT_ERR_INVALID), 2, "NUL byte");
+
+    /* the length decides where the file ends, not a terminator */
+    load_bytes_error(BYTES("port = 1\r\nworkers = 3"), NMT_OK);
+    load_bytes_error(BYTES(""), NMT_OK);
+    load_bytes_error(BYTES("\n\n# only comments\n"), NMT_OK);
+    nmt_config c;
+    nmt_err err;
+    nmt_config_defaults(&c);
+    ck_assert_int_eq(nmt_config_load_buffer(&c, "mem", "port = 1234567", 9, &err), NMT_OK);
+    ck_assert_int_eq(c.port, 12);
+    ck_assert_int_eq(nmt_config_load_buffer(&c, "mem", "port = 7\nbogus", 8, &err), NMT_OK);
+    ck_assert_int_eq(c.port, 7);
+    ck_assert_int_eq(nmt_config_load_buffer(&c, "mem", "port = 7\nbogus", 14, &err), NMT_ERR_INVALID);
+    ck_assert_str_eq(err.msg, "mem:2: missing '=' in 'bogus' (lines are key = value)");
+}
+END_TEST
+
 START_TEST(test_did_you_mean)
 {
     ck_assert_ptr_nonnull(strstr(load_error("workrs = 2\n"), "(did you mean workers?)"));
@@ -618,6 +671,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_full_file);
     tcase_add_test(tc, test_syntax);
     tcase_add_test(tc, test_file_errors);
+    tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_did_you_mean);
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_bools_and_levels);

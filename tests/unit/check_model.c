@@ -136,6 +136,42 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* The buffer entry point (the fuzz target's) reads the same hyper-parameters
+ * as the directory loader, and names the files in its messages. */
+START_TEST(test_hparams_parse_buffer)
+{
+    static const char *const models[] = {"tiny-swish", "tiny-relu-eos", "tiny-bf16", NULL};
+    for (int i = 0; i < 4; i++) {
+        const char *mdir = models[i] ? tu_test_model(models[i]) : tu_demo_model();
+        nmt_hparams want, got;
+        nmt_err err;
+        ck_assert(nmt_hparams_load(&want, mdir, &err) == NMT_OK);
+        size_t clen, glen;
+        char *config = tu_read_file(mdir, "config.json", &clen);
+        char *gen = tu_read_file(mdir, "generation_config.json", &glen);
+        ck_assert_msg(nmt_hparams_parse(&got, config, clen, gen, glen, &err) == NMT_OK, "%s", err.msg);
+        ck_assert_int_eq(memcmp(&want, &got, sizeof want), 0);
+        ck_assert_int_eq(nmt_hparams_parse(&got, config, clen, NULL, 0, &err), NMT_OK);
+        ck_assert_int_eq(nmt_hparams_parse(&got, config, clen - 2, NULL, 0, &err), NMT_ERR_FORMAT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "config.json: invalid JSON near byte"));
+        ck_assert_int_eq(nmt_hparams_parse(&got, config, clen, "[1]", 3, &err), NMT_ERR_FORMAT);
+        ck_assert_str_eq(err.msg, "generation_config.json: not a JSON object");
+        ck_assert_int_eq(nmt_hparams_parse(&got, config, clen, "{}x", 3, &err), NMT_ERR_FORMAT);
+        ck_assert_str_eq(err.msg, "generation_config.json: invalid JSON: text after the value at byte 2");
+        free(config);
+        free(gen);
+    }
+    /* a NUL in a key would make "d_model\u0000x" read as "d_model"; text after the value */
+    nmt_hparams hp;
+    nmt_err err;
+    const char nul[] = "{\"d_model\\u0000x\": 32}";
+    ck_assert_int_eq(nmt_hparams_parse(&hp, nul, sizeof nul - 1, NULL, 0, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "config.json: invalid JSON: a NUL (a 0 byte or \\u0000) at byte 9");
+    ck_assert_int_eq(nmt_hparams_parse(&hp, "{} {}", 5, NULL, 0, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "config.json: invalid JSON: text after the value at byte 3");
+}
+END_TEST
+
 /* The config says 32 wide; the file's tensors must agree. */
 START_TEST(test_wrong_shape)
 {
@@ -278,6 +314,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_f16_conversion_matches_file);
     tcase_add_test(tc, test_missing_directory_files);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_hparams_parse_buffer);
     tcase_add_test(tc, test_wrong_shape);
     tcase_add_test(tc, test_missing_tensor);
     tcase_add_test(tc, test_missing_embeddings);

@@ -261,6 +261,46 @@ START_TEST(test_vocab_disagrees_with_config)
 }
 END_TEST
 
+/* The buffer entry point (the fuzz target's) judges a vocab.json as the
+ * loader does. */
+START_TEST(test_check_vocab_buffer)
+{
+    static const char *const models[] = {"tiny-swish", "tiny-relu-eos", "tiny-bf16", NULL};
+    for (int i = 0; i < 4; i++) {
+        const char *dir = models[i] ? tu_test_model(models[i]) : tu_demo_model();
+        nmt_hparams hp;
+        nmt_err err;
+        ck_assert(nmt_hparams_load(&hp, dir, &err) == NMT_OK);
+        size_t len;
+        char *text = tu_read_file(dir, "vocab.json", &len);
+        ck_assert_msg(nmt_tokenizer_check_vocab("vocab.json", text, len, &hp, &err) == NMT_OK, "%s", err.msg);
+        /* cut short: invalid JSON, named */
+        ck_assert_int_eq(nmt_tokenizer_check_vocab("v.json", text, len / 2, &hp, &err), NMT_ERR_FORMAT);
+        ck_assert_str_eq(err.msg, "v.json: invalid JSON");
+        free(text);
+    }
+    nmt_hparams hp = {.vocab_size = 3, .eos_id = 0, .pad_id = 2};
+    nmt_err err;
+    const char good[] = "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", good, sizeof good - 1, &hp, &err), NMT_OK);
+    const char twice[] = "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2, \"<unk>\": 2}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", twice, sizeof twice - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "v: id 2 is used by both \"<pad>\" and \"<unk>\"");
+    /* a NUL would cut "<unk>\u0000x" to "<unk>": refused wherever it is */
+    const char nul[] = "{\"</s>\": 0, \"<unk>\\u0000x\": 1, \"<pad>\": 2}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", nul, sizeof nul - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "v: a NUL (a 0 byte or \\u0000) at byte 18: pieces cannot hold one");
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", good, sizeof good, &hp, &err), NMT_ERR_FORMAT); /* raw 0 */
+    ck_assert_ptr_nonnull(strstr(err.msg, "a NUL"));
+    const char after[] = "{\"</s>\": 0, \"<unk>\": 1, \"<pad>\": 2} {}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", after, sizeof after - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_str_eq(err.msg, "v: invalid JSON: text after the object at byte 36");
+    const char huge[] = "{\"</s>\": 0, \"<unk>\": 1e300, \"<pad>\": 2}";
+    ck_assert_int_eq(nmt_tokenizer_check_vocab("v", huge, sizeof huge - 1, &hp, &err), NMT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "outside the model's vocabulary [0, 3)"));
+}
+END_TEST
+
 START_TEST(test_missing_spm)
 {
     char *dir = tu_tmpdir();
@@ -292,6 +332,7 @@ static Suite *tokenizer_suite(void)
     tcase_add_test(tc, test_golden_source_ids_tiny);
     tcase_add_test(tc, test_vocab_disagrees_with_config);
     tcase_add_test(tc, test_missing_spm);
+    tcase_add_test(tc, test_check_vocab_buffer);
     suite_add_tcase(s, tc);
     return s;
 }
