@@ -6,7 +6,7 @@
 # for SECONDS, one after the other, starting from the committed seeds of
 # tests/fuzz/corpus/<target> (read only: new inputs go to a scratch corpus),
 # with the dictionary tests/fuzz/dict/<target>.dict and an input size limit
-# suited to each.  Targets: all five unless named.
+# suited to each.  Targets: all of them unless named.
 #
 # Environment:
 #   NMT_FUZZ_RUNS=N   also stop a target after N executions (whichever first)
@@ -24,7 +24,7 @@ build=$1
 secs=$2
 shift 2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-targets=${*:-fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams}
+targets=${*:-fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams fuzz_segmenter}
 work=${NMT_FUZZ_WORK:-}
 keep=1
 [ -n "$work" ] || { work=$(mktemp -d); keep=0; }
