@@ -255,7 +255,7 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_attention_matches_naive_masked);
     suite_add_tcase(s, tc);
     /* the AVX-512 kernels only where the CPU has them; their own run
-     * (check_kernels_avx512.sh) reports SKIP elsewhere */
+     * (avx512_kernels.sh) reports SKIP elsewhere */
     if (nmt_gemm_packed_available()) {
         TCase *avx = tcase_create("avx512");
         tcase_add_test(avx, test_gemm_packed_matches_naive);
