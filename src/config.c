@@ -676,7 +676,9 @@ void nmt_config_print_help(FILE *f, const char *prog)
     nmt_config_defaults(&defaults);
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
-        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error"};
+        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error",
+                                              "split|join", "LANG"};
+        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LANG + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)
             fputc(*p == '_' ? '-' : *p, f);
