@@ -41,18 +41,18 @@ static void tracker_reset(void)
     pthread_cond_init(&T.cond, NULL);
 }
 
-static void on_done(nmt_job *job, void *ctx)
+static void on_done(nmt_job *job, void *user)
 {
     pthread_mutex_lock(&T.lock);
-    T.jobs[(long)ctx] = job;
+    T.jobs[(long)user] = job;
     T.done++;
     pthread_cond_broadcast(&T.cond);
     pthread_mutex_unlock(&T.lock);
 }
 
-static void on_batch(void *ctx, int sentences, long tokens_in, long tokens_out, int steps)
+static void on_batch(void *user, int sentences, long tokens_in, long tokens_out, int steps)
 {
-    (void)ctx, (void)tokens_in, (void)tokens_out, (void)steps;
+    (void)user, (void)tokens_in, (void)tokens_out, (void)steps;
     pthread_mutex_lock(&T.lock);
     if (T.n_batches < 256)
         T.batch_sizes[T.n_batches++] = sentences;
@@ -95,13 +95,13 @@ static void submit1(nmt_batcher *b, const char *text, long slot)
 /* What the translator says for one text alone. */
 static char *alone(const char *text)
 {
-    nmt_translator_ctx *ctx;
+    nmt_translator_state *ctx;
     nmt_err err;
-    ck_assert(nmt_translator_ctx_new(&ctx, tr, 1, 64, &err) == NMT_OK);
+    ck_assert(nmt_translator_state_new(&ctx, tr, 1, 64, &err) == NMT_OK);
     size_t len = strlen(text);
     nmt_translation res;
     ck_assert(nmt_translate(ctx, &text, &len, 1, NULL, &res, NULL, &err) == NMT_OK);
-    nmt_translator_ctx_free(ctx);
+    nmt_translator_state_free(ctx);
     return res.text;
 }
 
@@ -291,9 +291,9 @@ START_TEST(test_timeout)
 }
 END_TEST
 
-static int always_gone(void *ctx)
+static int always_gone(void *user)
 {
-    (void)ctx;
+    (void)user;
     return 1;
 }
 

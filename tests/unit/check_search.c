@@ -48,7 +48,7 @@ static void make_source(const nmt_hparams *hp, int *ids, int n, int seed)
 
 typedef struct run {
     nmt_translator *tr;
-    nmt_translator_ctx *ctx;
+    nmt_translator_state *ctx;
     int *src[16], src_len[16], *out[16], out_len[16];
 } run;
 
@@ -57,7 +57,7 @@ static void run_open(run *r, const char *model_dir, int max_batch)
     nmt_err err;
     memset(r, 0, sizeof *r);
     ck_assert_msg(nmt_translator_load(&r->tr, model_dir, &err) == NMT_OK, "%s", err.msg);
-    ck_assert_msg(nmt_translator_ctx_new(&r->ctx, r->tr, max_batch, 256, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translator_state_new(&r->ctx, r->tr, max_batch, 256, &err) == NMT_OK, "%s", err.msg);
     for (int i = 0; i < 16; i++) {
         r->src[i] = calloc(64, sizeof(int));
         r->out[i] = calloc(64, sizeof(int));
@@ -70,7 +70,7 @@ static void run_close(run *r)
         free(r->src[i]);
         free(r->out[i]);
     }
-    nmt_translator_ctx_free(r->ctx);
+    nmt_translator_state_free(r->ctx);
     nmt_translator_free(r->tr);
 }
 
@@ -89,21 +89,21 @@ START_TEST(test_stops_at_eos)
     run_open(&r, dir, 4);
     for (int i = 0; i < 3; i++) {
         r.src_len[i] = 3 + 4 * i;
-        make_source(&r.tr->model->hp, r.src[i], r.src_len[i], i);
+        make_source(&nmt_translator_model(r.tr)->hp, r.src[i], r.src_len[i], i);
     }
     decode(&r, 3, NULL);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(r.out_len[i], 1);
-        ck_assert_int_eq(r.out[i][0], r.tr->model->hp.eos_id);
+        ck_assert_int_eq(r.out[i][0], nmt_translator_model(r.tr)->hp.eos_id);
     }
     /* min_length holds end-of-sequence back until the 5th token */
     nmt_translate_opts opts = {.min_length = 5};
     decode(&r, 3, &opts);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(r.out_len[i], 5);
-        ck_assert_int_eq(r.out[i][4], r.tr->model->hp.eos_id);
+        ck_assert_int_eq(r.out[i][4], nmt_translator_model(r.tr)->hp.eos_id);
         for (int j = 0; j < 4; j++)
-            ck_assert_int_ne(r.out[i][j], r.tr->model->hp.eos_id);
+            ck_assert_int_ne(r.out[i][j], nmt_translator_model(r.tr)->hp.eos_id);
     }
     run_close(&r);
 }
@@ -114,7 +114,7 @@ START_TEST(test_stops_at_length_limit)
     bias_token(0, -1000.0f); /* eos never wins */
     run r;
     run_open(&r, dir, 4);
-    const nmt_hparams *hp = &r.tr->model->hp;
+    const nmt_hparams *hp = &nmt_translator_model(r.tr)->hp;
     ck_assert_int_eq(hp->max_length, 64);
     int lens[3] = {5, 20, 40};
     for (int i = 0; i < 3; i++) {
@@ -142,7 +142,7 @@ START_TEST(test_pad_never_chosen)
     bias_token(299, 1000.0f); /* pad would win every step */
     run r;
     run_open(&r, dir, 4);
-    const nmt_hparams *hp = &r.tr->model->hp;
+    const nmt_hparams *hp = &nmt_translator_model(r.tr)->hp;
     ck_assert_int_eq(hp->pad_id, 299);
     r.src_len[0] = 6;
     make_source(hp, r.src[0], 6, 1);
@@ -163,7 +163,7 @@ START_TEST(test_batch_equals_one_by_one)
         run batch, single;
         run_open(&batch, tu_test_model(models[m]), 16);
         run_open(&single, tu_test_model(models[m]), 1);
-        const nmt_hparams *hp = &batch.tr->model->hp;
+        const nmt_hparams *hp = &nmt_translator_model(batch.tr)->hp;
         int n = 11;
         for (int i = 0; i < n; i++) {
             batch.src_len[i] = single.src_len[0] = 1 + (i * 7) % 30;

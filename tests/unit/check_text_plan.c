@@ -67,7 +67,7 @@ START_TEST(test_gaps_kept)
     free(out);
     int n;
     const int *ids = nmt_text_plan_ids(p, 1, &n);
-    ck_assert_int_eq(ids[n - 1], demo->model->hp.eos_id);
+    ck_assert_int_eq(ids[n - 1], nmt_translator_eos_id(demo));
     int want[64], n_want;
     nmt_err err;
     ck_assert(nmt_translator_encode(demo, "The cat runs.", 13, want, 64, &n_want, &err) == NMT_OK);
@@ -130,7 +130,7 @@ START_TEST(test_wrap_long_segment)
         strcat(text, i % 7 == 6 ? "cat, " : "the dog sees ");
     strcat(text, "end");
     nmt_text_plan *p = plan(tiny, text, 1, 0, 100);
-    int n = nmt_text_plan_units(p), max_pos = tiny->model->hp.max_pos;
+    int n = nmt_text_plan_units(p), max_pos = nmt_translator_max_positions(tiny);
     ck_assert_int_gt(n, 5);
     char rebuilt[4096] = "";
     for (int u = 0; u < n; u++) {

@@ -13,10 +13,10 @@
 static void check_parity(const char *model_dir, const char *golden, int batch_size)
 {
     nmt_translator *tr;
-    nmt_translator_ctx *ctx;
+    nmt_translator_state *ctx;
     nmt_err err;
     ck_assert_msg(nmt_translator_load(&tr, model_dir, &err) == NMT_OK, "%s", err.msg);
-    ck_assert_msg(nmt_translator_ctx_new(&ctx, tr, batch_size, batch_size * 64, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translator_state_new(&ctx, tr, batch_size, batch_size * 64, &err) == NMT_OK, "%s", err.msg);
     tu_golden *g;
     int n = tu_golden_read(golden, &g);
     ck_assert_int_gt(n, 0);
@@ -62,7 +62,7 @@ static void check_parity(const char *model_dir, const char *golden, int batch_si
     free(out_len);
     free(out);
     tu_golden_free(g, n);
-    nmt_translator_ctx_free(ctx);
+    nmt_translator_state_free(ctx);
     nmt_translator_free(tr);
 }
 
@@ -93,10 +93,10 @@ END_TEST
 START_TEST(test_text_contract)
 {
     nmt_translator *tr;
-    nmt_translator_ctx *ctx;
+    nmt_translator_state *ctx;
     nmt_err err;
     ck_assert(nmt_translator_load(&tr, tu_test_model("tiny-swish"), &err) == NMT_OK);
-    ck_assert(nmt_translator_ctx_new(&ctx, tr, 2, 64, &err) == NMT_OK);
+    ck_assert(nmt_translator_state_new(&ctx, tr, 2, 64, &err) == NMT_OK);
     /* max_position_embeddings is 64: 70 words is too long */
     char longer[1024] = "";
     for (int i = 0; i < 70; i++)
@@ -118,7 +118,7 @@ START_TEST(test_text_contract)
     ck_assert_str_eq(res[0].text, res[4].text); /* same input, same answer, across batches */
     ck_assert_int_gt(res[3].n_out, 0);
     nmt_translations_clear(res, 5);
-    nmt_translator_ctx_free(ctx);
+    nmt_translator_state_free(ctx);
     nmt_translator_free(tr);
 }
 END_TEST

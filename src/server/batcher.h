@@ -41,17 +41,17 @@ typedef enum nmt_job_status {
 
 typedef struct nmt_job nmt_job;
 
-/* Called once when a job is complete; ctx is submit's ctx. */
-typedef void (*nmt_job_done_fn)(nmt_job *job, void *ctx);
+/* Called once when a job is complete; user is submit's user. */
+typedef void (*nmt_job_done_fn)(nmt_job *job, void *user);
 /* Optional: returns non-zero when the requester has gone, so the job's
  * remaining sentences are not decoded.  Called from worker threads. */
-typedef int (*nmt_job_gone_fn)(void *ctx);
+typedef int (*nmt_job_gone_fn)(void *user);
 
 /* Observations for metrics, called from worker threads (may be NULL). */
 typedef struct nmt_batcher_observer {
-    void (*batch)(void *ctx, int sentences, long tokens_in, long tokens_out, int steps);
-    void (*queue_wait)(void *ctx, double seconds); /* once per sentence taken */
-    void *ctx;
+    void (*batch)(void *user, int sentences, long tokens_in, long tokens_out, int steps);
+    void (*queue_wait)(void *user, double seconds); /* once per sentence taken */
+    void *user;
 } nmt_batcher_observer;
 
 /* Starts opts->workers threads over a shared translator. */
@@ -64,7 +64,7 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
  * its own item, so a paragraph's sentences are decoded in parallel batches.
  * max_length > 0 caps each unit's generated tokens.  *units (may be NULL)
  * tells how many units the job has.  On NMT_OK the batcher owns the job
- * until done(job, ctx) has been called; the caller then reads the results
+ * until done(job, user) has been called; the caller then reads the results
  * (each text put back together with its gaps) and frees it with
  * nmt_job_free.  Otherwise nothing is queued and done is never called:
  *   NMT_ERR_TOO_LONG  the texts need more than text_opts->max_units units
@@ -75,7 +75,7 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
  * inside submit. */
 nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
                             const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
-                            void *ctx, int *bad_index, int *units, nmt_err *err);
+                            void *user, int *bad_index, int *units, nmt_err *err);
 
 /* A completed job's outcome (valid inside and after the done callback). */
 nmt_job_status nmt_job_status_of(const nmt_job *job);

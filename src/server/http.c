@@ -192,9 +192,9 @@ static enum MHD_Result send_pending(request_state *st)
 /* Batcher worker: the job is complete.  The connection is suspended (or
  * its handler has not yet suspended it), so it is valid here; resuming it
  * is the last use, then the batcher's reference goes. */
-static void on_job_done(nmt_job *job, void *ctx)
+static void on_job_done(nmt_job *job, void *user)
 {
-    request_state *st = ctx;
+    request_state *st = user;
     pthread_mutex_lock(&st->lock);
     st->job = job;
     st->done = 1;
@@ -210,9 +210,9 @@ static void on_job_done(nmt_job *job, void *ctx)
  * not polled by libmicrohttpd, so look at the socket: EOF or an error (a
  * reset) means gone.  The batcher holds a reference, so st is valid; the
  * socket is, until the connection is closed. */
-static int client_gone(void *ctx)
+static int client_gone(void *user)
 {
-    request_state *st = ctx;
+    request_state *st = user;
     int gone = 1;
     pthread_mutex_lock(&st->lock);
     if (!st->closed && st->fd >= 0) {

@@ -10,7 +10,6 @@
  * restart.  The signal handlers only set a flag and write to a pipe. */
 #include "config.h"
 
-#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "batcher.h"
 #include "http.h"
 #include "log.h"
@@ -118,14 +118,14 @@ static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
     nmt_sdnotify("READY=1\nSTATUS=serving");
 }
 
-static void observe_batch(void *ctx, int sentences, long tokens_in, long tokens_out, int steps)
+static void observe_batch(void *user, int sentences, long tokens_in, long tokens_out, int steps)
 {
-    nmt_metrics_batch(ctx, sentences, tokens_in, tokens_out, steps);
+    nmt_metrics_batch(user, sentences, tokens_in, tokens_out, steps);
 }
 
-static void observe_queue_wait(void *ctx, double seconds)
+static void observe_queue_wait(void *user, double seconds)
 {
-    nmt_metrics_queue_wait(ctx, seconds);
+    nmt_metrics_queue_wait(user, seconds);
 }
 
 /* The systemd watchdog: pings at half the interval, but only while the
@@ -175,47 +175,6 @@ static void raise_fd_limit(int connection_limit)
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         nmt_warn("main", "open file limit %llu is below connection_limit + %d: raise LimitNOFILE=",
                  (unsigned long long)rl.rlim_cur, NMT_HTTP_LIMIT_HEADROOM + 64);
-}
-
-/* The body of GET /v1/model (malloc'd). */
-static char *model_info(const nmt_translator *tr, const nmt_config *cfg)
-{
-    const nmt_model *m = tr->model;
-    const nmt_hparams *hp = &m->hp;
-    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model"),
-          *batching = cJSON_AddObjectToObject(root, "batching");
-    cJSON_AddStringToObject(model, "name", m->name);
-    cJSON_AddStringToObject(model, "path", m->dir);
-    cJSON_AddStringToObject(model, "architecture", "MarianMTModel");
-    cJSON_AddNumberToObject(model, "d_model", hp->d_model);
-    cJSON_AddNumberToObject(model, "encoder_layers", hp->enc_layers);
-    cJSON_AddNumberToObject(model, "decoder_layers", hp->dec_layers);
-    cJSON_AddNumberToObject(model, "attention_heads", hp->enc_heads);
-    cJSON_AddNumberToObject(model, "ffn_dim", hp->enc_ffn);
-    cJSON_AddNumberToObject(model, "vocab_size", hp->vocab_size);
-    cJSON_AddNumberToObject(model, "max_position_embeddings", hp->max_pos);
-    cJSON_AddNumberToObject(model, "max_length", hp->max_length);
-    cJSON_AddStringToObject(model, "activation", hp->act_name);
-    cJSON_AddStringToObject(model, "weights_dtype", m->file_dtype);
-    cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes);
-    cJSON_AddStringToObject(batching, "decoding", "greedy");
-    cJSON_AddNumberToObject(batching, "workers", cfg->workers);
-    cJSON_AddNumberToObject(batching, "blas_threads", cfg->blas_threads);
-    cJSON_AddNumberToObject(batching, "max_batch_sentences", cfg->max_batch_sentences);
-    cJSON_AddNumberToObject(batching, "max_batch_tokens", cfg->max_batch_tokens);
-    cJSON_AddNumberToObject(batching, "max_wait_ms", cfg->max_wait_ms);
-    cJSON_AddNumberToObject(batching, "queue_capacity", cfg->queue_capacity);
-    cJSON_AddNumberToObject(batching, "request_timeout_ms", cfg->request_timeout_ms);
-    cJSON_AddNumberToObject(batching, "max_sentences_per_request", cfg->max_sentences_per_request);
-    cJSON_AddNumberToObject(batching, "max_chars_per_text", cfg->max_chars_per_text);
-    cJSON_AddNumberToObject(batching, "max_segments_per_request", cfg->max_segments_per_request);
-    cJSON_AddStringToObject(batching, "newline", cfg->newline == NMT_NEWLINE_JOIN ? "join" : "split");
-    cJSON_AddStringToObject(model, "sentence_rules",
-                            nmt_segmenter_language(tr->segmenter)[0] ? nmt_segmenter_language(tr->segmenter) : "root");
-    cJSON_AddNumberToObject(batching, "max_length_limit", cfg->max_length_limit);
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return out;
 }
 
 int main(int argc, char **argv)
@@ -269,7 +228,7 @@ int main(int argc, char **argv)
     }
     if (action == NMT_CONFIG_CHECK) {
         nmt_config_dump(&cfg, stdout);
-        printf("# configuration valid; model %s loaded and checked\n", tr->model->name);
+        printf("# configuration valid; model %s loaded and checked\n", nmt_translator_name(tr));
         status = 0;
         goto out;
     }
@@ -277,7 +236,7 @@ int main(int argc, char **argv)
         nmt_error("main", "cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
-    if (nmt_metrics_new(&metrics, PACKAGE_VERSION, tr->model->name, &err)) {
+    if (nmt_metrics_new(&metrics, PACKAGE_VERSION, nmt_translator_name(tr), &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;
     }
@@ -289,12 +248,14 @@ int main(int argc, char **argv)
         .queue_capacity = cfg.queue_capacity,
         .request_timeout_ms = cfg.request_timeout_ms,
     };
-    nmt_batcher_observer obs = {.batch = observe_batch, .queue_wait = observe_queue_wait, .ctx = metrics};
+    nmt_batcher_observer obs = {.batch = observe_batch, .queue_wait = observe_queue_wait, .user = metrics};
     if (nmt_batcher_start(&batcher, tr, &bo, &obs, &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;
     }
-    info = model_info(tr, &cfg);
+    nmt_translator_info ti;
+    nmt_translator_describe(tr, &ti);
+    info = nmt_api_model_body(&ti, &cfg);
     raise_fd_limit(cfg.connection_limit);
     nmt_http_opts ho = {
         .address = cfg.listen_address,
@@ -321,14 +282,14 @@ int main(int argc, char **argv)
     nmt_http_set_ready(http, 1);
     watchdog wd = {.batcher = batcher, .usec = nmt_sdnotify_watchdog_usec()};
     atomic_init(&wd.stop, 0);
-    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", tr->model->name, cfg.listen_address,
+    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", nmt_translator_name(tr), cfg.listen_address,
              nmt_http_port(http));
     nmt_sdnotify(notice); /* the model is loaded and the port listens */
     if (wd.usec > 0 && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0)
         wd.started = 1;
     nmt_info("main", "listening on http://%s%s%s:%d (model %s, %d workers x %d BLAS threads)",
              strchr(cfg.listen_address, ':') ? "[" : "", cfg.listen_address,
-             strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), tr->model->name, cfg.workers,
+             strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), nmt_translator_name(tr), cfg.workers,
              cfg.blas_threads);
 
     while (wait_signal() == 'h')

@@ -206,7 +206,7 @@ static int by_length(const void *a, const void *b)
 static void *worker_main(void *arg)
 {
     job *j = arg;
-    nmt_translator_ctx *ctx = NULL;
+    nmt_translator_state *ctx = NULL;
     nmt_err err;
     const char **texts = malloc((size_t)j->batch_size * sizeof *texts);
     size_t *lens = malloc((size_t)j->batch_size * sizeof *lens);
@@ -216,7 +216,7 @@ static void *worker_main(void *arg)
         nmt_err_set(&err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (nmt_translator_ctx_new(&ctx, j->tr, j->batch_size, j->batch_size * 64, &err))
+    if (nmt_translator_state_new(&ctx, j->tr, j->batch_size, j->batch_size * 64, &err))
         goto fail;
     int n_batches = (j->n_lines + j->batch_size - 1) / j->batch_size;
     for (int b; (b = atomic_fetch_add(&j->next_batch, 1)) < n_batches;) {
@@ -242,7 +242,7 @@ done:
     j->stats.steps += stats.steps;
     j->stats.tokens_out += stats.tokens_out;
     pthread_mutex_unlock(&j->stats_lock);
-    nmt_translator_ctx_free(ctx);
+    nmt_translator_state_free(ctx);
     free(texts);
     free(lens);
     free(res);
@@ -252,10 +252,10 @@ done:
 static void print_ids(const nmt_translator *tr, const char *line, size_t len, const nmt_translation *r)
 {
     /* Source ids are derived again for display: cheap next to decoding. */
-    const nmt_hparams *hp = &tr->model->hp;
+    const nmt_hparams *hp = &nmt_translator_model(tr)->hp;
     int *ids = malloc(((size_t)hp->max_pos + 1) * sizeof *ids), n = 0;
     nmt_err err;
-    if (ids && nmt_tokenizer_encode(tr->tokenizer, line, len, ids, hp->max_pos + 1, &n, &err) == NMT_OK)
+    if (ids && nmt_tokenizer_encode(nmt_translator_tokenizer(tr), line, len, ids, hp->max_pos + 1, &n, &err) == NMT_OK)
         for (int i = 0; i < n; i++)
             printf(i ? " %d" : "%d", ids[i]);
     free(ids);
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmtd-translate: %s\n", j.err.msg);
         status = 1;
     }
-    const nmt_hparams *hp = &tr->model->hp;
+    const nmt_hparams *hp = &nmt_translator_model(tr)->hp;
     if (split && !j.failed && print_joined(plans, n_lines, j.results))
         status = 1;
     for (int i = 0; i < n_lines && !j.failed && !split; i++) {

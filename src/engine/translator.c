@@ -12,7 +12,13 @@
 #include "util.h"
 #include "workspace.h"
 
-struct nmt_translator_ctx {
+struct nmt_translator {
+    nmt_model *model;
+    nmt_tokenizer *tokenizer;
+    nmt_segmenter *segmenter; /* sentence rules of the source language */
+};
+
+struct nmt_translator_state {
     const nmt_translator *tr;
     nmt_workspace ws;
     int max_batch;
@@ -53,6 +59,36 @@ nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_e
     return NMT_OK;
 }
 
+void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
+{
+    const nmt_model *m = tr->model;
+    const nmt_hparams *hp = &m->hp;
+    const char *rules = nmt_segmenter_language(tr->segmenter);
+    *out = (nmt_translator_info){
+        .name = m->name,
+        .path = m->dir,
+        .activation = hp->act_name,
+        .weights_dtype = m->file_dtype,
+        .sentence_rules = rules[0] ? rules : "root",
+        .d_model = hp->d_model,
+        .encoder_layers = hp->enc_layers,
+        .decoder_layers = hp->dec_layers,
+        .attention_heads = hp->enc_heads,
+        .ffn_dim = hp->enc_ffn,
+        .vocab_size = hp->vocab_size,
+        .max_positions = hp->max_pos,
+        .max_length = hp->max_length,
+        .weight_bytes_fp32 = m->weight_bytes,
+    };
+}
+
+const char *nmt_translator_name(const nmt_translator *tr) { return tr->model->name; }
+int nmt_translator_max_positions(const nmt_translator *tr) { return tr->model->hp.max_pos; }
+int nmt_translator_eos_id(const nmt_translator *tr) { return tr->model->hp.eos_id; }
+const nmt_model *nmt_translator_model(const nmt_translator *tr) { return tr->model; }
+const nmt_tokenizer *nmt_translator_tokenizer(const nmt_translator *tr) { return tr->tokenizer; }
+const nmt_segmenter *nmt_translator_segmenter(const nmt_translator *tr) { return tr->segmenter; }
+
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
 {
     *out = NULL;
@@ -85,57 +121,57 @@ void nmt_translator_free(nmt_translator *tr)
     free(tr);
 }
 
-nmt_code nmt_translator_ctx_new(nmt_translator_ctx **out, const nmt_translator *tr, int max_batch, int max_tokens,
+nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translator *tr, int max_batch, int max_tokens,
                                 nmt_err *err)
 {
     *out = NULL;
     const nmt_hparams *hp = &tr->model->hp;
-    nmt_translator_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
+    nmt_translator_state *state = calloc(1, sizeof *state);
+    if (!state)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-    ctx->tr = tr;
-    ctx->max_batch = max_batch;
+    state->tr = tr;
+    state->max_batch = max_batch;
     if (max_tokens < hp->max_pos)
         max_tokens = hp->max_pos; /* any single sentence fits */
-    nmt_code rc = nmt_workspace_init(&ctx->ws, tr->model, max_batch, max_tokens, hp->max_pos, err);
+    nmt_code rc = nmt_workspace_init(&state->ws, tr->model, max_batch, max_tokens, hp->max_pos, err);
     if (rc) {
-        free(ctx);
+        free(state);
         return rc;
     }
-    size_t B = (size_t)max_batch, src_cap = (size_t)hp->max_pos + 1, out_cap = (size_t)ctx->ws.max_steps;
-    ctx->src_pool = malloc(B * src_cap * sizeof(int));
-    ctx->out_pool = malloc(B * out_cap * sizeof(int));
-    ctx->src = malloc(B * sizeof(int *));
-    ctx->out = malloc(B * sizeof(int *));
-    ctx->src_len = malloc(B * sizeof(int));
-    ctx->out_len = malloc(B * sizeof(int));
-    ctx->limit = malloc(B * sizeof(int));
-    ctx->index = malloc(B * sizeof(int));
-    if (!ctx->src_pool || !ctx->out_pool || !ctx->src || !ctx->out || !ctx->src_len || !ctx->out_len ||
-        !ctx->limit || !ctx->index) {
-        nmt_translator_ctx_free(ctx);
+    size_t B = (size_t)max_batch, src_cap = (size_t)hp->max_pos + 1, out_cap = (size_t)state->ws.max_steps;
+    state->src_pool = malloc(B * src_cap * sizeof(int));
+    state->out_pool = malloc(B * out_cap * sizeof(int));
+    state->src = malloc(B * sizeof(int *));
+    state->out = malloc(B * sizeof(int *));
+    state->src_len = malloc(B * sizeof(int));
+    state->out_len = malloc(B * sizeof(int));
+    state->limit = malloc(B * sizeof(int));
+    state->index = malloc(B * sizeof(int));
+    if (!state->src_pool || !state->out_pool || !state->src || !state->out || !state->src_len || !state->out_len ||
+        !state->limit || !state->index) {
+        nmt_translator_state_free(state);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < B; i++)
-        ctx->out[i] = ctx->out_pool + i * out_cap;
-    *out = ctx;
+        state->out[i] = state->out_pool + i * out_cap;
+    *out = state;
     return NMT_OK;
 }
 
-void nmt_translator_ctx_free(nmt_translator_ctx *ctx)
+void nmt_translator_state_free(nmt_translator_state *state)
 {
-    if (!ctx)
+    if (!state)
         return;
-    nmt_workspace_free(&ctx->ws);
-    free(ctx->src_pool);
-    free(ctx->out_pool);
-    free(ctx->src);
-    free(ctx->out);
-    free(ctx->src_len);
-    free(ctx->out_len);
-    free(ctx->limit);
-    free(ctx->index);
-    free(ctx);
+    nmt_workspace_free(&state->ws);
+    free(state->src_pool);
+    free(state->out_pool);
+    free(state->src);
+    free(state->out);
+    free(state->src_len);
+    free(state->out_len);
+    free(state->limit);
+    free(state->index);
+    free(state);
 }
 
 int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translate_opts *opts)
@@ -152,67 +188,67 @@ int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translat
     return limit < hp->max_pos ? limit : hp->max_pos;
 }
 
-/* Decodes ctx->src[0..n) into ctx->out, splitting by the workspace caps. */
-static void decode_batch(nmt_translator_ctx *ctx, int n, const int *limits, const nmt_translate_opts *opts,
+/* Decodes state->src[0..n) into state->out, splitting by the workspace caps. */
+static void decode_batch(nmt_translator_state *state, int n, const int *limits, const nmt_translate_opts *opts,
                          nmt_search_stats *stats)
 {
     int min_length = opts ? opts->min_length : 0;
     for (int i = 0; i < n; i++) {
-        ctx->limit[i] = limits ? limits[i] : nmt_translator_limit(ctx->tr, ctx->src_len[i], opts);
-        if (ctx->limit[i] > ctx->tr->model->hp.max_pos)
-            ctx->limit[i] = ctx->tr->model->hp.max_pos;
-        if (ctx->limit[i] < 1)
-            ctx->limit[i] = 1;
-        if (ctx->limit[i] > ctx->ws.max_steps)
-            ctx->limit[i] = ctx->ws.max_steps;
+        state->limit[i] = limits ? limits[i] : nmt_translator_limit(state->tr, state->src_len[i], opts);
+        if (state->limit[i] > state->tr->model->hp.max_pos)
+            state->limit[i] = state->tr->model->hp.max_pos;
+        if (state->limit[i] < 1)
+            state->limit[i] = 1;
+        if (state->limit[i] > state->ws.max_steps)
+            state->limit[i] = state->ws.max_steps;
     }
     for (int begin = 0; begin < n;) {
         int end = begin, tokens = 0;
-        while (end < n && end - begin < ctx->ws.max_batch && tokens + ctx->src_len[end] <= ctx->ws.max_tokens)
-            tokens += ctx->src_len[end++];
-        nmt_greedy_decode(ctx->tr->model, &ctx->ws, end - begin, (const int *const *)ctx->src + begin,
-                          ctx->src_len + begin, ctx->limit + begin, min_length, ctx->out + begin,
-                          ctx->out_len + begin, stats);
+        while (end < n && end - begin < state->ws.max_batch && tokens + state->src_len[end] <= state->ws.max_tokens)
+            tokens += state->src_len[end++];
+        nmt_greedy_decode(state->tr->model, &state->ws, end - begin, (const int *const *)state->src + begin,
+                          state->src_len + begin, state->limit + begin, min_length, state->out + begin,
+                          state->out_len + begin, stats);
         begin = end;
     }
 }
 
-nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, const int *limits,
+nmt_code nmt_translate_ids(nmt_translator_state *state, const int *const *src, const int *src_len, const int *limits,
                            int n, const nmt_translate_opts *opts, int *const *out, int *out_len,
                            nmt_search_stats *stats, nmt_err *err)
 {
-    const nmt_hparams *hp = &ctx->tr->model->hp;
-    for (int begin = 0; begin < n; begin += ctx->max_batch) {
-        int m = n - begin < ctx->max_batch ? n - begin : ctx->max_batch;
+    const nmt_hparams *hp = &state->tr->model->hp;
+    for (int begin = 0; begin < n; begin += state->max_batch) {
+        int m = n - begin < state->max_batch ? n - begin : state->max_batch;
         for (int i = 0; i < m; i++) {
             if (src_len[begin + i] < 1 || src_len[begin + i] > hp->max_pos)
                 return nmt_err_set(err, NMT_ERR_TOO_LONG, "sentence %d has %d ids; the model allows 1 to %d",
                                    begin + i, src_len[begin + i], hp->max_pos);
-            ctx->src[i] = (int *)src[begin + i];
-            ctx->src_len[i] = src_len[begin + i];
+            state->src[i] = (int *)src[begin + i];
+            state->src_len[i] = src_len[begin + i];
         }
-        decode_batch(ctx, m, limits ? limits + begin : NULL, opts, stats);
+        decode_batch(state, m, limits ? limits + begin : NULL, opts, stats);
         for (int i = 0; i < m; i++) {
-            memcpy(out[begin + i], ctx->out[i], (size_t)ctx->out_len[i] * sizeof(int));
-            out_len[begin + i] = ctx->out_len[i];
+            memcpy(out[begin + i], state->out[i], (size_t)state->out_len[i] * sizeof(int));
+            out_len[begin + i] = state->out_len[i];
         }
     }
     return NMT_OK;
 }
 
-nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const size_t *lens, int n,
+nmt_code nmt_translate(nmt_translator_state *state, const char *const *texts, const size_t *lens, int n,
                        const nmt_translate_opts *opts, nmt_translation *results, nmt_search_stats *stats,
                        nmt_err *err)
 {
-    const nmt_translator *tr = ctx->tr;
+    const nmt_translator *tr = state->tr;
     const nmt_hparams *hp = &tr->model->hp;
     int src_cap = hp->max_pos + 1;
     memset(results, 0, (size_t)n * sizeof *results);
-    for (int begin = 0; begin < n; begin += ctx->max_batch) {
-        int m = n - begin < ctx->max_batch ? n - begin : ctx->max_batch, k = 0;
+    for (int begin = 0; begin < n; begin += state->max_batch) {
+        int m = n - begin < state->max_batch ? n - begin : state->max_batch, k = 0;
         for (int i = 0; i < m; i++) {
             nmt_translation *res = &results[begin + i];
-            int *ids = ctx->src_pool + (size_t)k * src_cap, n_ids = 0;
+            int *ids = state->src_pool + (size_t)k * src_cap, n_ids = 0;
             nmt_err tok_err;
             res->code = nmt_tokenizer_encode(tr->tokenizer, texts[begin + i], lens[begin + i], ids, src_cap, &n_ids,
                                              &tok_err);
@@ -226,22 +262,22 @@ nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const 
                     return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
                 continue;
             }
-            ctx->src[k] = ids;
-            ctx->src_len[k] = n_ids;
-            ctx->index[k++] = begin + i;
+            state->src[k] = ids;
+            state->src_len[k] = n_ids;
+            state->index[k++] = begin + i;
         }
-        decode_batch(ctx, k, NULL, opts, stats);
+        decode_batch(state, k, NULL, opts, stats);
         for (int j = 0; j < k; j++) {
-            nmt_translation *res = &results[ctx->index[j]];
-            res->n_out = ctx->out_len[j];
+            nmt_translation *res = &results[state->index[j]];
+            res->n_out = state->out_len[j];
             if (opts && opts->return_ids) {
                 res->ids = malloc((size_t)(res->n_out ? res->n_out : 1) * sizeof(int));
                 if (!res->ids)
                     return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-                memcpy(res->ids, ctx->out[j], (size_t)res->n_out * sizeof(int));
+                memcpy(res->ids, state->out[j], (size_t)res->n_out * sizeof(int));
             }
             nmt_err dec_err;
-            res->code = nmt_tokenizer_decode(tr->tokenizer, ctx->out[j], ctx->out_len[j], &res->text, &dec_err);
+            res->code = nmt_tokenizer_decode(tr->tokenizer, state->out[j], state->out_len[j], &res->text, &dec_err);
             if (res->code == NMT_ERR_NOMEM)
                 return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         }

@@ -30,6 +30,7 @@ struct nmt_text_plan {
     int n_units, cap_units;
     int *ids;
     size_t n_ids, cap_ids;
+    int eos_id;
 };
 
 void nmt_text_plan_free(nmt_text_plan *p)
@@ -50,6 +51,11 @@ const int *nmt_text_plan_ids(const nmt_text_plan *p, int u, int *n_ids)
 {
     *n_ids = p->units[u].n_ids;
     return p->ids + p->units[u].ids_at;
+}
+
+int nmt_text_plan_unit_empty(const nmt_text_plan *p, int u)
+{
+    return p->units[u].n_ids == 1 && p->ids[p->units[u].ids_at] == p->eos_id;
 }
 
 const char *nmt_text_plan_text(const nmt_text_plan *p, int u, size_t *len)
@@ -194,9 +200,10 @@ nmt_code nmt_text_plan_new(nmt_text_plan **out, const nmt_translator *tr, const 
     if (!p)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     p->len = len;
+    p->eos_id = nmt_translator_eos_id(tr);
     p->text = malloc(len + 1);
     p->work = malloc(len + 1);
-    planner pl = {.p = p, .tr = tr, .max_pos = tr->model->hp.max_pos, .max_units = opts->max_units, .err = err};
+    planner pl = {.p = p, .tr = tr, .max_pos = nmt_translator_max_positions(tr), .max_units = opts->max_units, .err = err};
     pl.scratch = malloc(((size_t)pl.max_pos + 1) * sizeof(int));
     nmt_code rc = NMT_OK;
     if (!p->text || !p->work || !pl.scratch) {
@@ -207,7 +214,7 @@ nmt_code nmt_text_plan_new(nmt_text_plan **out, const nmt_translator *tr, const 
     memcpy(p->work, text, len);
     p->text[len] = p->work[len] = '\0';
     if (opts->split) {
-        rc = nmt_segmenter_split(tr->segmenter, text, len, opts->newline_join, opts->max_units, &p->segments,
+        rc = nmt_segmenter_split(nmt_translator_segmenter(tr), text, len, opts->newline_join, opts->max_units, &p->segments,
                                  &p->n_segments, err);
         if (rc == NMT_ERR_TOO_LONG)
             nmt_err_set(err, rc, "the text has more than %d segments", opts->max_units);

@@ -40,6 +40,9 @@ void nmt_text_plan_free(nmt_text_plan *p);
 int nmt_text_plan_units(const nmt_text_plan *p);
 /* Unit u's source ids (</s> included; at most max_position_embeddings). */
 const int *nmt_text_plan_ids(const nmt_text_plan *p, int u, int *n_ids);
+/* 1 if unit u has no tokens but </s> (only characters the tokenizer
+ * drops): its translation is "" without decoding. */
+int nmt_text_plan_unit_empty(const nmt_text_plan *p, int u);
 /* Unit u's text (not NUL-terminated). */
 const char *nmt_text_plan_text(const nmt_text_plan *p, int u, size_t *len);
 

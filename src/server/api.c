@@ -231,3 +231,40 @@ char *nmt_api_error_body(const char *code, const char *message)
     cJSON_Delete(root);
     return out;
 }
+
+char *nmt_api_model_body(const nmt_translator_info *m, const nmt_config *cfg)
+{
+    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model"),
+          *batching = cJSON_AddObjectToObject(root, "batching");
+    cJSON_AddStringToObject(model, "name", m->name);
+    cJSON_AddStringToObject(model, "path", m->path);
+    cJSON_AddStringToObject(model, "architecture", "MarianMTModel");
+    cJSON_AddNumberToObject(model, "d_model", m->d_model);
+    cJSON_AddNumberToObject(model, "encoder_layers", m->encoder_layers);
+    cJSON_AddNumberToObject(model, "decoder_layers", m->decoder_layers);
+    cJSON_AddNumberToObject(model, "attention_heads", m->attention_heads);
+    cJSON_AddNumberToObject(model, "ffn_dim", m->ffn_dim);
+    cJSON_AddNumberToObject(model, "vocab_size", m->vocab_size);
+    cJSON_AddNumberToObject(model, "max_position_embeddings", m->max_positions);
+    cJSON_AddNumberToObject(model, "max_length", m->max_length);
+    cJSON_AddStringToObject(model, "activation", m->activation);
+    cJSON_AddStringToObject(model, "weights_dtype", m->weights_dtype);
+    cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes_fp32);
+    cJSON_AddStringToObject(model, "sentence_rules", m->sentence_rules);
+    cJSON_AddStringToObject(batching, "decoding", "greedy");
+    cJSON_AddNumberToObject(batching, "workers", cfg->workers);
+    cJSON_AddNumberToObject(batching, "blas_threads", cfg->blas_threads);
+    cJSON_AddNumberToObject(batching, "max_batch_sentences", cfg->max_batch_sentences);
+    cJSON_AddNumberToObject(batching, "max_batch_tokens", cfg->max_batch_tokens);
+    cJSON_AddNumberToObject(batching, "max_wait_ms", cfg->max_wait_ms);
+    cJSON_AddNumberToObject(batching, "queue_capacity", cfg->queue_capacity);
+    cJSON_AddNumberToObject(batching, "request_timeout_ms", cfg->request_timeout_ms);
+    cJSON_AddNumberToObject(batching, "max_sentences_per_request", cfg->max_sentences_per_request);
+    cJSON_AddNumberToObject(batching, "max_chars_per_text", cfg->max_chars_per_text);
+    cJSON_AddNumberToObject(batching, "max_segments_per_request", cfg->max_segments_per_request);
+    cJSON_AddStringToObject(batching, "newline", cfg->newline == NMT_NEWLINE_JOIN ? "join" : "split");
+    cJSON_AddNumberToObject(batching, "max_length_limit", cfg->max_length_limit);
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return out;
+}

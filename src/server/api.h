@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+#include "nmt_config.h"
+#include "translator.h"
+
 typedef struct nmt_api_limits {
     int max_sentences;    /* sentences per request */
     int max_chars;        /* characters (code points) per text */
@@ -41,6 +44,10 @@ void nmt_api_request_free(nmt_api_request *req);
 
 /* {"translation": "..."} or {"translations": [...]} (malloc'd; NULL if out of memory). */
 char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations);
+
+/* The body of GET /v1/model: the model's name and dimensions and the
+ * batching settings (malloc'd; NULL if out of memory). */
+char *nmt_api_model_body(const nmt_translator_info *model, const nmt_config *cfg);
 
 /* {"error": {"code": code, "message": message}} (malloc'd; NULL if out of memory). */
 char *nmt_api_error_body(const char *code, const char *message);

@@ -10,11 +10,11 @@
 #ifndef NMT_ATTENTION_H
 #define NMT_ATTENTION_H
 
-/* ctx[r][d] = concat_h softmax(q[r]_h . K_h^T) V_h for r < n_queries, where
+/* attn[r][d] = concat_h softmax(q[r]_h . K_h^T) V_h for r < n_queries, where
  * query r sees n_keys[r] keys starting at k_rows[r] / v_rows[r] (row stride
  * d).  q is already scaled by head_dim^-0.5.  scores has room for the largest
  * n_keys. */
-void nmt_attention(float *ctx, const float *q, int n_queries, const float *const *k_rows,
+void nmt_attention(float *attn, const float *q, int n_queries, const float *const *k_rows,
                    const float *const *v_rows, const int *n_keys, int d, int heads, float *scores);
 
 #endif

@@ -40,7 +40,7 @@ struct nmt_job {
 
     nmt_job_done_fn done;
     nmt_job_gone_fn gone;
-    void *ctx;
+    void *user;
 };
 
 typedef struct item {
@@ -59,7 +59,7 @@ typedef struct worker {
     nmt_batcher *b;
     pthread_t thread;
     int started;
-    nmt_translator_ctx *ctx;
+    nmt_translator_state *state;
     item *batch;             /* [max_batch_sentences] */
     const int **src;
     int *src_len, *limit, *out_len;
@@ -212,7 +212,7 @@ static int take_batch(nmt_batcher *b, worker *w, double now)
     b->queued_tokens -= tokens;
     if (b->obs.queue_wait)
         for (int i = 0; i < n; i++)
-            b->obs.queue_wait(b->obs.ctx, now - w->batch[i].t_enq);
+            b->obs.queue_wait(b->obs.user, now - w->batch[i].t_enq);
     return n;
 }
 
@@ -226,7 +226,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
             int known = 0;
             for (int g = 0; g < n_gone && !known; g++)
                 known = w->gone_cache[g] == job;
-            if (known || job->gone(job->ctx)) {
+            if (known || job->gone(job->user)) {
                 if (!known)
                     w->gone_cache[n_gone++] = job;
                 w->batch[i].index = -1 - w->batch[i].index; /* skip; marked cancelled later */
@@ -244,7 +244,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
     nmt_search_stats stats = {0, 0};
     nmt_err err;
     /* gather outputs in batch order of the live items */
-    if (nmt_translate_ids(w->ctx, w->src, w->src_len, w->limit, m, NULL, w->out, w->out_len, &stats, &err)) {
+    if (nmt_translate_ids(w->state, w->src, w->src_len, w->limit, m, NULL, w->out, w->out_len, &stats, &err)) {
         nmt_error("batcher", "decoding failed: %s", err.msg);
         for (int i = 0; i < n; i++)
             if (w->batch[i].index >= 0)
@@ -265,7 +265,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         k++;
     }
     if (b->obs.batch)
-        b->obs.batch(b->obs.ctx, m, tokens_in, stats.tokens_out, stats.steps);
+        b->obs.batch(b->obs.user, m, tokens_in, stats.tokens_out, stats.steps);
 }
 
 /* Accounts for a finished batch (lock held); appends completed jobs. */
@@ -308,7 +308,7 @@ static void complete_all(nmt_job **jobs, int n)
 {
     for (int i = 0; i < n; i++) {
         join_texts(jobs[i]);
-        jobs[i]->done(jobs[i], jobs[i]->ctx);
+        jobs[i]->done(jobs[i], jobs[i]->user);
     }
 }
 
@@ -369,7 +369,7 @@ static void *worker_main(void *arg)
 
 static void worker_free(worker *w)
 {
-    nmt_translator_ctx_free(w->ctx);
+    nmt_translator_state_free(w->state);
     free(w->batch);
     free(w->src);
     free(w->src_len);
@@ -385,9 +385,9 @@ static void worker_free(worker *w)
 
 static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
 {
-    int B = b->o.max_batch_sentences, P = b->tr->model->hp.max_pos;
+    int B = b->o.max_batch_sentences, P = nmt_translator_max_positions(b->tr);
     w->b = b;
-    nmt_code rc = nmt_translator_ctx_new(&w->ctx, b->tr, B, b->o.max_batch_tokens, err);
+    nmt_code rc = nmt_translator_state_new(&w->state, b->tr, B, b->o.max_batch_tokens, err);
     if (rc)
         return rc;
     w->batch = calloc((size_t)B, sizeof *w->batch);
@@ -459,7 +459,7 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
 
 nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
                             const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
-                            void *ctx, int *bad_index, int *units, nmt_err *err)
+                            void *user, int *bad_index, int *units, nmt_err *err)
 {
     nmt_job *job = calloc(1, sizeof *job);
     if (!job)
@@ -468,7 +468,7 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     job->max_length = max_length;
     job->done = done;
     job->gone = gone;
-    job->ctx = ctx;
+    job->user = user;
     size_t slots = (size_t)(n ? n : 1);
     job->plans = calloc(slots, sizeof *job->plans);
     job->texts = calloc(slots, sizeof *job->texts);
@@ -503,12 +503,11 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    int to_queue = 0, eos = b->tr->model->hp.eos_id;
+    int to_queue = 0;
     for (int i = 0; i < n; i++) {
         for (int u = job->first_unit[i]; u < job->first_unit[i + 1]; u++) {
             job->unit_ids[u] = nmt_text_plan_ids(job->plans[i], u - job->first_unit[i], &job->unit_len[u]);
-            /* a unit with no tokens (only characters the tokenizer drops) translates to "" */
-            if (job->unit_len[u] == 1 && job->unit_ids[u][0] == eos) {
+            if (nmt_text_plan_unit_empty(job->plans[i], u - job->first_unit[i])) {
                 if (!(job->unit_out[u] = strdup(""))) {
                     rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
                     goto fail;
@@ -546,7 +545,7 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     pthread_mutex_unlock(&b->lock);
     if (to_queue == 0) {
         join_texts(job);
-        done(job, ctx);
+        done(job, user);
     }
     return NMT_OK;
 fail:

@@ -1,12 +1,12 @@
 /* translator.h: texts in, texts out.  An nmt_translator is the loaded engine
  * (model + tokenizer): immutable, shared by every worker thread.  An
- * nmt_translator_ctx is one worker's mutable state (workspace, id buffers):
+ * nmt_translator_state is one worker's mutable state (workspace, id buffers):
  * owned by one thread at a time.  The translator owns no threads.
  *
  *   nmt_translator *tr;  nmt_translator_load(&tr, "models/en-de-demo", &err);
- *   nmt_translator_ctx *ctx;  nmt_translator_ctx_new(&ctx, tr, 32, 4096, &err);
+ *   nmt_translator_state *state;  nmt_translator_state_new(&state, tr, 32, 4096, &err);
  *   nmt_translation out[2];
- *   nmt_translate(ctx, texts, lens, 2, NULL, out, NULL, &err);  ... free(out[i].text)
+ *   nmt_translate(state, texts, lens, 2, NULL, out, NULL, &err);  ... free(out[i].text)
  */
 #ifndef NMT_TRANSLATOR_H
 #define NMT_TRANSLATOR_H
@@ -19,13 +19,25 @@
 #include "segmenter.h"
 #include "tokenizer.h"
 
-typedef struct nmt_translator {
-    nmt_model *model;
-    nmt_tokenizer *tokenizer;
-    nmt_segmenter *segmenter; /* sentence rules of the source language */
-} nmt_translator;
+/* The loaded engine: model, tokenizer, sentence rules.  Opaque: callers
+ * use the accessors below. */
+typedef struct nmt_translator nmt_translator;
 
-typedef struct nmt_translator_ctx nmt_translator_ctx;
+/* What the server shows of a loaded model (GET /v1/model, logs, metrics);
+ * the strings point into the translator. */
+typedef struct nmt_translator_info {
+    const char *name;           /* the directory's last component */
+    const char *path;           /* the directory */
+    const char *activation;     /* swish, relu, gelu ... */
+    const char *weights_dtype;  /* F32, F16, BF16 as stored */
+    const char *sentence_rules; /* the segmenter's language, "root" for ICU's root rules */
+    int d_model, encoder_layers, decoder_layers, attention_heads, ffn_dim, vocab_size;
+    int max_positions;          /* max_position_embeddings: source and target length limit */
+    int max_length;             /* the model's default generation limit */
+    size_t weight_bytes_fp32;
+} nmt_translator_info;
+
+typedef struct nmt_translator_state nmt_translator_state;
 
 typedef struct nmt_translate_opts {
     int max_length; /* > 0: at most this many generated tokens (eos included), capped by max_position_embeddings;
@@ -50,13 +62,23 @@ nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err
 /* Sentence rules for another source language (ISO 639 code; "" = root).
  * Not thread-safe: call before translating. */
 nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_err *err);
+
+/* Accessors (thread-safe: the translator is immutable once loaded). */
+void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out);
+const char *nmt_translator_name(const nmt_translator *tr);
+int nmt_translator_max_positions(const nmt_translator *tr);
+int nmt_translator_eos_id(const nmt_translator *tr);
+/* The engine's own parts, for engine code and its tests. */
+const nmt_model *nmt_translator_model(const nmt_translator *tr);
+const nmt_tokenizer *nmt_translator_tokenizer(const nmt_translator *tr);
+const nmt_segmenter *nmt_translator_segmenter(const nmt_translator *tr);
 void nmt_translator_free(nmt_translator *tr);
 
 /* A worker context for batches of at most max_batch sentences and
  * max_tokens source tokens (larger calls are split). */
-nmt_code nmt_translator_ctx_new(nmt_translator_ctx **out, const nmt_translator *tr, int max_batch, int max_tokens,
+nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translator *tr, int max_batch, int max_tokens,
                                 nmt_err *err);
-void nmt_translator_ctx_free(nmt_translator_ctx *ctx);
+void nmt_translator_state_free(nmt_translator_state *state);
 
 /* The generation limit for a source of n_src ids under opts (NULL = defaults). */
 int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translate_opts *opts);
@@ -65,8 +87,8 @@ int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translat
  * A sentence that cannot be translated (too long for the model) gets its own
  * code and leaves the others unaffected; the call itself fails only for
  * errors that concern everything (out of memory).  stats (may be NULL)
- * accumulates decode steps and generated tokens.  Not thread-safe on one ctx. */
-nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const size_t *lens, int n,
+ * accumulates decode steps and generated tokens.  Not thread-safe on one state. */
+nmt_code nmt_translate(nmt_translator_state *state, const char *const *texts, const size_t *lens, int n,
                        const nmt_translate_opts *opts, nmt_translation *results, nmt_search_stats *stats,
                        nmt_err *err);
 
@@ -75,7 +97,7 @@ nmt_code nmt_translate(nmt_translator_ctx *ctx, const char *const *texts, const 
  * limits[i] (may be NULL) overrides the generation limit of sentence i;
  * otherwise nmt_translator_limit(src_len[i], opts) applies.  Used by the
  * batcher, whose batches mix requests, and by tests. */
-nmt_code nmt_translate_ids(nmt_translator_ctx *ctx, const int *const *src, const int *src_len, const int *limits,
+nmt_code nmt_translate_ids(nmt_translator_state *state, const int *const *src, const int *src_len, const int *limits,
                            int n, const nmt_translate_opts *opts, int *const *out, int *out_len,
                            nmt_search_stats *stats, nmt_err *err);
 
