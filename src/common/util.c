@@ -1,4 +1,5 @@
-/* util.c: whole-file reads, path joins and a JSON NUL scan for the loaders. */
+/* util.c: whole-file reads, path joins and a JSON NUL scan for the loaders;
+ * the monotonic clock. */
 #include "util.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 nmt_code nmt_read_file(const char *path, size_t max_bytes, char **out, size_t *len, nmt_err *err)
 {
@@ -80,4 +82,11 @@ size_t nmt_json_nul_at(const char *text, size_t len)
         }
     }
     return len;
+}
+
+double nmt_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

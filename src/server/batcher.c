@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "text_plan.h"
+#include "util.h"
 
 struct nmt_job {
     int n;                   /* texts */
@@ -88,13 +89,6 @@ struct nmt_batcher {
     worker *workers;
     int n_workers;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static struct timespec abs_deadline(double seconds_from_now)
 {
@@ -325,7 +319,7 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&b->work, &b->lock);
             continue;
         }
-        double now = now_s();
+        double now = nmt_now_s();
         int n_completed = 0;
         sweep_expired(b, now, w->completed, &n_completed);
         if (n_completed) {
@@ -350,7 +344,7 @@ static void *worker_main(void *arg)
         run_batch(b, w, n);
         pthread_mutex_lock(&b->lock);
         b->busy--;
-        b->last_progress = now_s();
+        b->last_progress = nmt_now_s();
         finish_batch(b, w, n, w->completed, &n_completed);
         if (b->count == 0 && b->busy == 0)
             pthread_cond_broadcast(&b->idle);
@@ -519,7 +513,7 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     }
     if (units)
         *units = job->n_units;
-    job->t_submit = now_s();
+    job->t_submit = nmt_now_s();
     pthread_mutex_lock(&b->lock);
     if (b->closing) {
         pthread_mutex_unlock(&b->lock);
@@ -564,7 +558,7 @@ int nmt_batcher_queue_depth(nmt_batcher *b)
 int nmt_batcher_healthy(nmt_batcher *b, double stall_seconds)
 {
     pthread_mutex_lock(&b->lock);
-    double now = now_s();
+    double now = nmt_now_s();
     int ok = b->running == b->n_workers &&
              (b->count == 0 || now - b->last_progress < stall_seconds || now - b->queue[0].t_enq < stall_seconds);
     pthread_mutex_unlock(&b->lock);

@@ -6,6 +6,7 @@
  * before closing, waits for the tick to finish with them), then cuts what
  * has expired or whose peer has gone. */
 #include "conn_guard.h"
+#include "util.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -45,13 +46,6 @@ struct nmt_conn_guard {
     nmt_conn **who;
     size_t fds_cap;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* lock held */
 static void cut(nmt_conn *c)
@@ -113,7 +107,7 @@ static int grow(nmt_conn_guard *g, size_t n)
 
 static void tick(nmt_conn_guard *g)
 {
-    double now = now_s();
+    double now = nmt_now_s();
     size_t n = 0;
     pthread_mutex_lock(&g->lock);
     if (grow(g, (size_t)g->open) == 0) {
@@ -216,7 +210,7 @@ nmt_conn *nmt_conn_opened(nmt_conn_guard *g, int fd)
         return NULL;
     c->fd = fd;
     c->phase = NMT_CONN_RECEIVING;
-    c->phase_since = now_s();
+    c->phase_since = nmt_now_s();
     pthread_mutex_lock(&g->lock);
     if (live(g) >= g->o.soft_limit && !evict_one(g, NULL)) {
         c->over_capacity = 1;
@@ -260,7 +254,7 @@ void nmt_conn_set_phase(nmt_conn_guard *g, nmt_conn *c, nmt_conn_phase phase)
     pthread_mutex_lock(&g->lock);
     if (c->phase != phase) {
         c->phase = phase;
-        c->phase_since = now_s();
+        c->phase_since = nmt_now_s();
     }
     pthread_mutex_unlock(&g->lock);
 }

@@ -40,6 +40,7 @@
 
 #include "conn_guard.h"
 #include "log.h"
+#include "util.h"
 
 struct nmt_http {
     nmt_http_opts o;
@@ -96,13 +97,6 @@ typedef struct request_state {
     nmt_job *job;
     int done, suspended, closed;
 } request_state;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void request_unref(request_state *st)
 {
@@ -506,7 +500,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->http = http;
         st->conn = conn;
         atomic_init(&st->refs, 1); /* the connection's */
-        st->t_start = now_s();
+        st->t_start = nmt_now_s();
         st->route = route_of(url);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         st->fd = ci ? ci->connect_fd : -1;
@@ -551,7 +545,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&st->lock);
     nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_IDLE);
     int delivered = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && st->status;
-    double latency = now_s() - st->t_start;
+    double latency = nmt_now_s() - st->t_start;
     if (http->metrics) {
         if (delivered)
             nmt_metrics_request(http->metrics, st->status, latency);
@@ -695,8 +689,8 @@ void nmt_http_set_access_log(nmt_http *http, int on) { atomic_store(&http->acces
 
 int nmt_http_wait_idle(nmt_http *http, int timeout_ms)
 {
-    double deadline = now_s() + timeout_ms / 1000.0;
-    while (atomic_load(&http->inflight) > 0 && now_s() < deadline) {
+    double deadline = nmt_now_s() + timeout_ms / 1000.0;
+    while (atomic_load(&http->inflight) > 0 && nmt_now_s() < deadline) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
