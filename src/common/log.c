@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 nmt_log_level nmt_log_threshold = NMT_LOG_INFO;
 
@@ -15,12 +16,17 @@ void nmt_log_set_level(nmt_log_level level) { nmt_log_threshold = level; }
 int nmt_log_parse_level(const char *name, nmt_log_level *out)
 {
     for (int i = 0; i <= NMT_LOG_OFF; i++) {
-        if (strcmp(name, level_names[i]) == 0) {
+        if (strcasecmp(name, level_names[i]) == 0) {
             *out = (nmt_log_level)i;
             return 0;
         }
     }
     return -1;
+}
+
+const char *nmt_log_level_name(nmt_log_level level)
+{
+    return (int)level >= 0 && level <= NMT_LOG_OFF ? level_names[level] : "off";
 }
 
 void nmt_log_write(nmt_log_level level, const char *subsystem, const char *fmt, ...)

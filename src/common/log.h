@@ -16,8 +16,12 @@ extern nmt_log_level nmt_log_threshold;
 
 /* Sets the threshold; thread-safe enough for start-up (set before threads). */
 void nmt_log_set_level(nmt_log_level level);
-/* Parses "debug|info|warn|error|off"; returns 0 on success, -1 otherwise. */
+/* Parses "debug|info|warn|error|off" (any case); returns 0 on success, -1
+ * otherwise.  The one list of level names: the config file, both
+ * programs' flags and the log lines use it. */
 int nmt_log_parse_level(const char *name, nmt_log_level *out);
+/* "debug" ... "off". */
+const char *nmt_log_level_name(nmt_log_level level);
 /* Writes one line; use the NMT_LOG macro so disabled levels cost nothing. */
 void nmt_log_write(nmt_log_level level, const char *subsystem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

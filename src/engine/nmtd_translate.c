@@ -58,7 +58,7 @@ static void usage(FILE *f)
             "      --source-language L  sentence rules for L (default: the model's source_lang)\n"
             "      --ids              print source ids TAB output ids TAB translation (not with --split)\n"
             "      --bench            print throughput and peak memory to stderr at the end\n"
-            "      --log-level LEVEL  debug, info, warn (default), error\n"
+            "      --log-level LEVEL  debug, info, warn (default), error, off\n"
             "  -h, --help             this help\n"
             "  -V, --version          version\n\n"
             "An empty line gives an empty line. A line longer than the model's position limit gives an\n"
@@ -294,7 +294,7 @@ int main(int argc, char **argv)
         case 'L': {
             nmt_log_level level;
             if (nmt_log_parse_level(optarg, &level)) {
-                fprintf(stderr, "nmtd-translate: --log-level must be debug, info, warn or error\n");
+                fprintf(stderr, "nmtd-translate: --log-level must be debug, info, warn, error or off\n");
                 return 2;
             }
             nmt_log_set_level(level);

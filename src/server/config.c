@@ -32,7 +32,7 @@ typedef enum kind {
     KIND_ADDR,     /* IPv4 or IPv6 literal, char[size] */
     KIND_INT,      /* int in [min, max] */
     KIND_BOOL,     /* int 0/1 from yes/no, true/false, on/off, 1/0 */
-    KIND_LOGLEVEL, /* nmt_log_level from debug|info|warn|error */
+    KIND_LOGLEVEL, /* nmt_log_level from debug|info|warn|error|off (log.h) */
     KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
 } kind;
@@ -107,7 +107,7 @@ static const directive directives[] = {
           "A request's header block and body must have arrived this many seconds after the connection "
           "opened (after the previous answer, on a kept-alive connection: connection_timeout_s); slower "
           "clients are cut off."),
-    D_STR(log_level, KIND_LOGLEVEL, "info", "Least severe log level written to stderr: debug, info, warn or error."),
+    D_STR(log_level, KIND_LOGLEVEL, "info", "Least severe log level written to stderr: debug, info, warn, error, or off (nothing)."),
     D_STR(access_log, KIND_BOOL, "yes",
           "Log one info line per request (method, path, status, sentences, duration); never the text."),
     D_INT(shutdown_grace_ms, 0, 3600000, 30000,
@@ -118,7 +118,6 @@ static const directive directives[] = {
 
 #define N_DIRECTIVES (sizeof directives / sizeof directives[0])
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
 static const char bool_words[][2][6] = {{"no", "yes"}, {"false", "true"}, {"off", "on"}, {"0", "1"}};
 
 /* ---- names and suggestions -------------------------------------------- */
@@ -266,13 +265,9 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a boolean (yes/no, true/false, on/off, 1/0)",
                            text);
     case KIND_LOGLEVEL:
-        for (int i = 0; i < (int)(sizeof level_names / sizeof level_names[0]); i++) {
-            if (strcasecmp(text, level_names[i]) == 0) {
-                *(nmt_log_level *)field = (nmt_log_level)(NMT_LOG_DEBUG + i);
-                return NMT_OK;
-            }
-        }
-        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a log level (debug, info, warn, error)", text);
+        if (nmt_log_parse_level(text, (nmt_log_level *)field) == 0)
+            return NMT_OK;
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not a log level (debug, info, warn, error, off)", text);
     case KIND_NEWLINE:
         if (strcasecmp(text, "split") == 0 || strcasecmp(text, "join") == 0) {
             *(int *)field = strcasecmp(text, "join") == 0 ? NMT_NEWLINE_JOIN : NMT_NEWLINE_SPLIT;
@@ -315,11 +310,7 @@ static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_e
     return NMT_OK;
 }
 
-const char *nmt_config_log_level_name(nmt_log_level level)
-{
-    int i = (int)level - (int)NMT_LOG_DEBUG;
-    return i >= 0 && i < (int)(sizeof level_names / sizeof level_names[0]) ? level_names[i] : "off";
-}
+const char *nmt_config_log_level_name(nmt_log_level level) { return nmt_log_level_name(level); }
 
 /* Writes d's value in c as the file would write it (strings quoted). */
 static void print_value(FILE *f, const directive *d, const nmt_config *c)
@@ -676,7 +667,7 @@ void nmt_config_print_help(FILE *f, const char *prog)
     nmt_config_defaults(&defaults);
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
-        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error",
+        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
                                               "split|join", "LANG"};
         _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LANG + 1, "a metavar for every kind");
         fputs("  --", f);

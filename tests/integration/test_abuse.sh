@@ -28,10 +28,7 @@ cleanup() {
     [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 if [ ! -x /usr/bin/python3 ]; then echo "SKIP: /usr/bin/python3 missing"; exit 77; fi
 
 # runs one abuse.py scenario; its ok/FAIL lines count here
@@ -52,7 +49,7 @@ metric() { curl -s -m 10 "127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"; }
 PID=$!
 PORT=""
 for _ in $(seq 1 600); do
-    PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/nmtd.log")
+    PORT=$(listening_port "$TMP/nmtd.log")
     [ -n "$PORT" ] && break
     kill -0 "$PID" 2>/dev/null || break
     sleep 0.1
@@ -106,5 +103,4 @@ check "SIGTERM: exit status 0 (got $rc)" '[ "$rc" = 0 ]'
 check "no sanitizer report in the daemon's log" \
     '! grep -E "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$TMP/nmtd.log"'
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -18,10 +18,7 @@ cleanup() {
     [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 
 # start_daemon NAME ARGS...: starts nmtd on 127.0.0.1, port 0; sets PID and PORT
 start_daemon() {
@@ -32,7 +29,7 @@ start_daemon() {
     PIDS+=("$PID")
     PORT=""
     for _ in $(seq 1 300); do
-        PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/$name.log")
+        PORT=$(listening_port "$TMP/$name.log")
         [ -n "$PORT" ] && return 0
         kill -0 "$PID" 2>/dev/null || break
         sleep 0.1
@@ -213,5 +210,4 @@ check "--version" '"$NMTD" --version | grep -q "^nmtd [0-9]"'
 check "no sanitizer report in the daemons' logs" \
     '! grep -lE "ThreadSanitizer|AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log'
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

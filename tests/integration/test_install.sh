@@ -6,11 +6,11 @@
 # leaves no file behind.
 set -u
 BUILD=${NMT_BUILDDIR:-.}
+SRC=${NMT_SRCDIR:-.}
 DEST=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$DEST"' EXIT
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "FAIL - $1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 : "${NMT_BINDIR:?} ${NMT_SYSCONFDIR:?} ${NMT_DATADIR:?}"
 
 make -s -C "$BUILD" install DESTDIR="$DEST" > "$DEST.log" 2>&1; rc=$?
@@ -25,7 +25,7 @@ check "installed nmtd-translate translates ($out)" '[ "$out" = einundzwanzig ]'
 NPID=$!; PIDS+=("$NPID")
 PORT=""
 for _ in $(seq 1 100); do
-    PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$DEST/nmtd.log"); [ -n "$PORT" ] && break; sleep 0.05
+    PORT=$(listening_port "$DEST/nmtd.log"); [ -n "$PORT" ] && break; sleep 0.05
 done
 got=$(curl -s -m 10 -d '{"text": "one hundred one"}' "127.0.0.1:$PORT/translate")
 check "installed nmtd serves with the installed configuration" '[ "$got" = "{\"translation\":\"einhunderteins\"}" ]'
@@ -53,5 +53,4 @@ make -s -C "$BUILD" uninstall DESTDIR="$DEST" >> "$DEST.log" 2>&1
 left=$(find "$DEST" -type f ! -name 'nmtd.log' ! -name '*.service' ! -name 'verify*.txt' | wc -l)
 check "make uninstall leaves no installed file ($left left)" '[ "$left" -eq 0 ]'
 rm -f "$DEST.log"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -8,14 +8,13 @@ SRC=${NMT_SRCDIR:-.}
 TMP=$(mktemp -d)
 PID=""
 trap '[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "FAIL - $1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 
 "$BUILD/nmtd" --model "$SRC/models/en-de-demo" --port 0 --access-log no 2> "$TMP/nmtd.log" &
 PID=$!
 PORT=""
 for _ in $(seq 1 100); do
-    PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/nmtd.log"); [ -n "$PORT" ] && break; sleep 0.05
+    PORT=$(listening_port "$TMP/nmtd.log"); [ -n "$PORT" ] && break; sleep 0.05
 done
 "$SRC/clients/loadtest" -u "http://127.0.0.1:$PORT" -n 300 -c 32 -s 2 -t 60 > "$TMP/out" 2> "$TMP/err"; rc=$?
 cat "$TMP/out"
@@ -30,5 +29,4 @@ kill -TERM "$PID"; wait "$PID"; PID=""
 # against a stopped server every request fails: non-zero exit, counted as no-answer
 "$SRC/clients/loadtest" -u "http://127.0.0.1:$PORT" -n 5 -c 2 -t 30 > "$TMP/out2" 2>/dev/null; rc=$?
 check "a dead server: non-zero exit, no-answer counted" '[ $rc -ne 0 ] && grep -q "no-answer=5" "$TMP/out2"'
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

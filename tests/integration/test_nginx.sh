@@ -14,14 +14,13 @@ fi
 TMP=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "FAIL - $1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 
 start_nmtd() { # NAME -> sets PID, PORT
     "$BUILD/nmtd" --model "$SRC/models/en-de-demo" --port 0 --access-log no 2> "$TMP/$1.log" &
     PID=$!; PIDS+=("$PID"); PORT=""
     for _ in $(seq 1 100); do
-        PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/$1.log"); [ -n "$PORT" ] && return 0; sleep 0.05
+        PORT=$(listening_port "$TMP/$1.log"); [ -n "$PORT" ] && return 0; sleep 0.05
     done
     return 1
 }
@@ -69,5 +68,4 @@ check "zero failed requests through nginx while A stopped (loadtest exit $lrc)" 
     '[ $lrc -eq 0 ] && grep -q "^status: 200=1500$" "$TMP/load.out" && grep -q "^malformed JSON answers: 0$" "$TMP/load.out"'
 kill -TERM "$PID_B"; wait "$PID_B"
 kill -TERM "$NGPID" 2>/dev/null; wait "$NGPID" 2>/dev/null
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

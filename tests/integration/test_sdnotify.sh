@@ -9,8 +9,7 @@ SRC=${NMT_SRCDIR:-.}
 TMP=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP"' EXIT
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "FAIL - $1"; fi; }
+. "$SRC/tests/integration/lib.sh"
 
 "$BUILD/tests/integration/notify_listen" "$TMP/notify.sock" 20 > "$TMP/messages" &
 LPID=$!; PIDS+=("$LPID")
@@ -20,7 +19,7 @@ NOTIFY_SOCKET="$TMP/notify.sock" WATCHDOG_USEC=400000 \
     "$BUILD/nmtd" --model "$SRC/models/en-de-demo" --port 0 2> "$TMP/nmtd.log" &
 NPID=$!; PIDS+=("$NPID")
 for _ in $(seq 1 200); do grep -q "READY=1" "$TMP/messages" && break; sleep 0.05; done
-PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/nmtd.log")
+PORT=$(listening_port "$TMP/nmtd.log")
 # READY=1 is sent after the port listens: the moment it arrives, /ready answers
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "127.0.0.1:$PORT/ready")
 check "READY=1 arrives, and the port answers at once ($code)" 'grep -q "READY=1" "$TMP/messages" && [ "$code" = 200 ]'
@@ -35,5 +34,4 @@ sleep 0.2
 check "STOPPING=1 on SIGTERM" 'grep -q "STOPPING=1" "$TMP/messages"'
 check "exit status 0" '[ $rc -eq 0 ]'
 kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -9,9 +9,7 @@ BIN="$BUILD/nmtd-translate"
 DEMO="$SRC/models/en-de-demo"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+. "$SRC/tests/integration/lib.sh"
 
 # 1. golden translations, in order, through the CLI (2 workers)
 golden="$SRC/tests/data/en-de-demo.golden.tsv"
@@ -97,5 +95,4 @@ fi
 printf '  \n' | "$BIN" --model "$DEMO" --split > "$TMP/ws.txt"
 if [ "$(cat "$TMP/ws.txt")" = "  " ]; then ok "--split: whitespace comes back as it was"; else bad "--split whitespace: '$(cat "$TMP/ws.txt")'"; fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

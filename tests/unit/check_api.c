@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "testutil.h"
 
 static const nmt_api_limits limits = {.max_sentences = 3, .max_chars = 10, .max_length_limit = 100};
 
@@ -155,9 +156,5 @@ int main(void)
     tcase_add_test(tc, test_utf8_validation);
     tcase_add_test(tc, test_error_body);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

@@ -444,13 +444,16 @@ START_TEST(test_bools_and_levels)
     ck_assert_int_eq(nmt_config_set(&c, "access_log", "", &err), NMT_ERR_INVALID);
 
     static const struct { const char *name; nmt_log_level level; } levels[] = {
-        {"debug", NMT_LOG_DEBUG}, {"info", NMT_LOG_INFO}, {"warn", NMT_LOG_WARN}, {"error", NMT_LOG_ERROR}};
-    for (size_t i = 0; i < 4; i++) {
+        {"debug", NMT_LOG_DEBUG}, {"info", NMT_LOG_INFO}, {"warn", NMT_LOG_WARN}, {"error", NMT_LOG_ERROR},
+        {"off", NMT_LOG_OFF}};
+    for (size_t i = 0; i < 5; i++) {
         ck_assert_int_eq(nmt_config_set(&c, "log_level", levels[i].name, &err), NMT_OK);
         ck_assert_int_eq(c.log_level, levels[i].level);
         ck_assert_str_eq(nmt_config_log_level_name(levels[i].level), levels[i].name);
     }
     ck_assert_int_eq(nmt_config_set(&c, "log_level", "verbose", &err), NMT_ERR_INVALID);
+    ck_assert_int_eq(nmt_config_set(&c, "log_level", "WARN", &err), NMT_OK); /* as nmtd-translate --log-level */
+    ck_assert_int_eq(c.log_level, NMT_LOG_WARN);
 }
 END_TEST
 
@@ -585,7 +588,7 @@ START_TEST(test_help)
     ck_assert_ptr_nonnull(strstr(buf, "--model PATH  (default \"models/en-de-demo\")"));
     ck_assert_ptr_nonnull(strstr(buf, "--max-batch-tokens N  (default 4096, 16..1048576)"));
     ck_assert_ptr_nonnull(strstr(buf, "--access-log yes|no  (default yes)"));
-    ck_assert_ptr_nonnull(strstr(buf, "--log-level debug|info|warn|error  (default info)"));
+    ck_assert_ptr_nonnull(strstr(buf, "--log-level debug|info|warn|error|off  (default info)"));
     ck_assert_ptr_nonnull(strstr(buf, "workers x blas_threads"));
     /* every key of the dump is in the help, and no help line is too wide */
     nmt_config c;
@@ -686,9 +689,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(config_suite());
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn_guard.h"
+#include "testutil.h"
 
 static void sleep_ms(int ms)
 {
@@ -142,9 +143,5 @@ int main(void)
     tcase_add_test(tc, test_deadlines);
     tcase_add_test(tc, test_peer_gone_is_released);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json_check.h"
+#include "testutil.h"
 
 static nmt_json_verdict verdict(const char *s, size_t len, size_t *offset)
 {
@@ -95,9 +96,5 @@ int main(void)
     tcase_add_test(tc, test_depth);
     tcase_add_test(tc, test_duplicate_keys);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

@@ -8,6 +8,7 @@
 #include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "testutil.h"
 
 static unsigned rng_state = 12345;
 static float frand(void) /* uniform in [-1, 1) */
@@ -271,9 +272,5 @@ int main(void)
         printf("SKIP: this CPU lacks AVX-512F: the packed GEMM cannot run here (nmt_linear uses OpenBLAS)\n");
         return 77;
     }
-    SRunner *sr = srunner_create(kernels_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(kernels_suite());
 }

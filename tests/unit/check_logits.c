@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "logits.h"
+#include "testutil.h"
 
 static unsigned rng = 99;
 static float frand(void)
@@ -104,9 +105,5 @@ int main(void)
     TCase *tc = tcase_create("screen");
     tcase_add_test(tc, test_screen_equals_exact_argmax);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "testutil.h"
 
 static nmt_metrics *new_metrics(const char *version, const char *model)
 {
@@ -456,9 +457,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(metrics_suite());
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "segmenter.h"
+#include "testutil.h"
 
 /* The segments of text as "a|b|c". */
 static char *cut(const char *lang, const char *text, int join)
@@ -119,9 +120,5 @@ int main(void)
     tcase_add_test(tc, test_nothing_to_translate);
     tcase_add_test(tc, test_segment_cap);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

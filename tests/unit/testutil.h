@@ -5,8 +5,12 @@
 #ifndef NMT_TESTUTIL_H
 #define NMT_TESTUTIL_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Every suite's main: runs s, returns the exit status (0 when all passed). */
+int tu_run(Suite *s);
 
 /* A fresh directory under $TMPDIR (malloc'd path); removed by tu_rmtree. */
 char *tu_tmpdir(void);

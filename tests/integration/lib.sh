@@ -1,0 +1,16 @@
+# tests/integration/lib.sh: what every integration script shares (POSIX sh;
+# sourced as . "$SRC/tests/integration/lib.sh").  Counts results as
+# "ok - ..." / "FAIL - ..." lines and ends with the plain closing line
+# "N passed, M failed" that the test harness and CI read.
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; }
+# check NAME SHELL-CONDITION: ok if the condition (eval'd) holds
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# finish: the closing line; the exit status says whether anything failed
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}
+# listening_port LOG: the port a daemon logged ("listening on http://127.0.0.1:PORT"), or nothing
+listening_port() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$1"; }
