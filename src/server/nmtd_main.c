@@ -128,36 +128,8 @@ static void observe_queue_wait(void *user, double seconds)
     nmt_metrics_queue_wait(user, seconds);
 }
 
-/* The systemd watchdog: pings at half the interval, but only while the
- * batcher's workers run and its queue moves, so a wedged daemon is
- * restarted rather than kept alive by a healthy-looking thread. */
-typedef struct watchdog {
-    nmt_batcher *batcher;
-    unsigned long long usec;
-    atomic_int stop;
-    pthread_t thread;
-    int started;
-} watchdog;
-
-static void *watchdog_main(void *arg)
-{
-    watchdog *wd = arg;
-    const long step_ns = 10 * 1000 * 1000;
-    long long waited_ns = 0, period_ns = (long long)wd->usec * 1000 / 2;
-    while (!atomic_load(&wd->stop)) {
-        struct timespec ts = {0, step_ns};
-        nanosleep(&ts, NULL);
-        waited_ns += step_ns;
-        if (waited_ns < period_ns)
-            continue;
-        waited_ns = 0;
-        if (nmt_batcher_healthy(wd->batcher, (double)wd->usec / 1e6))
-            nmt_sdnotify("WATCHDOG=1");
-        else
-            nmt_warn("main", "workers stalled: withholding the systemd watchdog ping");
-    }
-    return NULL;
-}
+/* The watchdog's question: do the workers run and does the queue move? */
+static int batcher_healthy(void *user, double stall_seconds) { return nmt_batcher_healthy(user, stall_seconds); }
 
 /* Each connection is a descriptor: raise the soft limit to the hard one
  * (systemd's default soft limit is 1024) and say so if it is still short. */
@@ -280,13 +252,10 @@ int main(int argc, char **argv)
         goto out;
     }
     nmt_http_set_ready(http, 1);
-    watchdog wd = {.batcher = batcher, .usec = nmt_sdnotify_watchdog_usec()};
-    atomic_init(&wd.stop, 0);
     snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", nmt_translator_name(tr), cfg.listen_address,
              nmt_http_port(http));
     nmt_sdnotify(notice); /* the model is loaded and the port listens */
-    if (wd.usec > 0 && pthread_create(&wd.thread, NULL, watchdog_main, &wd) == 0)
-        wd.started = 1;
+    nmt_watchdog *wd = nmt_watchdog_start(batcher_healthy, batcher);
     nmt_info("main", "listening on http://%s%s%s:%d (model %s, %d workers x %d BLAS threads)",
              strchr(cfg.listen_address, ':') ? "[" : "", cfg.listen_address,
              strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), nmt_translator_name(tr), cfg.workers,
@@ -301,9 +270,7 @@ int main(int argc, char **argv)
     int left = nmt_http_wait_idle(http, 5000);
     if (left)
         nmt_warn("main", "%d answers could not be delivered before stopping", left);
-    atomic_store(&wd.stop, 1);
-    if (wd.started)
-        pthread_join(wd.thread, NULL);
+    nmt_watchdog_stop(wd);
     nmt_info("main", "stopped");
     status = 0;
 out:
