@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages that nmtd needs to build, test and run, if
 # any are missing (as root, or through sudo).  Python tools (training, the
-# PyTorch reference) need more: see tools/README.md.
+# PyTorch reference) need more: see README.md, "The demo model and the tools".
 #   --fuzz   also clang and libFuzzer (libclang-rt-14-dev, which clang only
 #            recommends), for ./configure --enable-fuzzer (tests/fuzz)
 set -eu
