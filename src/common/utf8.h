@@ -1,10 +1,15 @@
-/* utf8.h: character classes on UTF-8 bytes, for the text pipeline (no
+/* utf8.h: UTF-8 validity and character classes on UTF-8 bytes (no
  * state, thread-safe).  Whitespace is what Python's str.isspace() calls
  * whitespace, so that stripping here matches Hugging Face's str.strip(). */
 #ifndef NMT_UTF8_H
 #define NMT_UTF8_H
 
 #include <stddef.h>
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+int nmt_utf8_valid(const char *s, size_t len);
+/* Code points in valid UTF-8. */
+size_t nmt_utf8_length(const char *s, size_t len);
 
 /* Length of the whitespace character at s[0..len), or 0. */
 size_t nmt_space_at(const char *s, size_t len);

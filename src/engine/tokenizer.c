@@ -286,13 +286,15 @@ nmt_code nmt_tokenizer_encode(const nmt_tokenizer *tok, const char *text, size_t
 void nmt_tokenizer_hf_cleanup(char *text)
 {
     unsigned char *s = (unsigned char *)text;
-    size_t len = strlen(text);
-    for (size_t i = 0; i + 2 < len; i++) /* U+2581 LOWER ONE EIGHTH BLOCK -> ' ' (3 bytes -> 1) */
+    size_t len = 0;
+    for (size_t i = 0; s[i];) { /* U+2581 LOWER ONE EIGHTH BLOCK -> ' ' (3 bytes -> 1), one pass */
         if (s[i] == 0xe2 && s[i + 1] == 0x96 && s[i + 2] == 0x81) {
-            s[i] = ' ';
-            memmove(s + i + 1, s + i + 3, len - i - 2); /* with the NUL */
-            len -= 2;
+            s[len++] = ' ';
+            i += 3;
+        } else {
+            s[len++] = s[i++];
         }
+    }
     size_t start = nmt_skip_space(text, 0, len);
     len = nmt_trim_space_end(text, start, len);
     memmove(s, s + start, len - start);

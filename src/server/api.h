@@ -52,9 +52,4 @@ char *nmt_api_model_body(const nmt_translator_info *model, const nmt_config *cfg
 /* {"error": {"code": code, "message": message}} (malloc'd; NULL if out of memory). */
 char *nmt_api_error_body(const char *code, const char *message);
 
-/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-int nmt_utf8_valid(const char *s, size_t len);
-/* Code points in valid UTF-8. */
-size_t nmt_utf8_length(const char *s, size_t len);
-
 #endif

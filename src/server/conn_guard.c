@@ -212,7 +212,7 @@ nmt_conn *nmt_conn_opened(nmt_conn_guard *g, int fd)
     c->phase = NMT_CONN_RECEIVING;
     c->phase_since = nmt_now_s();
     pthread_mutex_lock(&g->lock);
-    if (live(g) >= g->o.soft_limit && !evict_one(g, NULL)) {
+    if (g->open >= g->o.soft_limit && live(g) >= g->o.soft_limit && !evict_one(g, NULL)) {
         c->over_capacity = 1;
         g->stats.over_capacity++;
     }

@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "fuzz.h"
+#include "utf8.h"
 
 static const nmt_api_limits limits = {.max_sentences = 16, .max_chars = 256, .max_length_limit = 512};
 

@@ -8,7 +8,6 @@
  * max_spans of them; an overflow says so. */
 #include <string.h>
 
-#include "api.h"
 #include "fuzz.h"
 #include "segmenter.h"
 #include "utf8.h"

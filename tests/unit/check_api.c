@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "utf8.h"
 #include "testutil.h"
 
 static const nmt_api_limits limits = {.max_sentences = 3, .max_chars = 10, .max_length_limit = 100};
