@@ -1,16 +1,22 @@
-/* encoder.h: the Marian encoder stack over a packed batch. */
+/* encoder.h: the Marian encoder stack over a packed batch of sentences. */
 #ifndef NMT_ENCODER_H
 #define NMT_ENCODER_H
 
+#include "activations.h"
 #include "model.h"
-#include "workspace.h"
 
-/* Runs the encoder on ws->src_ids (n_seq sentences packed back to back,
- * sentence s at ws->src_off[s] with ws->src_len[s] tokens); leaves the output
- * in ws->x[total][d_model].  Uses ws scratch only; never allocates. */
-void nmt_encoder_forward(const nmt_model *model, nmt_workspace *ws, int n_seq, int total);
+/* Source sentences packed back to back (no padding): sentence s is
+ * ids[off[s] .. off[s] + len[s]), </s> included. */
+typedef struct nmt_source_batch {
+    int n;          /* sentences */
+    int total;      /* tokens: sum of len */
+    const int *ids; /* [total] */
+    const int *off; /* [n] */
+    const int *len; /* [n] */
+} nmt_source_batch;
 
-/* Adds embed[id] * embed_scale + positions[pos] into out[d_model]. */
-void nmt_embed_token(const nmt_model *model, float *out, int id, int pos);
+/* Runs the encoder on src; leaves its output in act->x[src->total][d_model]
+ * (act->max_rows >= src->total).  Never allocates. */
+void nmt_encoder_forward(const nmt_model *model, const nmt_source_batch *src, nmt_activations *act);
 
 #endif

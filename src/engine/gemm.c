@@ -32,6 +32,13 @@ void nmt_gemm_pack(float *dst, const float *w, int n, int k)
     }
 }
 
+void nmt_gemm_packed_row(float *dst, const float *packed, int k, int row)
+{
+    const float *p = packed + (size_t)(row / NR) * NR * k + row % NR;
+    for (int kk = 0; kk < k; kk++)
+        dst[kk] = p[(size_t)kk * NR];
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 

@@ -28,6 +28,9 @@ size_t nmt_gemm_packed_size(int n, int k);
 /* Packs W[n][k] (row-major, PyTorch's nn.Linear layout) into dst. */
 void nmt_gemm_pack(float *dst, const float *w, int n, int k);
 
+/* dst[k] = row `row` of the W[n][k] that nmt_gemm_pack packed into packed. */
+void nmt_gemm_packed_row(float *dst, const float *packed, int k, int row);
+
 /* y[m][n] = b[n] + sum_k x[m][k] * W[n][k], W packed by nmt_gemm_pack
  * (b may be NULL). */
 void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b);

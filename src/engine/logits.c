@@ -177,18 +177,17 @@ TARGET static __m512 exact16(const float *rows, const float *b, const float *x, 
     return acc;
 }
 
-TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
-                              int ban_a, int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
+/* Step 1: each row quantized to bytes, xq = round(x / step) + 128 in [1, 255]
+ * with step = max|x| / 127; the row's max|x| is kept for the later steps. */
+TARGET static void quantize_rows(const nmt_logits_screen *s, const float *x, int n, nmt_logits_scratch *sc)
 {
-    int V = s->vocab, d = s->d, k4 = s->k4;
-    float sx[8] = {0};
-    const uint8_t *xq[8];
-    /* quantize the rows: xq = round(x / sx) + 128 in [1, 255] */
+    int d = s->d, k4 = s->k4;
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float mx = 0.0f;
         for (int k = 0; k < d; k++)
             mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
+        sc->xmax[r] = mx;
         float step = mx > 0.0f ? mx / 127.0f : 1.0f;
         uint8_t *q = sc->xq + (size_t)r * k4;
         for (int k = 0; k < d; k++) {
@@ -199,17 +198,20 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
         for (int k = d; k < k4; k++)
             q[k] = 128;
     }
-    /* screen values for every row and token */
+}
+
+/* Step 2: the screen value of every token for every row, tiles of 8 rows. */
+TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, nmt_logits_scratch *sc)
+{
+    int V = s->vocab, k4 = s->k4;
+    float sx[8];
+    const uint8_t *xq[8];
     for (int r0 = 0; r0 < n; r0 += 8) {
         int rows = n - r0 < 8 ? n - r0 : 8;
         for (int r = 0; r < 8; r++) {
             int rr = r0 + (r < rows ? r : 0);
             xq[r] = sc->xq + (size_t)rr * k4;
-            const float *xr = x + (size_t)rr * d;
-            float mx = 0.0f;
-            for (int k = 0; k < d; k++)
-                mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
-            sx[r] = mx > 0.0f ? mx / 127.0f : 1.0f;
+            sx[r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / 127.0f : 1.0f;
         }
         for (int c = 0; c < V; c += 2 * PW) {
             if (rows == 1)
@@ -218,86 +220,114 @@ TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const 
                 screen_tile(s, xq, sx, rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
         }
     }
-    /* per row: bound, candidates, exact choice */
+}
+
+/* Step 3, for one row: every token's error bound e_i into sc->bounds, and
+ * the lower bound L = max over allowed i of (a_i - e_i) that the argmax's
+ * fp32 logit reaches.  e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i|
+ * + 2^-21 (|a_i| + 2 |b_i|)) + tiny, 16 tokens at a time. */
+TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, const float *xr, float xmax,
+                               const float *a, int ban_a, int ban_b, float *bounds)
+{
+    int V = s->vocab, d = s->d;
     const double rel = (double)(d + 4) * ldexp(1.0, -23);
-    for (int r = 0; r < n; r++) {
-        const float *xr = x + (size_t)r * d, *a = sc->approx + (size_t)r * V;
-        double l1x = 0.0, mx = 0.0;
-        for (int k = 0; k < d; k++) {
-            l1x += fabs((double)xr[k]);
-            mx = fabs((double)xr[k]) > mx ? fabs((double)xr[k]) : mx;
+    double l1x = 0.0, mx = (double)xmax;
+    for (int k = 0; k < d; k++)
+        l1x += fabs((double)xr[k]);
+    double step = mx > 0.0 ? mx / 127.0 : 1.0;
+    float c_s = (float)(0.5 * l1x + 0.25 * d * step), c_l1 = (float)(0.5 * step + rel * mx), c_b = (float)rel;
+    const __m512 vs = _mm512_set1_ps(c_s), vl1 = _mm512_set1_ps(c_l1), vb = _mm512_set1_ps(c_b),
+                 vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f), tiny = _mm512_set1_ps(1e-30f);
+    __m512 vlower = _mm512_set1_ps(-INFINITY);
+    for (int i = 0; i < V; i += 16) {
+        __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
+        __m512 ai = _mm512_maskz_loadu_ps(m, a + i);
+        __m512 bi = b ? _mm512_abs_ps(_mm512_maskz_loadu_ps(m, b + i)) : _mm512_setzero_ps();
+        __m512 e = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, s->scale + i));
+        e = _mm512_fmadd_ps(vl1, _mm512_maskz_loadu_ps(m, s->l1 + i), e);
+        e = _mm512_fmadd_ps(vb, bi, e);
+        e = _mm512_fmadd_ps(vround, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
+        e = _mm512_fmadd_ps(margin, e, tiny);
+        _mm512_mask_storeu_ps(bounds + i, m, e);
+        vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
+    }
+    /* banned tokens may not set the lower bound: recompute it without them
+     * only when one of them did */
+    float lower = _mm512_reduce_max_ps(vlower);
+    int banned_sets = 0;
+    for (int t = 0; t < 2; t++) {
+        int i = t ? ban_b : ban_a;
+        if (i >= 0 && i < V && a[i] - bounds[i] >= lower)
+            banned_sets = 1;
+    }
+    if (banned_sets) {
+        lower = -INFINITY;
+        for (int i = 0; i < V; i++)
+            if (i != ban_a && i != ban_b && a[i] - bounds[i] > lower)
+                lower = a[i] - bounds[i];
+    }
+    return lower;
+}
+
+/* Step 4, for one row: the allowed tokens whose a_i + e_i reaches L, in
+ * ascending order; returns their count. */
+TARGET static int collect_candidates(const nmt_logits_screen *s, const float *a, const float *bounds, float lower,
+                                     int ban_a, int ban_b, int *cand)
+{
+    int V = s->vocab, nc = 0;
+    const __m512 vlow = _mm512_set1_ps(lower);
+    for (int i = 0; i < V; i += 16) {
+        __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
+        __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, bounds + i));
+        __mmask16 keep = _mm512_mask_cmp_ps_mask(m, hi, vlow, _CMP_GE_OQ);
+        while (keep) {
+            int j = __builtin_ctz(keep);
+            keep &= (__mmask16)(keep - 1);
+            if (i + j != ban_a && i + j != ban_b)
+                cand[nc++] = i + j;
         }
-        double step = mx > 0.0 ? mx / 127.0 : 1.0;
-        float c_s = (float)(0.5 * l1x + 0.25 * d * step), c_l1 = (float)(0.5 * step + rel * mx),
-              c_b = (float)rel;
-        /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + rounding of a_i) + tiny */
-        /* e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i| + 2^-21 (|a_i| + 2 |b_i|)) + tiny,
-         * 16 tokens at a time; e is kept in sc->bounds for the second pass */
-        const __m512 vs = _mm512_set1_ps(c_s), vl1 = _mm512_set1_ps(c_l1), vb = _mm512_set1_ps(c_b),
-                     vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f),
-                     tiny = _mm512_set1_ps(1e-30f);
-        __m512 vlower = _mm512_set1_ps(-INFINITY);
-        for (int i = 0; i < V; i += 16) {
-            __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
-            __m512 ai = _mm512_maskz_loadu_ps(m, a + i);
-            __m512 bi = b ? _mm512_abs_ps(_mm512_maskz_loadu_ps(m, b + i)) : _mm512_setzero_ps();
-            __m512 e = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, s->scale + i));
-            e = _mm512_fmadd_ps(vl1, _mm512_maskz_loadu_ps(m, s->l1 + i), e);
-            e = _mm512_fmadd_ps(vb, bi, e);
-            e = _mm512_fmadd_ps(vround, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
-            e = _mm512_fmadd_ps(margin, e, tiny);
-            _mm512_mask_storeu_ps(sc->bounds + i, m, e);
-            vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
+    }
+    return nc;
+}
+
+/* Step 5, for one row: the candidate with the largest exact fp32 logit, the
+ * first on ties. */
+TARGET static int exact_choice(const nmt_logits_screen *s, const float *w, const float *b, const float *xr, int nc,
+                               nmt_logits_scratch *sc)
+{
+    int d = s->d, best = -1;
+    float best_v = 0.0f;
+    for (int c = 0; c < nc; c += 16) {
+        int count = nc - c < 16 ? nc - c : 16;
+        float vals[16];
+        for (int j = 0; j < count; j++) {
+            if (sc->read_row)
+                sc->read_row(sc->read_ctx, sc->cand[c + j], sc->rows + (size_t)j * d);
+            else
+                memcpy(sc->rows + (size_t)j * d, w + (size_t)sc->cand[c + j] * d, (size_t)d * sizeof(float));
         }
-        /* banned tokens may not set the lower bound: recompute it without them
-         * only when one of them did */
-        float lower = _mm512_reduce_max_ps(vlower);
-        int banned_sets = 0;
-        for (int t = 0; t < 2; t++) {
-            int i = t ? ban_b : ban_a;
-            if (i >= 0 && i < V && a[i] - sc->bounds[i] >= lower)
-                banned_sets = 1;
-        }
-        if (banned_sets) {
-            lower = -INFINITY;
-            for (int i = 0; i < V; i++)
-                if (i != ban_a && i != ban_b && a[i] - sc->bounds[i] > lower)
-                    lower = a[i] - sc->bounds[i];
-        }
-        int nc = 0;
-        const __m512 vlow = _mm512_set1_ps(lower);
-        for (int i = 0; i < V; i += 16) {
-            __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
-            __m512 hi = _mm512_add_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, sc->bounds + i));
-            __mmask16 keep = _mm512_mask_cmp_ps_mask(m, hi, vlow, _CMP_GE_OQ);
-            while (keep) {
-                int j = __builtin_ctz(keep);
-                keep &= (__mmask16)(keep - 1);
-                if (i + j != ban_a && i + j != ban_b)
-                    sc->cand[nc++] = i + j;
+        _mm512_storeu_ps(vals, exact16(sc->rows, b, xr, d, sc->cand + c, count));
+        for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
+            if (best < 0 || vals[j] > best_v) {
+                best = sc->cand[c + j];
+                best_v = vals[j];
             }
-        }
+    }
+    return best;
+}
+
+TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
+                       int ban_a, int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
+{
+    quantize_rows(s, x, n, sc);
+    screen_values(s, b, n, sc);
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * s->d, *a = sc->approx + (size_t)r * s->vocab;
+        float lower = row_bounds(s, b, xr, sc->xmax[r], a, ban_a, ban_b, sc->bounds);
+        int nc = collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
         if (candidates)
             *candidates += nc;
-        int best = -1;
-        float best_v = 0.0f;
-        for (int c = 0; c < nc; c += 16) {
-            int count = nc - c < 16 ? nc - c : 16;
-            float vals[16];
-            for (int j = 0; j < count; j++) {
-                if (sc->read_row)
-                    sc->read_row(sc->read_ctx, sc->cand[c + j], sc->rows + (size_t)j * d);
-                else
-                    memcpy(sc->rows + (size_t)j * d, w + (size_t)sc->cand[c + j] * d, (size_t)d * sizeof(float));
-            }
-            _mm512_storeu_ps(vals, exact16(sc->rows, b, xr, d, sc->cand + c, count));
-            for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
-                if (best < 0 || vals[j] > best_v) {
-                    best = sc->cand[c + j];
-                    best_v = vals[j];
-                }
-        }
-        out[r] = best;
+        out[r] = exact_choice(s, w, b, xr, nc, sc);
     }
 }
 

@@ -37,6 +37,7 @@ void nmt_logits_screen_free(nmt_logits_screen *s);
 /* Scratch a caller provides for nmt_logits_choose, per batch of rows. */
 typedef struct nmt_logits_scratch {
     uint8_t *xq;      /* [rows][k4] */
+    float *xmax;      /* [rows] max |x| of each row */
     float *approx;    /* [rows][vocab] */
     int *cand;        /* [vocab] */
     float *bounds;    /* [vocab] per-token error bounds of one row */

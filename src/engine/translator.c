@@ -10,7 +10,6 @@
 
 #include "log.h"
 #include "util.h"
-#include "workspace.h"
 
 struct nmt_translator {
     nmt_model *model;
@@ -20,8 +19,10 @@ struct nmt_translator {
 
 struct nmt_translator_state {
     const nmt_translator *tr;
-    nmt_workspace ws;
+    nmt_search_state search;
     int max_batch;
+    int *packed_ids; /* [max_tokens] one batch's source ids back to back */
+    int *packed_off; /* [max_batch] */
     int *src_pool;   /* [max_batch][max_pos + 1] */
     int *out_pool;   /* [max_batch][max_steps] */
     int **src, **out;
@@ -133,12 +134,14 @@ nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translat
     state->max_batch = max_batch;
     if (max_tokens < hp->max_pos)
         max_tokens = hp->max_pos; /* any single sentence fits */
-    nmt_code rc = nmt_workspace_init(&state->ws, tr->model, max_batch, max_tokens, hp->max_pos, err);
+    nmt_code rc = nmt_search_state_init(&state->search, tr->model, max_batch, max_tokens, hp->max_pos, err);
     if (rc) {
         free(state);
         return rc;
     }
-    size_t B = (size_t)max_batch, src_cap = (size_t)hp->max_pos + 1, out_cap = (size_t)state->ws.max_steps;
+    size_t B = (size_t)max_batch, src_cap = (size_t)hp->max_pos + 1, out_cap = (size_t)state->search.max_steps;
+    state->packed_ids = malloc((size_t)state->search.max_tokens * sizeof(int));
+    state->packed_off = malloc(B * sizeof(int));
     state->src_pool = malloc(B * src_cap * sizeof(int));
     state->out_pool = malloc(B * out_cap * sizeof(int));
     state->src = malloc(B * sizeof(int *));
@@ -147,7 +150,7 @@ nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translat
     state->out_len = malloc(B * sizeof(int));
     state->limit = malloc(B * sizeof(int));
     state->index = malloc(B * sizeof(int));
-    if (!state->src_pool || !state->out_pool || !state->src || !state->out || !state->src_len || !state->out_len ||
+    if (!state->packed_ids || !state->packed_off || !state->src_pool || !state->out_pool || !state->src || !state->out || !state->src_len || !state->out_len ||
         !state->limit || !state->index) {
         nmt_translator_state_free(state);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
@@ -162,7 +165,9 @@ void nmt_translator_state_free(nmt_translator_state *state)
 {
     if (!state)
         return;
-    nmt_workspace_free(&state->ws);
+    nmt_search_state_free(&state->search);
+    free(state->packed_ids);
+    free(state->packed_off);
     free(state->src_pool);
     free(state->out_pool);
     free(state->src);
@@ -188,7 +193,8 @@ int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translat
     return limit < hp->max_pos ? limit : hp->max_pos;
 }
 
-/* Decodes state->src[0..n) into state->out, splitting by the workspace caps. */
+/* Decodes state->src[0..n) into state->out, in batches within the search
+ * state's caps, each packed back to back. */
 static void decode_batch(nmt_translator_state *state, int n, const int *limits, const nmt_translate_opts *opts,
                          nmt_search_stats *stats)
 {
@@ -199,16 +205,21 @@ static void decode_batch(nmt_translator_state *state, int n, const int *limits, 
             state->limit[i] = state->tr->model->hp.max_pos;
         if (state->limit[i] < 1)
             state->limit[i] = 1;
-        if (state->limit[i] > state->ws.max_steps)
-            state->limit[i] = state->ws.max_steps;
+        if (state->limit[i] > state->search.max_steps)
+            state->limit[i] = state->search.max_steps;
     }
     for (int begin = 0; begin < n;) {
         int end = begin, tokens = 0;
-        while (end < n && end - begin < state->ws.max_batch && tokens + state->src_len[end] <= state->ws.max_tokens)
+        while (end < n && end - begin < state->search.max_batch &&
+               tokens + state->src_len[end] <= state->search.max_tokens) {
+            state->packed_off[end - begin] = tokens;
+            memcpy(state->packed_ids + tokens, state->src[end], (size_t)state->src_len[end] * sizeof(int));
             tokens += state->src_len[end++];
-        nmt_greedy_decode(state->tr->model, &state->ws, end - begin, (const int *const *)state->src + begin,
-                          state->src_len + begin, state->limit + begin, min_length, state->out + begin,
-                          state->out_len + begin, stats);
+        }
+        nmt_source_batch batch = {.n = end - begin, .total = tokens, .ids = state->packed_ids,
+                                  .off = state->packed_off, .len = state->src_len + begin};
+        nmt_greedy_decode(state->tr->model, &state->search, &batch, state->limit + begin, min_length,
+                          state->out + begin, state->out_len + begin, stats);
         begin = end;
     }
 }

@@ -1,6 +1,6 @@
 /* translator.h: texts in, texts out.  An nmt_translator is the loaded engine
  * (model + tokenizer): immutable, shared by every worker thread.  An
- * nmt_translator_state is one worker's mutable state (workspace, id buffers):
+ * nmt_translator_state is one worker's mutable state (search state, id buffers):
  * owned by one thread at a time.  The translator owns no threads.
  *
  *   nmt_translator *tr;  nmt_translator_load(&tr, "models/en-de-demo", &err);

@@ -63,7 +63,7 @@ START_TEST(test_screen_equals_exact_argmax)
     nmt_logits_screen s;
     nmt_err err;
     ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
-    nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .approx = malloc(sizeof(float) * N * V),
+    nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
                              .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
                              .rows = malloc(sizeof(float) * 16 * D)};
     int out[N];
@@ -83,6 +83,7 @@ START_TEST(test_screen_equals_exact_argmax)
     for (int r = 0; r < 4; r++)
         ck_assert_int_eq(out[r], exact_argmax(w, NULL, x + (size_t)r * D, V, D, -1, -1));
     free(sc.xq);
+    free(sc.xmax);
     free(sc.approx);
     free(sc.cand);
     free(sc.bounds);

@@ -268,7 +268,7 @@ START_TEST(test_optional_tensors)
     tu_st_write(&st, st_path);
     ck_assert_msg(nmt_model_load(&m, dir, &err) == NMT_OK, "%s", err.msg);
     for (int i = 0; i < 300; i++)
-        ck_assert_float_eq(m->final_logits_bias[i], 0.0f);
+        ck_assert_float_eq(m->output.bias[i], 0.0f);
     nmt_model_free(m);
     /* interleaved (non-Marian) positions are refused */
     tu_tensor *pos = tu_st_get(&st, "model.decoder.embed_positions.weight");
@@ -299,7 +299,7 @@ START_TEST(test_untied_lm_head)
     nmt_model *m;
     nmt_err err;
     ck_assert_msg(nmt_model_load(&m, dir, &err) == NMT_OK, "%s", err.msg);
-    ck_assert_float_eq(m->out_proj[0], 42.0f);
+    ck_assert_float_eq(m->output.w[0], 42.0f);
     ck_assert_float_ne(m->embed[0], 42.0f);
     nmt_model_free(m);
 }

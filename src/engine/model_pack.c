@@ -1,0 +1,97 @@
+/* model_pack.c: the weights repacked once for the AVX-512 kernel (gemm.h),
+ * layer by layer, each source matrix given back as soon as its copy exists,
+ * so the process holds about one copy of the weights; and the output layer's
+ * int8 screen (logits.h) where VNNI runs. */
+#include "model_parts.h"
+
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "gemm.h"
+
+/* The unpacked weights w[bytes] are no longer needed for compute: give back
+ * their memory (file pages of the read-only mapping are dropped and would
+ * simply be read again if touched; converted copies are freed). */
+static void release_unpacked(nmt_model *m, const float *w, size_t bytes)
+{
+    if (nmt_model_release_mapped(m, w, bytes))
+        return;
+    if (w == m->embed)
+        return; /* still needed for token lookups */
+    nmt_model_disown(m, w);
+}
+
+static void trim_output_rows(void *ctx)
+{
+    nmt_model *m = ctx;
+    nmt_model_release_mapped(m, m->output.w, (size_t)m->hp.vocab_size * m->hp.d_model * sizeof(float));
+}
+
+static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err)
+{
+    float *packed = malloc(nmt_gemm_packed_size(out, in) * sizeof *packed);
+    if (!packed || nmt_model_own(m, packed, err))
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory packing weights");
+    /* 1024 rows (whole panels) at a time, each released once packed, so the
+     * packed copy never coexists with much of the original */
+    const int chunk = 1024;
+    for (int r = 0; r < out; r += chunk) {
+        int rows = out - r < chunk ? out - r : chunk;
+        nmt_gemm_pack(packed + (size_t)r * in, lw->w + (size_t)r * in, rows, in);
+        nmt_model_release_mapped(m, lw->w + (size_t)r * in, (size_t)rows * in * sizeof(float));
+    }
+    release_unpacked(m, lw->w, (size_t)out * in * sizeof(float)); /* a converted copy as a whole */
+    lw->packed = packed;
+    lw->w = NULL;
+    return NMT_OK;
+}
+
+static nmt_code pack_attn(nmt_model *m, nmt_attn_w *a, int d, nmt_err *err)
+{
+    nmt_code rc;
+    if ((rc = pack_linear(m, &a->q, d, d, err)) || (rc = pack_linear(m, &a->k, d, d, err)) ||
+        (rc = pack_linear(m, &a->v, d, d, err)) || (rc = pack_linear(m, &a->o, d, d, err)))
+        return rc;
+    return NMT_OK;
+}
+
+/* Packs every weight matrix once, layer by layer, so that peak memory stays
+ * near one copy of the weights. */
+nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
+{
+    const nmt_hparams *hp = &m->hp;
+    int d = hp->d_model;
+    nmt_code rc;
+    for (int l = 0; l < hp->enc_layers; l++) {
+        nmt_enc_layer *L = &m->enc[l];
+        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_linear(m, &L->fc1, hp->enc_ffn, d, err)) ||
+            (rc = pack_linear(m, &L->fc2, d, hp->enc_ffn, err)))
+            return rc;
+    }
+    for (int l = 0; l < hp->dec_layers; l++) {
+        nmt_dec_layer *L = &m->dec[l];
+        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_attn(m, &L->cross_attn, d, err)) ||
+            (rc = pack_linear(m, &L->fc1, hp->dec_ffn, d, err)) || (rc = pack_linear(m, &L->fc2, d, hp->dec_ffn, err)))
+            return rc;
+    }
+    if (nmt_logits_screen_available()) {
+        /* the output layer goes through the int8 screen; the fp32 rows stay
+         * where they are, read only for the few tokens the screen keeps */
+        m->output.screen = calloc(1, sizeof *m->output.screen);
+        if (!m->output.screen)
+            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        if ((rc = nmt_logits_screen_build(m->output.screen, m->output.w, hp->vocab_size, d, trim_output_rows, m, err)))
+            return rc;
+        nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
+    } else {
+        int tied = m->output.full.w == m->embed;
+        if ((rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err)))
+            return rc;
+        if (tied) /* the packed output projection doubles as the lookup table */
+            m->embed_packed = m->output.full.packed;
+    }
+    if (m->st.map) /* what is still read from the file is read row by row: no readahead */
+        madvise(m->st.map, m->st.map_size, MADV_RANDOM);
+    m->packed = 1;
+    return NMT_OK;
+}

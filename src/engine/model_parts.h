@@ -1,0 +1,27 @@
+/* model_parts.h: what the model's own files (model.c, model_bind.c,
+ * model_pack.c) share; nothing outside them includes it. */
+#ifndef NMT_MODEL_PARTS_H
+#define NMT_MODEL_PARTS_H
+
+#include "model.h"
+
+/* The model frees p with itself (p is freed at once when this fails). */
+nmt_code nmt_model_own(nmt_model *m, void *p, nmt_err *err);
+
+/* Frees an owned block early (no-op when p is not owned). */
+void nmt_model_disown(nmt_model *m, const void *p);
+
+/* Gives the pages of w[bytes] back to the kernel when w lies in the mapped
+ * file (they are read again if touched); 1 when it did. */
+int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes);
+
+/* Binds every tensor a Marian model of m->hp needs (model.safetensors
+ * already open in m->st), converting F16/BF16 to fp32; fails on a missing,
+ * misshapen or unexplained tensor. */
+nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
+
+/* Packs every weight matrix for the AVX-512 kernel and builds the output
+ * layer's int8 screen where VNNI runs. */
+nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
+
+#endif

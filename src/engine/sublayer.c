@@ -1,0 +1,28 @@
+/* sublayer.c: attention and feed-forward sub-layers (see sublayer.h). */
+#include "sublayer.h"
+
+#include <math.h>
+
+#include "attention.h"
+#include "kernels.h"
+
+void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, int heads, float ln_eps,
+                            nmt_activations *act, int n)
+{
+    float q_scale = 1.0f / sqrtf((float)(d / heads));
+    nmt_linear(act->q, act->x, n, d, d, &w->q);
+    for (size_t i = 0; i < (size_t)n * d; i++)
+        act->q[i] *= q_scale;
+    nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->scores);
+    nmt_linear(act->tmp, act->attn, n, d, d, &w->o);
+    nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+}
+
+void nmt_ffn_sublayer(const nmt_linear_w *fc1, const nmt_linear_w *fc2, const nmt_norm_w *norm, int d, int ffn,
+                      nmt_activation fn, float ln_eps, nmt_activations *act, int n)
+{
+    nmt_linear(act->ffn, act->x, n, d, ffn, fc1);
+    nmt_activate(act->ffn, (size_t)n * ffn, fn);
+    nmt_linear(act->tmp, act->ffn, n, ffn, d, fc2);
+    nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+}
