@@ -1,12 +1,11 @@
-/* check_kernels.c: every kernel against a naive double-precision loop. */
+/* check_kernels.c: every kernel of kernels.c against a naive double-precision
+ * loop (the packed GEMM: check_gemm; attention: check_attention). */
 #include <check.h>
 #include <string.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 
-#include "attention.h"
-#include "gemm.h"
 #include "kernels.h"
 #include "testutil.h"
 
@@ -52,47 +51,6 @@ START_TEST(test_linear_matches_naive)
         free(x);
         free(w);
         free(y);
-    }
-}
-END_TEST
-
-/* The packed GEMM: edge panels (n % 32), row tiles and leftover rows (m % 8),
- * k blocks (k > 128), one row; each row's result must not depend on the
- * other rows, and nmt_linear must use it when weights are packed. */
-START_TEST(test_gemm_packed_matches_naive)
-{
-    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7}, {19, 300, 70}, {8, 16, 32}, {3, 7, 5}};
-    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        int m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
-        float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
-              *y = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * n), *y2 = malloc(sizeof(float) * m * n),
-              *packed = malloc(sizeof(float) * nmt_gemm_packed_size(n, k));
-        fill(x, (size_t)m * k);
-        fill(w, (size_t)n * k);
-        fill(b, (size_t)n);
-        nmt_gemm_pack(packed, w, n, k);
-        nmt_gemm_packed(y, x, m, k, packed, n, b);
-        nmt_linear_w lw = {.w = NULL, .b = b, .packed = packed};
-        nmt_linear(y2, x, m, k, n, &lw);
-        for (int r = 0; r < m; r++) {
-            for (int j = 0; j < n; j++) {
-                double s = b[j];
-                for (int i = 0; i < k; i++)
-                    s += (double)x[r * k + i] * w[j * k + i];
-                ck_assert_double_eq_tol(y[r * n + j], s, 1e-4);
-                ck_assert_float_eq(y2[r * n + j], y[r * n + j]);
-            }
-            nmt_gemm_packed(y1, x + r * k, 1, k, packed, n, b); /* the same row alone: bit-identical */
-            for (int j = 0; j < n; j++)
-                ck_assert_float_eq(y1[j], y[r * n + j]);
-        }
-        free(x);
-        free(w);
-        free(b);
-        free(y);
-        free(y1);
-        free(y2);
-        free(packed);
     }
 }
 END_TEST
@@ -202,47 +160,6 @@ START_TEST(test_argmax_bans_and_ties)
 }
 END_TEST
 
-/* Naive multi-head attention with an explicit mask: key j visible to query r
- * iff j < n_keys[r]; keys beyond are filled with garbage that must not matter. */
-START_TEST(test_attention_matches_naive_masked)
-{
-    enum { D = 12, H = 3, HD = 4, Q = 3, K = 6 };
-    float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[K];
-    const float *kr[Q], *vr[Q];
-    int nk[Q] = {1, 4, 6};
-    fill(q, Q * D);
-    for (int r = 0; r < Q; r++) {
-        fill(k[r], K * D);
-        fill(v[r], K * D);
-        for (int j = nk[r]; j < K; j++)
-            for (int i = 0; i < D; i++)
-                k[r][j * D + i] = v[r][j * D + i] = 1e6f; /* masked: must not leak */
-        kr[r] = k[r];
-        vr[r] = v[r];
-    }
-    nmt_attention(ctx, q, Q, kr, vr, nk, D, H, scores);
-    for (int r = 0; r < Q; r++)
-        for (int h = 0; h < H; h++) {
-            double w[K], sum = 0, max = -1e300;
-            for (int j = 0; j < nk[r]; j++) {
-                w[j] = 0;
-                for (int i = 0; i < HD; i++)
-                    w[j] += (double)q[r * D + h * HD + i] * k[r][j * D + h * HD + i];
-                if (w[j] > max)
-                    max = w[j];
-            }
-            for (int j = 0; j < nk[r]; j++)
-                sum += w[j] = exp(w[j] - max);
-            for (int i = 0; i < HD; i++) {
-                double o = 0;
-                for (int j = 0; j < nk[r]; j++)
-                    o += w[j] / sum * v[r][j * D + h * HD + i];
-                ck_assert_double_eq_tol(ctx[r * D + h * HD + i], o, 1e-5);
-            }
-        }
-}
-END_TEST
-
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -253,24 +170,11 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_sinusoids_marian_layout);
     tcase_add_test(tc, test_argmax_bans_and_ties);
-    tcase_add_test(tc, test_attention_matches_naive_masked);
     suite_add_tcase(s, tc);
-    /* the AVX-512 kernels only where the CPU has them; their own run
-     * (avx512_kernels.sh) reports SKIP elsewhere */
-    if (nmt_gemm_packed_available()) {
-        TCase *avx = tcase_create("avx512");
-        tcase_add_test(avx, test_gemm_packed_matches_naive);
-        suite_add_tcase(s, avx);
-    }
     return s;
 }
 
 int main(void)
 {
-    const char *only = getenv("CK_RUN_CASE");
-    if (only && strcmp(only, "avx512") == 0 && !nmt_gemm_packed_available()) {
-        printf("SKIP: this CPU lacks AVX-512F: the packed GEMM cannot run here (nmt_linear uses OpenBLAS)\n");
-        return 77;
-    }
     return tu_run(kernels_suite());
 }

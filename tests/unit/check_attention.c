@@ -1,0 +1,177 @@
+/* check_attention.c: multi-head attention over per-query key ranges
+ * (attention.c) and the attention sub-layer built on it (sublayer.c), each
+ * against a naive double-precision computation. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "attention.h"
+#include "kernels.h"
+#include "sublayer.h"
+#include "testutil.h"
+
+static unsigned rng_state = 777;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void fill(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = frand();
+}
+
+/* One head of one query, naively: sum_j softmax_j(q . k_j) v_j. */
+static void naive_head(double *out, const float *q, const float *k, const float *v, int n_keys, int hd, int stride)
+{
+    double w[64], sum = 0, max = -1e300;
+    for (int j = 0; j < n_keys; j++) {
+        w[j] = 0;
+        for (int i = 0; i < hd; i++)
+            w[j] += (double)q[i] * k[j * stride + i];
+        if (w[j] > max)
+            max = w[j];
+    }
+    for (int j = 0; j < n_keys; j++)
+        sum += w[j] = exp(w[j] - max);
+    for (int i = 0; i < hd; i++) {
+        out[i] = 0;
+        for (int j = 0; j < n_keys; j++)
+            out[i] += w[j] / sum * v[j * stride + i];
+    }
+}
+
+/* Naive multi-head attention with an explicit mask: key j visible to query r
+ * iff j < n_keys[r]; keys beyond are filled with garbage that must not matter. */
+START_TEST(test_attention_matches_naive_masked)
+{
+    enum { D = 12, H = 3, HD = 4, Q = 3, K = 6 };
+    float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[K];
+    const float *kr[Q], *vr[Q];
+    int nk[Q] = {1, 4, 6};
+    fill(q, Q * D);
+    for (int r = 0; r < Q; r++) {
+        fill(k[r], K * D);
+        fill(v[r], K * D);
+        for (int j = nk[r]; j < K; j++)
+            for (int i = 0; i < D; i++)
+                k[r][j * D + i] = v[r][j * D + i] = 1e6f; /* masked: must not leak */
+        kr[r] = k[r];
+        vr[r] = v[r];
+    }
+    nmt_attention(ctx, q, Q, kr, vr, nk, D, H, scores);
+    for (int r = 0; r < Q; r++)
+        for (int h = 0; h < H; h++) {
+            double w[K], sum = 0, max = -1e300;
+            for (int j = 0; j < nk[r]; j++) {
+                w[j] = 0;
+                for (int i = 0; i < HD; i++)
+                    w[j] += (double)q[r * D + h * HD + i] * k[r][j * D + h * HD + i];
+                if (w[j] > max)
+                    max = w[j];
+            }
+            for (int j = 0; j < nk[r]; j++)
+                sum += w[j] = exp(w[j] - max);
+            for (int i = 0; i < HD; i++) {
+                double o = 0;
+                for (int j = 0; j < nk[r]; j++)
+                    o += w[j] / sum * v[r][j * D + h * HD + i];
+                ck_assert_double_eq_tol(ctx[r * D + h * HD + i], o, 1e-5);
+            }
+        }
+}
+END_TEST
+
+/* A query's result depends only on its own keys: computed alone, or beside
+ * other queries over other keys, it is bit-identical (what lets sentences of
+ * a batch, and rows joining a running batch, not disturb each other). */
+START_TEST(test_attention_rows_independent)
+{
+    enum { D = 16, H = 2, Q = 4, K = 9 };
+    float q[Q * D], keys[Q][K * D], vals[Q][K * D], together[Q * D], alone[D], scores[K];
+    const float *kr[Q], *vr[Q];
+    int nk[Q] = {9, 2, 5, 1};
+    fill(q, Q * D);
+    for (int r = 0; r < Q; r++) {
+        fill(keys[r], K * D);
+        fill(vals[r], K * D);
+        kr[r] = keys[r];
+        vr[r] = vals[r];
+    }
+    nmt_attention(together, q, Q, kr, vr, nk, D, H, scores);
+    for (int r = 0; r < Q; r++) {
+        nmt_attention(alone, q + r * D, 1, kr + r, vr + r, nk + r, D, H, scores);
+        ck_assert_mem_eq(alone, together + r * D, sizeof alone);
+    }
+}
+END_TEST
+
+/* The sub-layer: x <- LN(x + W_o MultiHead(scaled W_q x, keys)) + the
+ * caller's key ranges, against the same formula in double. */
+START_TEST(test_attention_sublayer_matches_naive)
+{
+    enum { D = 8, H = 2, HD = 4, N = 3, K = 5 };
+    nmt_hparams hp = {.d_model = D, .enc_ffn = 4, .dec_ffn = 4, .max_pos = 16};
+    nmt_activations act;
+    nmt_err err;
+    ck_assert(nmt_activations_init(&act, &hp, N, K, &err) == NMT_OK);
+    float wq[D * D], bq[D], wo[D * D], bo[D], gamma[D], beta[D], keys[K * D], vals[K * D], x0[N * D];
+    fill(wq, D * D), fill(bq, D), fill(wo, D * D), fill(bo, D), fill(gamma, D), fill(beta, D);
+    fill(keys, K * D), fill(vals, K * D), fill(x0, N * D);
+    nmt_attn_w w = {.q = {.w = wq, .b = bq}, .o = {.w = wo, .b = bo}};
+    nmt_norm_w norm = {.gamma = gamma, .beta = beta};
+    int nk[N] = {5, 1, 3};
+    memcpy(act.x, x0, sizeof x0);
+    for (int r = 0; r < N; r++) {
+        act.k_rows[r] = keys;
+        act.v_rows[r] = vals;
+        act.n_keys[r] = nk[r];
+    }
+    nmt_attention_sublayer(&w, &norm, D, H, 1e-5f, &act, N);
+    for (int r = 0; r < N; r++) {
+        float q[D];
+        double qd, heads[D], y[D], mean = 0, var = 0;
+        for (int j = 0; j < D; j++) {
+            qd = bq[j];
+            for (int i = 0; i < D; i++)
+                qd += (double)wq[j * D + i] * x0[r * D + i];
+            q[j] = (float)(qd / sqrt((double)HD));
+        }
+        for (int h = 0; h < H; h++)
+            naive_head(heads + h * HD, q + h * HD, keys + h * HD, vals + h * HD, nk[r], HD, D);
+        for (int j = 0; j < D; j++) {
+            y[j] = bo[j];
+            for (int i = 0; i < D; i++)
+                y[j] += wo[j * D + i] * heads[i];
+            y[j] += x0[r * D + j];
+            mean += y[j] / D;
+        }
+        for (int j = 0; j < D; j++)
+            var += (y[j] - mean) * (y[j] - mean) / D;
+        for (int j = 0; j < D; j++)
+            ck_assert_double_eq_tol(act.x[r * D + j], (y[j] - mean) / sqrt(var + 1e-5) * gamma[j] + beta[j], 1e-4);
+    }
+    nmt_activations_free(&act);
+}
+END_TEST
+
+static Suite *attention_suite(void)
+{
+    Suite *s = suite_create("attention");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_attention_matches_naive_masked);
+    tcase_add_test(tc, test_attention_rows_independent);
+    tcase_add_test(tc, test_attention_sublayer_matches_naive);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(attention_suite());
+}
