@@ -13,18 +13,32 @@
 #include "sublayer.h"
 
 void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_source_batch *src,
-                       const float *enc_out, const int *rows, int first_token)
+                       const float *enc_out, const int *rows, const int *cross_at, nmt_activations *act)
 {
     const nmt_hparams *hp = &model->hp;
     int d = hp->d_model;
-    size_t first = (size_t)first_token * d;
+    int in_place = 1; /* the batch's tokens go to consecutive cross rows: project straight there */
+    for (int i = 1; i < src->n && in_place; i++)
+        in_place = cross_at[i] - cross_at[0] == src->off[i] - src->off[0];
     for (int l = 0; l < hp->dec_layers; l++) {
         const nmt_attn_w *a = &model->dec[l].cross_attn;
-        nmt_linear(nmt_decoder_state_cross(ds, ds->cross_k, l) + first, enc_out, src->total, d, d, &a->k);
-        nmt_linear(nmt_decoder_state_cross(ds, ds->cross_v, l) + first, enc_out, src->total, d, d, &a->v);
+        float *ck = nmt_decoder_state_cross(ds, ds->cross_k, l), *cv = nmt_decoder_state_cross(ds, ds->cross_v, l);
+        if (in_place) {
+            size_t first = (size_t)(cross_at[0] - src->off[0]) * d;
+            nmt_linear(ck + first, enc_out, src->total, d, d, &a->k);
+            nmt_linear(cv + first, enc_out, src->total, d, d, &a->v);
+            continue;
+        }
+        nmt_linear(act->k, enc_out, src->total, d, d, &a->k); /* one product for the batch, then scattered */
+        nmt_linear(act->v, enc_out, src->total, d, d, &a->v);
+        for (int i = 0; i < src->n; i++) {
+            size_t bytes = (size_t)src->len[i] * d * sizeof(float);
+            memcpy(ck + (size_t)cross_at[i] * d, act->k + (size_t)src->off[i] * d, bytes);
+            memcpy(cv + (size_t)cross_at[i] * d, act->v + (size_t)src->off[i] * d, bytes);
+        }
     }
     for (int i = 0; i < src->n; i++) {
-        ds->src_off[rows[i]] = first_token + src->off[i];
+        ds->src_off[rows[i]] = cross_at[i];
         ds->src_len[rows[i]] = src->len[i];
         ds->steps[rows[i]] = 0;
     }

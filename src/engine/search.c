@@ -65,7 +65,7 @@ void nmt_greedy_decode(const nmt_model *model, nmt_search_state *s, const nmt_so
         s->tokens[i] = hp->dec_start_id;
     }
     nmt_encoder_forward(model, src, &s->act);
-    nmt_decoder_start(model, &s->dec, src, s->act.x, s->live, 0);
+    nmt_decoder_start(model, &s->dec, src, s->act.x, s->live, src->off, &s->act); /* packed as the source */
     int n_live = n, step = 0;
     long produced = 0;
     while (n_live > 0) {

@@ -122,7 +122,8 @@ START_TEST(test_cached_step_matches_recompute)
     encode(&act, src, S, enc);
     int off = 0, len = S;
     nmt_source_batch batch = {.n = 1, .total = S, .ids = src, .off = &off, .len = &len};
-    nmt_decoder_start(model, &ds, &batch, enc, &row, 3);
+    int at = 3;
+    nmt_decoder_start(model, &ds, &batch, enc, &row, &at, &act);
     ck_assert_int_eq(ds.src_off[row], 3);
     ck_assert_int_eq(ds.src_len[row], S);
     for (int p = 0; p < P; p++) {
@@ -165,7 +166,7 @@ static void decode_alone(const int *src, int len, const int *tokens, int steps, 
     encode(&act, src, len, enc);
     int off = 0;
     nmt_source_batch batch = {.n = 1, .total = len, .ids = src, .off = &off, .len = &len};
-    nmt_decoder_start(model, &ds, &batch, enc, &row, 0);
+    nmt_decoder_start(model, &ds, &batch, enc, &row, &off, &act);
     for (int t = 0; t < steps; t++) {
         nmt_decoder_step(model, &ds, &row, &tokens[t], 1, &act);
         memcpy(x + (size_t)t * d, act.x, sizeof(float) * d);
@@ -198,7 +199,7 @@ START_TEST(test_rows_join_late_and_stay_independent)
     /* A starts in slot 3 and runs three steps alone */
     encode(&act, a, LA, enc);
     nmt_source_batch batch = {.n = 1, .total = LA, .ids = a, .off = &off, .len = &len};
-    nmt_decoder_start(model, &ds, &batch, enc, &row_a, 0);
+    nmt_decoder_start(model, &ds, &batch, enc, &row_a, &off, &act);
     for (int t = 0; t < 3; t++) {
         nmt_decoder_step(model, &ds, &row_a, &ta[t], 1, &act);
         assert_same(act.x, xa + t * d, d, "A alone", t);
@@ -208,7 +209,8 @@ START_TEST(test_rows_join_late_and_stay_independent)
     len = LB;
     encode(&act, b, LB, enc);
     batch = (nmt_source_batch){.n = 1, .total = LB, .ids = b, .off = &off, .len = &len};
-    nmt_decoder_start(model, &ds, &batch, enc, &row_b, LA);
+    int at_b = LA;
+    nmt_decoder_start(model, &ds, &batch, enc, &row_b, &at_b, &act);
     ck_assert_int_eq(ds.steps[row_a], 3);
     ck_assert_int_eq(ds.steps[row_b], 0);
     for (int t = 0; t < 4; t++) {
