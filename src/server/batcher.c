@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "running_batch.h"
 #include "text_plan.h"
 #include "util.h"
 
@@ -70,6 +71,16 @@ typedef struct worker {
     struct candidate *cands; /* [4 * max_batch_sentences] */
     unsigned char *taken;    /* [4 * max_batch_sentences] */
     nmt_job **completed;     /* jobs to call done() for */
+    /* continuous scheduling */
+    nmt_running_batch *rb;
+    item *row_item;          /* [max_batch_sentences] the item each running row decodes */
+    nmt_row_input *inputs;   /* [max_batch_sentences] */
+    int *rows, *finished;    /* [max_batch_sentences] */
+    int *admitted;           /* [max_batch_sentences] positions in batch of the sentences admitted */
+    int active;              /* counted in b->busy: has live rows or is stepping */
+    int admit_failed;
+    unsigned char *leave;    /* [max_batch_sentences] rows to cancel after this step */
+    int since_admit;         /* steps since the last admission */
 } worker;
 
 struct nmt_batcher {
@@ -173,8 +184,10 @@ static void sweep_expired(nmt_batcher *b, double now, nmt_job **completed, int *
     }
 }
 
-/* Moves the next batch from the queue into w->batch (lock held). */
-static int take_batch(nmt_batcher *b, worker *w, double now)
+/* Moves the next batch from the queue into w->batch (lock held): the
+ * oldest sentence and those nearest its length, at most max_n sentences and
+ * max_tokens source tokens (the oldest alone may exceed them). */
+static int take_batch(nmt_batcher *b, worker *w, double now, int max_n, long max_tokens)
 {
     int window = b->count < 4 * b->o.max_batch_sentences ? b->count : 4 * b->o.max_batch_sentences;
     candidate *cands = w->cands;
@@ -190,9 +203,9 @@ static int take_batch(nmt_batcher *b, worker *w, double now)
         taken[i] = 0;
     int n = 0;
     long tokens = 0;
-    for (int c = 0; c < window && n < b->o.max_batch_sentences; c++) {
+    for (int c = 0; c < window && n < max_n; c++) {
         const item *it = &b->queue[cands[c].pos];
-        if (n > 0 && tokens + it->n_ids > b->o.max_batch_tokens)
+        if (n > 0 && tokens + it->n_ids > max_tokens)
             continue;
         taken[cands[c].pos] = 1;
         tokens += it->n_ids;
@@ -306,10 +319,14 @@ static void complete_all(nmt_job **jobs, int n)
     }
 }
 
+static void *worker_continuous(worker *w);
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     nmt_batcher *b = w->b;
+    if (b->o.scheduling == NMT_SCHED_CONTINUOUS)
+        return worker_continuous(w);
     pthread_mutex_lock(&b->lock);
     b->running++;
     for (;;) {
@@ -337,7 +354,7 @@ static void *worker_main(void *arg)
             pthread_cond_timedwait(&b->work, &b->lock, &until);
             continue;
         }
-        int n = take_batch(b, w, now);
+        int n = take_batch(b, w, now, b->o.max_batch_sentences, b->o.max_batch_tokens);
         b->busy++;
         b->last_progress = now;
         pthread_mutex_unlock(&b->lock);
@@ -361,9 +378,236 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- continuous scheduling ---------------------------------------------- */
+
+/* Whether a gone() answer for job was already asked this step (cache). */
+static int job_gone(worker *w, nmt_job *job, int *n_gone)
+{
+    if (!job->gone)
+        return 0;
+    for (int g = 0; g < *n_gone; g++)
+        if (w->gone_cache[g] == job)
+            return 1;
+    if (!job->gone(job->user))
+        return 0;
+    w->gone_cache[(*n_gone)++] = job;
+    return 1;
+}
+
+/* Accounts for one unit that will not be translated (lock held). */
+static void drop_unit(nmt_batcher *b, nmt_job *job, nmt_job_status status, nmt_job **completed, int *n_completed)
+{
+    if (job->status == NMT_JOB_OK)
+        job->status = status;
+    job->remaining--;
+    if (job->remaining > 0)
+        fail_job(b, job, job->status); /* its queued units go too */
+    if (job->remaining == 0)
+        completed[(*n_completed)++] = job;
+}
+
+/* Admits the n items of w->batch into the running batch (no lock held);
+ * items whose client has gone are marked (index < 0) and not admitted. */
+static void admit_items(nmt_batcher *b, worker *w, int n, int *n_gone)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        nmt_job *job = w->batch[i].job;
+        if (job_gone(w, job, n_gone)) {
+            w->batch[i].index = -1 - w->batch[i].index;
+            continue;
+        }
+        int len = job->unit_len[w->batch[i].index];
+        w->inputs[m] = (nmt_row_input){
+            .ids = job->unit_ids[w->batch[i].index], .len = len,
+            .limit = nmt_translator_limit(b->tr, len, &(nmt_translate_opts){.max_length = job->max_length})};
+        w->admitted[m++] = i;
+    }
+    if (m == 0)
+        return;
+    nmt_err err;
+    if (nmt_running_admit(w->rb, w->inputs, m, w->rows, &err)) { /* cannot happen within the caps */
+        nmt_error("batcher", "admission failed: %s", err.msg);
+        w->admit_failed = 1;
+        for (int i = 0; i < m; i++)
+            w->batch[w->admitted[i]].index = -1 - w->batch[w->admitted[i]].index;
+        return;
+    }
+    for (int i = 0; i < m; i++)
+        w->row_item[w->rows[i]] = w->batch[w->admitted[i]];
+    if (b->obs.admission)
+        b->obs.admission(b->obs.user, m);
+}
+
+/* One step; the finished rows' translations go into their jobs (no lock
+ * held).  Returns how many rows finished (their numbers in w->finished). */
+static int step_rows(nmt_batcher *b, worker *w)
+{
+    int live = nmt_running_live(w->rb);
+    if (live == 0)
+        return 0;
+    int n_fin = nmt_running_step(w->rb, w->finished, NULL);
+    long tokens_in = 0;
+    for (int f = 0; f < n_fin; f++) {
+        int row = w->finished[f], n_out;
+        const int *ids = nmt_running_output(w->rb, row, &n_out);
+        nmt_job *job = w->row_item[row].job;
+        int unit = w->row_item[row].index;
+        char *text = NULL;
+        nmt_err err;
+        if (nmt_translator_decode(b->tr, ids, n_out, &text, &err))
+            nmt_error("batcher", "detokenization failed: %s", err.msg);
+        job->unit_out[unit] = text; /* each slot is written by one worker only */
+        tokens_in += job->unit_len[unit];
+        __atomic_add_fetch(&job->tokens_out, n_out, __ATOMIC_RELAXED);
+    }
+    if (b->obs.step)
+        b->obs.step(b->obs.user, live, n_fin, tokens_in);
+    return n_fin;
+}
+
+/* A worker under continuous scheduling: admit, step, let rows leave. */
+static void *worker_continuous(worker *w)
+{
+    nmt_batcher *b = w->b;
+    int B = b->o.max_batch_sentences;
+    pthread_mutex_lock(&b->lock);
+    b->running++;
+    w->since_admit = b->o.admit_interval_steps;
+    for (;;) {
+        int live = nmt_running_live(w->rb), n_completed = 0;
+        double now = nmt_now_s();
+        if (live == 0) { /* idle: wait for work as a static worker does */
+            if (b->count == 0) {
+                if (b->stopping)
+                    break;
+                pthread_cond_wait(&b->work, &b->lock);
+                continue;
+            }
+            sweep_expired(b, now, w->completed, &n_completed);
+            if (n_completed) {
+                pthread_mutex_unlock(&b->lock);
+                complete_all(w->completed, n_completed);
+                pthread_mutex_lock(&b->lock);
+                continue;
+            }
+            if (b->count == 0)
+                continue;
+            double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
+            if (!b->closing && b->count < B && b->queued_tokens < b->o.max_batch_tokens && waited < max_wait) {
+                struct timespec until = abs_deadline(max_wait - waited);
+                pthread_cond_timedwait(&b->work, &b->lock, &until);
+                continue;
+            }
+        }
+        /* admission: the oldest waiting sentence first, while rows and tokens allow */
+        int n_take = 0, free_rows = B - live;
+        long token_room = b->o.max_batch_tokens - nmt_running_live_tokens(w->rb);
+        if (token_room > nmt_running_max_tokens(w->rb))
+            token_room = nmt_running_max_tokens(w->rb);
+        if (b->count > 0 && free_rows > 0 &&
+            (live == 0 || (free_rows >= b->o.admit_min_rows && w->since_admit >= b->o.admit_interval_steps &&
+                           b->queue[0].n_ids <= token_room)))
+            n_take = take_batch(b, w, now, free_rows, token_room);
+        if (n_take > 0)
+            w->since_admit = 0;
+        if (!w->active) {
+            w->active = 1;
+            b->busy++;
+        }
+        b->last_progress = now;
+        pthread_mutex_unlock(&b->lock);
+
+        int n_gone = 0;
+        w->admit_failed = 0;
+        if (n_take > 0)
+            admit_items(b, w, n_take, &n_gone);
+        int n_fin = step_rows(b, w);
+        w->since_admit++;
+        /* rows whose client went away leave before the next step */
+        int max_rows = nmt_running_max_rows(w->rb);
+        for (int r = 0; r < max_rows; r++)
+            w->leave[r] = 0;
+        for (int f = 0; f < n_fin; f++)
+            w->leave[w->finished[f]] = 2; /* finished, not leaving */
+        for (int r = 0; r < max_rows; r++) {
+            item *it = &w->row_item[r];
+            if (it->job && w->leave[r] == 0 && job_gone(w, it->job, &n_gone))
+                w->leave[r] = 1;
+        }
+
+        pthread_mutex_lock(&b->lock);
+        b->last_progress = nmt_now_s();
+        /* newcomers not admitted: client gone (or an admission error) */
+        for (int i = 0; i < n_take; i++)
+            if (w->batch[i].index < 0)
+                drop_unit(b, w->batch[i].job, w->admit_failed ? NMT_JOB_FAILED : NMT_JOB_CANCELLED, w->completed,
+                          &n_completed);
+        /* finished rows */
+        for (int f = 0; f < n_fin; f++) {
+            item *it = &w->row_item[w->finished[f]];
+            nmt_job *job = it->job;
+            if (!job->unit_out[it->index] && job->status == NMT_JOB_OK)
+                job->status = NMT_JOB_FAILED;
+            job->remaining--;
+            if (job->status != NMT_JOB_OK && job->remaining > 0)
+                fail_job(b, job, job->status);
+            if (job->remaining == 0)
+                w->completed[n_completed++] = job;
+            it->job = NULL;
+        }
+        /* rows that leave unfinished: client gone, request timed out or failed elsewhere */
+        double timeout = b->o.request_timeout_ms / 1000.0, t = nmt_now_s();
+        int n_cancel = 0;
+        for (int r = 0; r < max_rows; r++) {
+            item *it = &w->row_item[r];
+            if (!it->job)
+                continue;
+            nmt_job_status why = NMT_JOB_OK;
+            if (w->leave[r] == 1)
+                why = NMT_JOB_CANCELLED;
+            else if (it->job->status != NMT_JOB_OK)
+                why = it->job->status;
+            else if (t - it->job->t_submit > timeout)
+                why = NMT_JOB_TIMEOUT;
+            if (why == NMT_JOB_OK)
+                continue;
+            nmt_running_cancel(w->rb, r);
+            drop_unit(b, it->job, why, w->completed, &n_completed);
+            it->job = NULL;
+            n_cancel++;
+        }
+        if (n_cancel && b->obs.cancelled)
+            b->obs.cancelled(b->obs.user, n_cancel);
+        if (nmt_running_live(w->rb) == 0) {
+            w->active = 0;
+            b->busy--;
+        }
+        if (b->count == 0 && b->busy == 0)
+            pthread_cond_broadcast(&b->idle);
+        if (b->count > 0)
+            pthread_cond_signal(&b->work);
+        if (n_completed) {
+            pthread_mutex_unlock(&b->lock);
+            complete_all(w->completed, n_completed);
+            pthread_mutex_lock(&b->lock);
+        }
+    }
+    b->running--;
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
 static void worker_free(worker *w)
 {
     nmt_translator_state_free(w->state);
+    nmt_running_free(w->rb);
+    free(w->row_item);
+    free(w->inputs);
+    free(w->rows);
+    free(w->finished);
+    free(w->admitted);
+    free(w->leave);
     free(w->batch);
     free(w->src);
     free(w->src_len);
@@ -381,7 +625,9 @@ static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
 {
     int B = b->o.max_batch_sentences, P = nmt_translator_max_positions(b->tr);
     w->b = b;
-    nmt_code rc = nmt_translator_state_new(&w->state, b->tr, B, b->o.max_batch_tokens, err);
+    nmt_code rc = b->o.scheduling == NMT_SCHED_STATIC
+                      ? nmt_translator_state_new(&w->state, b->tr, B, b->o.max_batch_tokens, err)
+                      : NMT_OK;
     if (rc)
         return rc;
     w->batch = calloc((size_t)B, sizeof *w->batch);
@@ -401,6 +647,18 @@ static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a batcher worker");
     for (int i = 0; i < B; i++)
         w->out[i] = w->out_pool + (size_t)i * P;
+    if (b->o.scheduling == NMT_SCHED_CONTINUOUS) {
+        if ((rc = nmt_running_new(&w->rb, b->tr, B, b->o.max_batch_tokens, 0, err)))
+            return rc;
+        w->row_item = calloc((size_t)B, sizeof *w->row_item);
+        w->inputs = calloc((size_t)B, sizeof *w->inputs);
+        w->rows = calloc((size_t)B, sizeof(int));
+        w->finished = calloc((size_t)B, sizeof(int));
+        w->admitted = calloc((size_t)B, sizeof(int));
+        w->leave = calloc((size_t)B, 1);
+        if (!w->row_item || !w->inputs || !w->rows || !w->finished || !w->admitted || !w->leave)
+            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a batcher worker");
+    }
     return NMT_OK;
 }
 

@@ -2,7 +2,12 @@
  * bounded queue of sentences; worker threads, each with its own translator
  * context, take a batch when enough sentences wait (max_batch_sentences or
  * max_batch_tokens) or when the oldest has waited max_wait_ms, grouping
- * sentences of similar length.  A request's sentences may travel in
+ * sentences of similar length.  With continuous scheduling (the default) a
+ * worker keeps a running batch (running_batch.h): waiting sentences join it
+ * between decoder steps while it has room (admit_min_rows free rows, every
+ * admit_interval_steps steps, within max_batch_sentences and
+ * max_batch_tokens), finished ones leave at once, and a sentence whose
+ * request timed out or whose client left leaves at the next step.  A request's sentences may travel in
  * different batches; its results come back in its own order, through one
  * completion callback, called exactly once for every accepted request
  * (translated, timed out, cancelled because the client left, or refused at
@@ -22,6 +27,11 @@
 
 typedef struct nmt_batcher nmt_batcher;
 
+typedef enum nmt_scheduling {
+    NMT_SCHED_CONTINUOUS, /* sentences join a worker's running decode at any step and leave when done */
+    NMT_SCHED_STATIC      /* a worker decodes one batch until its last sentence ends, then takes the next */
+} nmt_scheduling;
+
 typedef struct nmt_batcher_opts {
     int workers;             /* decoding threads */
     int max_batch_sentences; /* a batch is full at this many sentences ... */
@@ -29,6 +39,9 @@ typedef struct nmt_batcher_opts {
     int max_wait_ms;         /* the oldest waiting sentence goes after this long */
     int queue_capacity;      /* sentences waiting; beyond it submit says NMT_ERR_BUSY */
     int request_timeout_ms;  /* a request not done after this long completes as timed out */
+    nmt_scheduling scheduling;
+    int admit_min_rows;      /* continuous: join a running decode only when this many rows are free ... */
+    int admit_interval_steps;/* ... and at least this many steps after the last admission */
 } nmt_batcher_opts;
 
 typedef enum nmt_job_status {
@@ -49,8 +62,12 @@ typedef int (*nmt_job_gone_fn)(void *user);
 
 /* Observations for metrics, called from worker threads (may be NULL). */
 typedef struct nmt_batcher_observer {
-    void (*batch)(void *user, int sentences, long tokens_in, long tokens_out, int steps);
+    void (*batch)(void *user, int sentences, long tokens_in, long tokens_out, int steps); /* static */
     void (*queue_wait)(void *user, double seconds); /* once per sentence taken */
+    /* continuous: a group joined; one step of live_rows, after which `finished` left done; rows cancelled */
+    void (*admission)(void *user, int sentences);
+    void (*step)(void *user, int live_rows, int finished, long tokens_in_finished);
+    void (*cancelled)(void *user, int rows);
     void *user;
 } nmt_batcher_observer;
 

@@ -35,6 +35,7 @@ typedef enum kind {
     KIND_LOGLEVEL, /* nmt_log_level from debug|info|warn|error|off (log.h) */
     KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
+    KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
 } kind;
 
 typedef struct directive {
@@ -71,6 +72,16 @@ static const directive directives[] = {
     D_INT(max_wait_ms, 0, 10000, 5,
           "A batch that is not full starts once its oldest sentence has waited this long (milliseconds). 0 "
           "starts at once with whatever is queued."),
+    D_STR(scheduling, KIND_SCHEDULING, "continuous",
+          "continuous: sentences join a worker's running decode between decoder steps and leave it the step "
+          "they finish, so a short request does not wait for long ones. static: a worker decodes one batch "
+          "until its last sentence has finished before it takes the next (the behaviour before 0.2)."),
+    D_INT(admit_min_rows, 1, 1024, 1,
+          "continuous: waiting sentences join a running decode only when at least this many of its "
+          "max_batch_sentences rows are free (an idle worker always takes them)."),
+    D_INT(admit_interval_steps, 1, 10000, 1,
+          "continuous: and at most once every this many decoder steps; each admission runs the encoder on "
+          "the newcomers, which the running sentences wait for."),
     D_INT(queue_capacity, 1, 1000000, 2048,
           "Sentences that may wait for a worker. A request that would overflow the queue gets 503 with "
           "Retry-After."),
@@ -274,6 +285,12 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
             return NMT_OK;
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not split or join", text);
+    case KIND_SCHEDULING:
+        if (strcasecmp(text, "continuous") == 0 || strcasecmp(text, "static") == 0) {
+            *(int *)field = strcasecmp(text, "static") == 0 ? NMT_SCHEDULING_STATIC : NMT_SCHEDULING_CONTINUOUS;
+            return NMT_OK;
+        }
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
     case KIND_LANG:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is too long for a language code", text);
@@ -332,6 +349,9 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     case KIND_BOOL: fputs(*(const int *)field ? "yes" : "no", f); break;
     case KIND_LOGLEVEL: fputs(nmt_config_log_level_name(*(const nmt_log_level *)field), f); break;
     case KIND_NEWLINE: fputs(*(const int *)field == NMT_NEWLINE_JOIN ? "join" : "split", f); break;
+    case KIND_SCHEDULING:
+        fputs(*(const int *)field == NMT_SCHEDULING_STATIC ? "static" : "continuous", f);
+        break;
     }
 }
 

@@ -44,7 +44,7 @@ static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 _Static_assert(sizeof seconds_bounds / sizeof seconds_bounds[0] <= MAX_BUCKETS, "raise MAX_BUCKETS");
 _Static_assert(sizeof batch_bounds / sizeof batch_bounds[0] <= MAX_BUCKETS, "raise MAX_BUCKETS");
 
-enum { H_REQUEST_DURATION, H_QUEUE_WAIT, H_BATCH_SENTENCES, H_COUNT_ };
+enum { H_REQUEST_DURATION, H_QUEUE_WAIT, H_BATCH_SENTENCES, H_STEP_ROWS, H_COUNT_ };
 
 #define NBOUNDS(a) (int)(sizeof(a) / sizeof((a)[0]))
 static const hist_def hist_defs[H_COUNT_] = {
@@ -52,7 +52,10 @@ static const hist_def hist_defs[H_COUNT_] = {
      seconds_bounds, NBOUNDS(seconds_bounds), 1e6},
     {"nmtd_queue_wait_seconds", "Time between queueing work and a worker taking it.", seconds_bounds,
      NBOUNDS(seconds_bounds), 1e6},
-    {"nmtd_batch_sentences", "Sentences per decoded batch.", batch_bounds, NBOUNDS(batch_bounds), 1},
+    {"nmtd_batch_sentences", "Sentences per batch: decoded together (static) or admitted together (continuous).",
+     batch_bounds, NBOUNDS(batch_bounds), 1},
+    {"nmtd_step_rows", "Sentences decoding in each decoder step (continuous scheduling).", batch_bounds,
+     NBOUNDS(batch_bounds), 1},
 };
 
 static const int statuses[] = {200, 400, 404, 405, 413, 500, 503, 504};
@@ -72,7 +75,7 @@ static const struct {
 
 static const char *const cut_names[NMT_CUT_COUNT_] = {"read_timeout", "peer_closed", "evicted", "over_capacity"};
 
-enum { C_SENTENCES_IN, C_SENTENCES_OUT, C_TOKENS_IN, C_TOKENS_OUT, C_DECODE_STEPS, C_BATCHES, C_COUNT_ };
+enum { C_SENTENCES_IN, C_SENTENCES_OUT, C_TOKENS_IN, C_TOKENS_OUT, C_DECODE_STEPS, C_BATCHES, C_ROWS_CANCELLED, C_COUNT_ };
 static const struct {
     const char *name, *help;
 } counter_defs[C_COUNT_] = {
@@ -81,7 +84,8 @@ static const struct {
     {"nmtd_tokens_in_total", "Source tokens (ids, end-of-sentence included) of translated sentences."},
     {"nmtd_tokens_out_total", "Generated tokens (ids, end-of-sentence included)."},
     {"nmtd_decode_steps_total", "Decoder steps run, one per generated position of a batch."},
-    {"nmtd_batches_total", "Batches decoded."},
+    {"nmtd_batches_total", "Batches decoded (static) or admitted into a running batch (continuous)."},
+    {"nmtd_rows_cancelled_total", "Sentences that left a running batch unfinished: client gone or timed out."},
 };
 
 struct nmt_metrics {
@@ -139,6 +143,27 @@ void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long token
     add(&m->counters[C_TOKENS_OUT], tokens_out > 0 ? (uint64_t)tokens_out : 0);
     add(&m->counters[C_DECODE_STEPS], steps > 0 ? (uint64_t)steps : 0);
     observe(m, H_BATCH_SENTENCES, sentences);
+}
+
+void nmt_metrics_admission(nmt_metrics *m, int sentences)
+{
+    add(&m->counters[C_BATCHES], 1);
+    observe(m, H_BATCH_SENTENCES, sentences);
+}
+
+void nmt_metrics_step(nmt_metrics *m, int live_rows, int finished, long tokens_in_finished)
+{
+    add(&m->counters[C_DECODE_STEPS], 1);
+    add(&m->counters[C_TOKENS_OUT], live_rows > 0 ? (uint64_t)live_rows : 0);
+    add(&m->counters[C_SENTENCES_OUT], finished > 0 ? (uint64_t)finished : 0);
+    add(&m->counters[C_TOKENS_IN], tokens_in_finished > 0 ? (uint64_t)tokens_in_finished : 0);
+    observe(m, H_STEP_ROWS, live_rows);
+}
+
+void nmt_metrics_rows_cancelled(nmt_metrics *m, int rows)
+{
+    if (rows > 0)
+        add(&m->counters[C_ROWS_CANCELLED], (uint64_t)rows);
 }
 
 void nmt_metrics_reject(nmt_metrics *m, nmt_reject_reason reason)

@@ -17,11 +17,11 @@
  *   build_info{version,model} gauge 1
  *   requests_total{status="200|400|404|405|413|500|503|504|other"} counter
  *   request_duration_seconds, queue_wait_seconds  histograms (1 ms .. 60 s)
- *   batch_sentences  histogram (1 .. 256)
+ *   batch_sentences, step_rows  histograms (1 .. 256)
  *   queue_depth_sentences, inflight_requests, ready, open_connections  gauges
  *   connections_cut_total{reason="read_timeout|peer_closed|evicted|over_capacity"} counter
  *   sentences_in_total, sentences_out_total, tokens_in_total, tokens_out_total,
- *   decode_steps_total, batches_total  counters
+ *   decode_steps_total, batches_total, rows_cancelled_total  counters
  *   rejections_total{reason="queue_full|draining|invalid_request|body_too_large|timeout|client_gone"} counter
  *   uptime_seconds gauge (computed at render) */
 #ifndef NMT_METRICS_H
@@ -82,6 +82,19 @@ void nmt_metrics_sentences_in(nmt_metrics *m, long n);
  * += tokens_out (generated ids), nmtd_decode_steps_total += steps, and
  * sentences into nmtd_batch_sentences.  Thread-safe, lock-free. */
 void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long tokens_out, long steps);
+
+/* Continuous scheduling: a group of sentences joined a running batch
+ * (nmtd_batches_total += 1, sentences into nmtd_batch_sentences). */
+void nmt_metrics_admission(nmt_metrics *m, int sentences);
+
+/* Continuous scheduling: one decoder step over live_rows sentences, one
+ * token each, after which `finished` sentences of tokens_in_finished source
+ * ids left done (nmtd_decode_steps_total, tokens_out_total, sentences_out_total,
+ * tokens_in_total; live_rows into nmtd_step_rows). */
+void nmt_metrics_step(nmt_metrics *m, int live_rows, int finished, long tokens_in_finished);
+
+/* Sentences that left a running batch unfinished: nmtd_rows_cancelled_total. */
+void nmt_metrics_rows_cancelled(nmt_metrics *m, int rows);
 
 /* nmtd_rejections_total{reason} += 1.  A rejected request is also counted by
  * nmt_metrics_request with the status it got.  Thread-safe, lock-free. */

@@ -36,6 +36,7 @@
 #define NMT_CONFIG_ADDR_MAX 64   /* an IPv6 literal is at most 45 characters */
 
 enum { NMT_NEWLINE_SPLIT = 0, NMT_NEWLINE_JOIN = 1 };
+enum { NMT_SCHEDULING_CONTINUOUS = 0, NMT_SCHEDULING_STATIC = 1 };
 
 typedef struct nmt_config {
     char model[NMT_CONFIG_PATH_MAX];          /* model directory (Hugging Face Marian layout) */
@@ -46,6 +47,9 @@ typedef struct nmt_config {
     int max_batch_sentences;
     int max_batch_tokens;
     int max_wait_ms;               /* a partial batch starts once its oldest sentence waited this long */
+    int scheduling;                /* NMT_SCHEDULING_CONTINUOUS or NMT_SCHEDULING_STATIC */
+    int admit_min_rows;            /* continuous: free rows needed to admit */
+    int admit_interval_steps;      /* continuous: steps between admissions */
     int queue_capacity;            /* sentences waiting; beyond -> 503 */
     int request_timeout_ms;        /* still waiting after this -> 504 */
     int max_sentences_per_request;

@@ -123,6 +123,15 @@ static void observe_batch(void *user, int sentences, long tokens_in, long tokens
     nmt_metrics_batch(user, sentences, tokens_in, tokens_out, steps);
 }
 
+static void observe_admission(void *user, int sentences) { nmt_metrics_admission(user, sentences); }
+
+static void observe_step(void *user, int live_rows, int finished, long tokens_in_finished)
+{
+    nmt_metrics_step(user, live_rows, finished, tokens_in_finished);
+}
+
+static void observe_cancelled(void *user, int rows) { nmt_metrics_rows_cancelled(user, rows); }
+
 static void observe_queue_wait(void *user, double seconds)
 {
     nmt_metrics_queue_wait(user, seconds);
@@ -217,10 +226,18 @@ int main(int argc, char **argv)
         .max_batch_sentences = cfg.max_batch_sentences,
         .max_batch_tokens = cfg.max_batch_tokens,
         .max_wait_ms = cfg.max_wait_ms,
+        .scheduling = cfg.scheduling == NMT_SCHEDULING_STATIC ? NMT_SCHED_STATIC : NMT_SCHED_CONTINUOUS,
+        .admit_min_rows = cfg.admit_min_rows,
+        .admit_interval_steps = cfg.admit_interval_steps,
         .queue_capacity = cfg.queue_capacity,
         .request_timeout_ms = cfg.request_timeout_ms,
     };
-    nmt_batcher_observer obs = {.batch = observe_batch, .queue_wait = observe_queue_wait, .user = metrics};
+    nmt_batcher_observer obs = {.batch = observe_batch,
+                                .queue_wait = observe_queue_wait,
+                                .admission = observe_admission,
+                                .step = observe_step,
+                                .cancelled = observe_cancelled,
+                                .user = metrics};
     if (nmt_batcher_start(&batcher, tr, &bo, &obs, &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;

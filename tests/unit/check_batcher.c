@@ -30,6 +30,8 @@ typedef struct tracker {
     nmt_job *jobs[64];
     int batch_sizes[256];
     int n_batches;
+    long order[64];       /* slots in the order their jobs completed */
+    int gate_state;       /* 0: closed, 1: a worker waits at the gate, 2: open */
 } tracker;
 
 static tracker T;
@@ -45,6 +47,7 @@ static void on_done(nmt_job *job, void *user)
 {
     pthread_mutex_lock(&T.lock);
     T.jobs[(long)user] = job;
+    T.order[T.done] = (long)user;
     T.done++;
     pthread_cond_broadcast(&T.cond);
     pthread_mutex_unlock(&T.lock);
@@ -59,7 +62,10 @@ static void on_batch(void *user, int sentences, long tokens_in, long tokens_out,
     pthread_mutex_unlock(&T.lock);
 }
 
-static const nmt_batcher_observer observer = {.batch = on_batch};
+/* continuous scheduling: a group admitted together counts as a batch */
+static void on_admission(void *user, int sentences) { on_batch(user, sentences, 0, 0, 0); }
+
+static const nmt_batcher_observer observer = {.batch = on_batch, .admission = on_admission};
 
 static void wait_done(int n)
 {
@@ -69,10 +75,15 @@ static void wait_done(int n)
     pthread_mutex_unlock(&T.lock);
 }
 
+/* The scheduling the tests of a case run under (set by its fixture). */
+static nmt_scheduling scheduling = NMT_SCHED_STATIC;
+static void use_static(void) { scheduling = NMT_SCHED_STATIC; }
+static void use_continuous(void) { scheduling = NMT_SCHED_CONTINUOUS; }
+
 static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int max_wait_ms, int capacity,
                           int timeout_ms)
 {
-    nmt_batcher_opts o = {workers, max_sentences, max_tokens, max_wait_ms, capacity, timeout_ms};
+    nmt_batcher_opts o = {workers, max_sentences, max_tokens, max_wait_ms, capacity, timeout_ms, scheduling, 1, 1};
     nmt_batcher *b;
     nmt_err err;
     tracker_reset();
@@ -312,11 +323,80 @@ START_TEST(test_client_gone_is_not_decoded)
 }
 END_TEST
 
+/* A gone() that holds the worker at its first call until the test opens
+ * the gate: the job is then certainly being decoded (continuous) or about
+ * to be (static). */
+static int gate_gone(void *user)
+{
+    (void)user;
+    pthread_mutex_lock(&T.lock);
+    if (T.gate_state == 0) {
+        T.gate_state = 1;
+        pthread_cond_broadcast(&T.cond);
+        while (T.gate_state != 2)
+            pthread_cond_wait(&T.cond, &T.lock);
+    }
+    pthread_mutex_unlock(&T.lock);
+    return 0;
+}
+
+/* A long sentence is decoding (end-of-sequence made impossible, so it runs
+ * to its 60-token limit) when a 2-token one arrives: continuous scheduling
+ * lets the short one join and finish first; static makes it wait. */
+START_TEST(test_short_joins_running_long)
+{
+    char *dir = tu_tmpdir();
+    tu_copy_dir(tu_test_model("tiny-swish"), dir);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    tu_st st;
+    tu_st_read(&st, path);
+    ((float *)tu_st_get(&st, "final_logits_bias")->data)[0] -= 1000.0f; /* eos (id 0) never wins */
+    tu_st_write(&st, path);
+    tu_st_free(&st);
+    nmt_translator *saved = tr;
+    nmt_err err;
+    ck_assert_msg(nmt_translator_load(&tr, dir, &err) == NMT_OK, "%s", err.msg);
+    nmt_batcher *b = start(1, 4, 4096, 0, 100, 600000);
+    const char *long_text = "the dog sees the cat", *short_text = "a";
+    size_t long_len = strlen(long_text), short_len = 1;
+    ck_assert(nmt_batcher_submit(b, &long_text, &long_len, 1, &TEXT, 60, on_done, gate_gone, (void *)0L, NULL, NULL,
+                                 &err) == NMT_OK);
+    pthread_mutex_lock(&T.lock);
+    while (T.gate_state != 1)
+        pthread_cond_wait(&T.cond, &T.lock);
+    pthread_mutex_unlock(&T.lock);
+    ck_assert(nmt_batcher_submit(b, &short_text, &short_len, 1, &TEXT, 2, on_done, NULL, (void *)1L, NULL, NULL,
+                                 &err) == NMT_OK);
+    pthread_mutex_lock(&T.lock);
+    T.gate_state = 2;
+    pthread_cond_broadcast(&T.cond);
+    pthread_mutex_unlock(&T.lock);
+    wait_done(2);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_OK);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[1]), NMT_JOB_OK);
+    ck_assert_int_eq(nmt_job_tokens_out(T.jobs[0]), 60);
+    ck_assert_int_eq(nmt_job_tokens_out(T.jobs[1]), 2);
+    if (scheduling == NMT_SCHED_CONTINUOUS)
+        ck_assert_msg(T.order[0] == 1, "the short request finished after the long one");
+    else
+        ck_assert_msg(T.order[0] == 0, "static scheduling let the short request overtake");
+    nmt_job_free(T.jobs[0]);
+    nmt_job_free(T.jobs[1]);
+    nmt_batcher_free(b);
+    nmt_translator_free(tr);
+    tr = saved;
+    tu_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("batcher");
     TCase *tc = tcase_create("policy");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, use_static, NULL);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_fills_by_count);
     tcase_add_test(tc, test_fills_by_tokens);
@@ -327,6 +407,20 @@ int main(void)
     tcase_add_test(tc, test_close_answers_what_waits);
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_client_gone_is_not_decoded);
+    tcase_add_test(tc, test_short_joins_running_long);
     suite_add_tcase(s, tc);
+    /* the guarantees again under continuous scheduling */
+    TCase *cont = tcase_create("continuous");
+    tcase_add_checked_fixture(cont, use_continuous, NULL);
+    tcase_add_checked_fixture(cont, setup, teardown);
+    tcase_set_timeout(cont, 120);
+    tcase_add_test(cont, test_order_restored_across_batches);
+    tcase_add_test(cont, test_paragraph_sentences_are_items);
+    tcase_add_test(cont, test_refusals);
+    tcase_add_test(cont, test_close_answers_what_waits);
+    tcase_add_test(cont, test_timeout);
+    tcase_add_test(cont, test_client_gone_is_not_decoded);
+    tcase_add_test(cont, test_short_joins_running_long);
+    suite_add_tcase(s, cont);
     return tu_run(s);
 }

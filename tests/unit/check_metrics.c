@@ -301,6 +301,33 @@ START_TEST(test_label_escaping)
 }
 END_TEST
 
+/* Continuous scheduling's observations land in their families. */
+START_TEST(test_continuous_scheduling)
+{
+    nmt_metrics *m = new_metrics("0.1.0", "en-de-demo");
+    nmt_metrics_admission(m, 3);
+    nmt_metrics_step(m, 3, 0, 0);
+    nmt_metrics_step(m, 3, 2, 17);
+    nmt_metrics_step(m, 1, 1, 4);
+    nmt_metrics_rows_cancelled(m, 0);
+    nmt_metrics_rows_cancelled(m, 2);
+    char *t = render(m);
+    assert_sample(t, "nmtd_batches_total", 1);
+    assert_sample(t, "nmtd_batch_sentences_count", 1);
+    assert_sample(t, "nmtd_decode_steps_total", 3);
+    assert_sample(t, "nmtd_tokens_out_total", 7);
+    assert_sample(t, "nmtd_sentences_out_total", 3);
+    assert_sample(t, "nmtd_tokens_in_total", 21);
+    assert_sample(t, "nmtd_rows_cancelled_total", 2);
+    assert_sample(t, "nmtd_step_rows_count", 3);
+    assert_sample(t, "nmtd_step_rows_sum", 7);
+    assert_sample(t, "nmtd_step_rows_bucket{le=\"1\"}", 1);
+    assert_sample(t, "nmtd_step_rows_bucket{le=\"4\"}", 3);
+    free(t);
+    nmt_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_format)
 {
     nmt_metrics *m = new_metrics("0.1.0", "en-de-demo");
@@ -308,7 +335,7 @@ START_TEST(test_format)
     nmt_metrics_batch(m, 3, 10, 10, 5);
     char *t = render(m);
     int families = validate(t);
-    ck_assert_int_eq(families, 18);
+    ck_assert_int_eq(families, 20);
     static const char *const types[] = {
         "# TYPE nmtd_build_info gauge\n",
         "# TYPE nmtd_requests_total counter\n",
@@ -326,6 +353,8 @@ START_TEST(test_format)
         "# TYPE nmtd_tokens_out_total counter\n",
         "# TYPE nmtd_decode_steps_total counter\n",
         "# TYPE nmtd_batches_total counter\n",
+        "# TYPE nmtd_rows_cancelled_total counter\n",
+        "# TYPE nmtd_step_rows histogram\n",
         "# TYPE nmtd_rejections_total counter\n",
         "# TYPE nmtd_uptime_seconds gauge\n",
     };
@@ -450,6 +479,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_histogram_buckets);
     tcase_add_test(tc, test_label_escaping);
     tcase_add_test(tc, test_format);
+    tcase_add_test(tc, test_continuous_scheduling);
     tcase_add_test(tc, test_concurrent);
     suite_add_tcase(s, tc);
     return s;
