@@ -688,8 +688,8 @@ void nmt_config_print_help(FILE *f, const char *prog)
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
         static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG"};
-        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LANG + 1, "a metavar for every kind");
+                                              "split|join", "LANG", "continuous|static"};
+        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_SCHEDULING + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)
             fputc(*p == '_' ? '-' : *p, f);
