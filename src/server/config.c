@@ -75,7 +75,7 @@ static const directive directives[] = {
     D_STR(scheduling, KIND_SCHEDULING, "continuous",
           "continuous: sentences join a worker's running decode between decoder steps and leave it the step "
           "they finish, so a short request does not wait for long ones. static: a worker decodes one batch "
-          "until its last sentence has finished before it takes the next (the behaviour before 0.2)."),
+          "until its last sentence has finished before it takes the next (the earlier behaviour)."),
     D_INT(admit_min_rows, 1, 1024, 1,
           "continuous: waiting sentences join a running decode only when at least this many of its "
           "max_batch_sentences rows are free (an idle worker always takes them)."),
