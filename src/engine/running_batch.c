@@ -23,7 +23,7 @@ struct nmt_running_batch {
     int *out;             /* [max_rows][max_pos] generated ids */
     int *packed_ids;      /* [max_tokens] newcomers' ids back to back */
     int *packed_off, *packed_len, *rows, *cross_at; /* [max_rows] per newcomer */
-    int *banned, *free_rows; /* [max_rows] scratch of a step */
+    int *free_rows;       /* [max_rows] scratch of an admission or a step */
 };
 
 nmt_code nmt_running_new(nmt_running_batch **out, const nmt_translator *tr, int max_rows, int max_tokens,
@@ -44,12 +44,8 @@ nmt_code nmt_running_new(nmt_running_batch **out, const nmt_translator *tr, int 
     rb->max_tokens = max_tokens;
     rb->max_pos = P;
     rb->min_length = min_length;
-    /* decoder rows = max_rows, each with P source tokens of cross K/V */
-    nmt_code rc = nmt_search_state_init(&rb->s, model, max_rows, max_tokens, P, err);
-    if (!rc) {
-        nmt_decoder_state_free(&rb->s.dec);
-        rc = nmt_decoder_state_init(&rb->s.dec, &model->hp, max_rows, max_rows * P, P, err);
-    }
+    /* each row has its own P source tokens of cross K/V */
+    nmt_code rc = nmt_search_state_init(&rb->s, model, max_rows, max_tokens, max_rows * P, P, err);
     if (rc) {
         nmt_running_free(rb);
         return rc;
@@ -64,10 +60,9 @@ nmt_code nmt_running_new(nmt_running_batch **out, const nmt_translator *tr, int 
     rb->packed_len = malloc(R * sizeof(int));
     rb->rows = malloc(R * sizeof(int));
     rb->cross_at = malloc(R * sizeof(int));
-    rb->banned = malloc(R * sizeof(int));
     rb->free_rows = malloc(R * sizeof(int));
     if (!rb->in_use || !rb->limit || !rb->out_len || !rb->out || !rb->packed_ids || !rb->packed_off ||
-        !rb->packed_len || !rb->rows || !rb->cross_at || !rb->banned || !rb->free_rows) {
+        !rb->packed_len || !rb->rows || !rb->cross_at || !rb->free_rows) {
         nmt_running_free(rb);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a running batch");
     }
@@ -89,7 +84,6 @@ void nmt_running_free(nmt_running_batch *rb)
     free(rb->packed_len);
     free(rb->rows);
     free(rb->cross_at);
-    free(rb->banned);
     free(rb->free_rows);
     free(rb);
 }
@@ -156,8 +150,7 @@ static int order_for_min_length(nmt_running_batch *rb)
         return 0;
     int n_banned = 0;
     for (int i = 0; i < rb->n_live; i++)
-        if (rb->out_len[rb->s.live[i]] + 1 < rb->min_length)
-            rb->banned[n_banned++] = i;
+        n_banned += rb->out_len[rb->s.live[i]] + 1 < rb->min_length;
     if (n_banned == 0 || n_banned == rb->n_live)
         return n_banned;
     int *rows = rb->rows, *tokens = rb->free_rows, k = 0; /* scratch: stable partition */

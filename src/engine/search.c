@@ -9,7 +9,7 @@
 #include "log.h"
 
 nmt_code nmt_search_state_init(nmt_search_state *s, const nmt_model *model, int max_batch, int max_tokens,
-                               int max_steps, nmt_err *err)
+                               int cross_tokens, int max_steps, nmt_err *err)
 {
     memset(s, 0, sizeof *s);
     const nmt_hparams *hp = &model->hp;
@@ -24,7 +24,8 @@ nmt_code nmt_search_state_init(nmt_search_state *s, const nmt_model *model, int 
     s->max_steps = max_steps;
     nmt_code rc;
     if ((rc = nmt_activations_init(&s->act, hp, max_tokens, max_steps, err)) ||
-        (rc = nmt_decoder_state_init(&s->dec, hp, max_batch, max_tokens, max_steps, err)) ||
+        (rc = nmt_decoder_state_init(&s->dec, hp, max_batch, cross_tokens > max_tokens ? cross_tokens : max_tokens,
+                                     max_steps, err)) ||
         (rc = nmt_output_scratch_init(&s->out, &model->output, max_batch, err))) {
         nmt_search_state_free(s);
         return rc;

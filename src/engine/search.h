@@ -25,9 +25,11 @@ typedef struct nmt_search_state {
 
 /* Reserves a state for batches of at most max_batch sentences and
  * max_tokens source tokens (at least max_batch), each decoding at most
- * max_steps tokens (capped at the model's max_position_embeddings). */
+ * max_steps tokens (capped at the model's max_position_embeddings); the
+ * decoder state keeps cross K/V for cross_tokens source tokens (at least
+ * max_tokens: enough for packed batches). */
 nmt_code nmt_search_state_init(nmt_search_state *s, const nmt_model *model, int max_batch, int max_tokens,
-                               int max_steps, nmt_err *err);
+                               int cross_tokens, int max_steps, nmt_err *err);
 void nmt_search_state_free(nmt_search_state *s);
 
 typedef struct nmt_search_stats {

@@ -134,7 +134,7 @@ nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translat
     state->max_batch = max_batch;
     if (max_tokens < hp->max_pos)
         max_tokens = hp->max_pos; /* any single sentence fits */
-    nmt_code rc = nmt_search_state_init(&state->search, tr->model, max_batch, max_tokens, hp->max_pos, err);
+    nmt_code rc = nmt_search_state_init(&state->search, tr->model, max_batch, max_tokens, max_tokens, hp->max_pos, err);
     if (rc) {
         free(state);
         return rc;

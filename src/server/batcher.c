@@ -275,23 +275,33 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         b->obs.batch(b->obs.user, m, tokens_in, stats.tokens_out, stats.steps);
 }
 
+/* Accounts for one unit of job (lock held): translated (status NMT_JOB_OK)
+ * or not (the reason).  A job that fails loses its other queued units; a job
+ * with nothing left goes to completed. */
+static void settle_unit(nmt_batcher *b, nmt_job *job, nmt_job_status status, nmt_job **completed, int *n_completed)
+{
+    if (status != NMT_JOB_OK && job->status == NMT_JOB_OK)
+        job->status = status;
+    job->remaining--;
+    if (job->status != NMT_JOB_OK && job->remaining > 0)
+        fail_job(b, job, job->status); /* drop its other queued sentences */
+    if (job->remaining == 0)
+        completed[(*n_completed)++] = job;
+}
+
+/* How a unit that was given to the decoder ended. */
+static nmt_job_status unit_outcome(const item *it)
+{
+    if (it->index < 0)
+        return NMT_JOB_CANCELLED;
+    return it->job->unit_out[it->index] ? NMT_JOB_OK : NMT_JOB_FAILED;
+}
+
 /* Accounts for a finished batch (lock held); appends completed jobs. */
 static void finish_batch(nmt_batcher *b, worker *w, int n, nmt_job **completed, int *n_completed)
 {
-    for (int i = 0; i < n; i++) {
-        nmt_job *job = w->batch[i].job;
-        if (w->batch[i].index < 0) {
-            if (job->status == NMT_JOB_OK)
-                job->status = NMT_JOB_CANCELLED;
-        } else if (!job->unit_out[w->batch[i].index] && job->status == NMT_JOB_OK) {
-            job->status = NMT_JOB_FAILED;
-        }
-        job->remaining--;
-        if (job->status != NMT_JOB_OK && job->remaining > 0)
-            fail_job(b, job, job->status); /* drop its other queued sentences */
-        if (job->remaining == 0)
-            completed[(*n_completed)++] = job;
-    }
+    for (int i = 0; i < n; i++)
+        settle_unit(b, w->batch[i].job, unit_outcome(&w->batch[i]), completed, n_completed);
 }
 
 /* A job whose units are all translated: each text put back together with
@@ -319,6 +329,52 @@ static void complete_all(nmt_job **jobs, int n)
     }
 }
 
+/* What an idle worker does next (lock held; may wait on b->work). */
+enum { WAIT_TAKE, WAIT_AGAIN, WAIT_STOP };
+static int wait_for_batch(nmt_batcher *b, worker *w, double now)
+{
+    if (b->count == 0) {
+        if (b->stopping)
+            return WAIT_STOP;
+        pthread_cond_wait(&b->work, &b->lock);
+        return WAIT_AGAIN;
+    }
+    int n_completed = 0;
+    sweep_expired(b, now, w->completed, &n_completed);
+    if (n_completed) {
+        pthread_mutex_unlock(&b->lock);
+        complete_all(w->completed, n_completed);
+        pthread_mutex_lock(&b->lock);
+        return WAIT_AGAIN;
+    }
+    if (b->count == 0)
+        return WAIT_AGAIN;
+    /* a batch that is not full waits for more, up to max_wait_ms for its oldest */
+    double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
+    if (!b->closing && b->count < b->o.max_batch_sentences && b->queued_tokens < b->o.max_batch_tokens &&
+        waited < max_wait) {
+        struct timespec until = abs_deadline(max_wait - waited);
+        pthread_cond_timedwait(&b->work, &b->lock, &until);
+        return WAIT_AGAIN;
+    }
+    return WAIT_TAKE;
+}
+
+/* After a batch or a step (lock held): wakes close() and other workers,
+ * then completes the jobs that ended, without the lock. */
+static void end_round(nmt_batcher *b, worker *w, int n_completed)
+{
+    if (b->count == 0 && b->busy == 0)
+        pthread_cond_broadcast(&b->idle);
+    if (b->count > 0)
+        pthread_cond_signal(&b->work);
+    if (n_completed) {
+        pthread_mutex_unlock(&b->lock);
+        complete_all(w->completed, n_completed);
+        pthread_mutex_lock(&b->lock);
+    }
+}
+
 static void *worker_continuous(worker *w);
 
 static void *worker_main(void *arg)
@@ -330,30 +386,13 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&b->lock);
     b->running++;
     for (;;) {
-        if (b->count == 0) {
-            if (b->stopping)
-                break;
-            pthread_cond_wait(&b->work, &b->lock);
-            continue;
-        }
         double now = nmt_now_s();
+        int next = wait_for_batch(b, w, now);
+        if (next == WAIT_STOP)
+            break;
+        if (next == WAIT_AGAIN)
+            continue;
         int n_completed = 0;
-        sweep_expired(b, now, w->completed, &n_completed);
-        if (n_completed) {
-            pthread_mutex_unlock(&b->lock);
-            complete_all(w->completed, n_completed);
-            pthread_mutex_lock(&b->lock);
-            continue;
-        }
-        if (b->count == 0)
-            continue;
-        double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
-        if (!b->closing && b->count < b->o.max_batch_sentences && b->queued_tokens < b->o.max_batch_tokens &&
-            waited < max_wait) {
-            struct timespec until = abs_deadline(max_wait - waited);
-            pthread_cond_timedwait(&b->work, &b->lock, &until);
-            continue;
-        }
         int n = take_batch(b, w, now, b->o.max_batch_sentences, b->o.max_batch_tokens);
         b->busy++;
         b->last_progress = now;
@@ -363,15 +402,7 @@ static void *worker_main(void *arg)
         b->busy--;
         b->last_progress = nmt_now_s();
         finish_batch(b, w, n, w->completed, &n_completed);
-        if (b->count == 0 && b->busy == 0)
-            pthread_cond_broadcast(&b->idle);
-        if (b->count > 0)
-            pthread_cond_signal(&b->work);
-        if (n_completed) {
-            pthread_mutex_unlock(&b->lock);
-            complete_all(w->completed, n_completed);
-            pthread_mutex_lock(&b->lock);
-        }
+        end_round(b, w, n_completed);
     }
     b->running--;
     pthread_mutex_unlock(&b->lock);
@@ -392,18 +423,6 @@ static int job_gone(worker *w, nmt_job *job, int *n_gone)
         return 0;
     w->gone_cache[(*n_gone)++] = job;
     return 1;
-}
-
-/* Accounts for one unit that will not be translated (lock held). */
-static void drop_unit(nmt_batcher *b, nmt_job *job, nmt_job_status status, nmt_job **completed, int *n_completed)
-{
-    if (job->status == NMT_JOB_OK)
-        job->status = status;
-    job->remaining--;
-    if (job->remaining > 0)
-        fail_job(b, job, job->status); /* its queued units go too */
-    if (job->remaining == 0)
-        completed[(*n_completed)++] = job;
 }
 
 /* Admits the n items of w->batch into the running batch (no lock held);
@@ -478,27 +497,11 @@ static void *worker_continuous(worker *w)
         int live = nmt_running_live(w->rb), n_completed = 0;
         double now = nmt_now_s();
         if (live == 0) { /* idle: wait for work as a static worker does */
-            if (b->count == 0) {
-                if (b->stopping)
-                    break;
-                pthread_cond_wait(&b->work, &b->lock);
+            int next = wait_for_batch(b, w, now);
+            if (next == WAIT_STOP)
+                break;
+            if (next == WAIT_AGAIN)
                 continue;
-            }
-            sweep_expired(b, now, w->completed, &n_completed);
-            if (n_completed) {
-                pthread_mutex_unlock(&b->lock);
-                complete_all(w->completed, n_completed);
-                pthread_mutex_lock(&b->lock);
-                continue;
-            }
-            if (b->count == 0)
-                continue;
-            double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
-            if (!b->closing && b->count < B && b->queued_tokens < b->o.max_batch_tokens && waited < max_wait) {
-                struct timespec until = abs_deadline(max_wait - waited);
-                pthread_cond_timedwait(&b->work, &b->lock, &until);
-                continue;
-            }
         }
         /* admission: the oldest waiting sentence first, while rows and tokens allow */
         int n_take = 0, free_rows = B - live;
@@ -541,19 +544,12 @@ static void *worker_continuous(worker *w)
         /* newcomers not admitted: client gone (or an admission error) */
         for (int i = 0; i < n_take; i++)
             if (w->batch[i].index < 0)
-                drop_unit(b, w->batch[i].job, w->admit_failed ? NMT_JOB_FAILED : NMT_JOB_CANCELLED, w->completed,
-                          &n_completed);
+                settle_unit(b, w->batch[i].job, w->admit_failed ? NMT_JOB_FAILED : NMT_JOB_CANCELLED, w->completed,
+                            &n_completed);
         /* finished rows */
         for (int f = 0; f < n_fin; f++) {
             item *it = &w->row_item[w->finished[f]];
-            nmt_job *job = it->job;
-            if (!job->unit_out[it->index] && job->status == NMT_JOB_OK)
-                job->status = NMT_JOB_FAILED;
-            job->remaining--;
-            if (job->status != NMT_JOB_OK && job->remaining > 0)
-                fail_job(b, job, job->status);
-            if (job->remaining == 0)
-                w->completed[n_completed++] = job;
+            settle_unit(b, it->job, unit_outcome(it), w->completed, &n_completed);
             it->job = NULL;
         }
         /* rows that leave unfinished: client gone, request timed out or failed elsewhere */
@@ -573,7 +569,7 @@ static void *worker_continuous(worker *w)
             if (why == NMT_JOB_OK)
                 continue;
             nmt_running_cancel(w->rb, r);
-            drop_unit(b, it->job, why, w->completed, &n_completed);
+            settle_unit(b, it->job, why, w->completed, &n_completed);
             it->job = NULL;
             n_cancel++;
         }
@@ -583,15 +579,7 @@ static void *worker_continuous(worker *w)
             w->active = 0;
             b->busy--;
         }
-        if (b->count == 0 && b->busy == 0)
-            pthread_cond_broadcast(&b->idle);
-        if (b->count > 0)
-            pthread_cond_signal(&b->work);
-        if (n_completed) {
-            pthread_mutex_unlock(&b->lock);
-            complete_all(w->completed, n_completed);
-            pthread_mutex_lock(&b->lock);
-        }
+        end_round(b, w, n_completed);
     }
     b->running--;
     pthread_mutex_unlock(&b->lock);

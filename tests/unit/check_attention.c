@@ -14,18 +14,6 @@
 #include "testutil.h"
 
 static unsigned rng_state = 777;
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static void fill(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
-}
-
 /* One head of one query, naively: sum_j softmax_j(q . k_j) v_j. */
 static void naive_head(double *out, const float *q, const float *k, const float *v, int n_keys, int hd, int stride)
 {
@@ -54,10 +42,10 @@ START_TEST(test_attention_matches_naive_masked)
     float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[K];
     const float *kr[Q], *vr[Q];
     int nk[Q] = {1, 4, 6};
-    fill(q, Q * D);
+    tu_fill(q, Q * D, &rng_state);
     for (int r = 0; r < Q; r++) {
-        fill(k[r], K * D);
-        fill(v[r], K * D);
+        tu_fill(k[r], K * D, &rng_state);
+        tu_fill(v[r], K * D, &rng_state);
         for (int j = nk[r]; j < K; j++)
             for (int i = 0; i < D; i++)
                 k[r][j * D + i] = v[r][j * D + i] = 1e6f; /* masked: must not leak */
@@ -96,10 +84,10 @@ START_TEST(test_attention_rows_independent)
     float q[Q * D], keys[Q][K * D], vals[Q][K * D], together[Q * D], alone[D], scores[K];
     const float *kr[Q], *vr[Q];
     int nk[Q] = {9, 2, 5, 1};
-    fill(q, Q * D);
+    tu_fill(q, Q * D, &rng_state);
     for (int r = 0; r < Q; r++) {
-        fill(keys[r], K * D);
-        fill(vals[r], K * D);
+        tu_fill(keys[r], K * D, &rng_state);
+        tu_fill(vals[r], K * D, &rng_state);
         kr[r] = keys[r];
         vr[r] = vals[r];
     }
@@ -121,8 +109,10 @@ START_TEST(test_attention_sublayer_matches_naive)
     nmt_err err;
     ck_assert(nmt_activations_init(&act, &hp, N, K, &err) == NMT_OK);
     float wq[D * D], bq[D], wo[D * D], bo[D], gamma[D], beta[D], keys[K * D], vals[K * D], x0[N * D];
-    fill(wq, D * D), fill(bq, D), fill(wo, D * D), fill(bo, D), fill(gamma, D), fill(beta, D);
-    fill(keys, K * D), fill(vals, K * D), fill(x0, N * D);
+    float *filled[] = {wq, bq, wo, bo, gamma, beta, keys, vals, x0};
+    size_t sizes[] = {D * D, D, D * D, D, D, D, K * D, K * D, N * D};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        tu_fill(filled[i], sizes[i], &rng_state);
     nmt_attn_w w = {.q = {.w = wq, .b = bq}, .o = {.w = wo, .b = bo}};
     nmt_norm_w norm = {.gamma = gamma, .beta = beta};
     int nk[N] = {5, 1, 3};

@@ -11,18 +11,6 @@
 #include "testutil.h"
 
 static unsigned rng_state = 4242;
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static void fill(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
-}
-
 /* Every row comes back from the packed layout unchanged, the padding of the
  * last panel is zero, and the size covers whole panels. */
 START_TEST(test_pack_layout_round_trip)
@@ -33,7 +21,7 @@ START_TEST(test_pack_layout_round_trip)
         size_t size = nmt_gemm_packed_size(n, k);
         ck_assert_uint_eq(size, (size_t)((n + NMT_GEMM_PANEL - 1) / NMT_GEMM_PANEL) * NMT_GEMM_PANEL * k);
         float *w = malloc(sizeof(float) * n * k), *packed = malloc(sizeof(float) * size), *row = malloc(sizeof(float) * k);
-        fill(w, (size_t)n * k);
+        tu_fill(w, (size_t)n * k, &rng_state);
         memset(packed, 0xff, sizeof(float) * size); /* NaNs where nothing is written */
         nmt_gemm_pack(packed, w, n, k);
         for (int r = 0; r < n; r++) {
@@ -64,9 +52,9 @@ START_TEST(test_gemm_packed_matches_naive)
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
               *y = malloc(sizeof(float) * m * n), *y1 = malloc(sizeof(float) * n), *y2 = malloc(sizeof(float) * m * n),
               *packed = malloc(sizeof(float) * nmt_gemm_packed_size(n, k));
-        fill(x, (size_t)m * k);
-        fill(w, (size_t)n * k);
-        fill(b, (size_t)n);
+        tu_fill(x, (size_t)m * k, &rng_state);
+        tu_fill(w, (size_t)n * k, &rng_state);
+        tu_fill(b, (size_t)n, &rng_state);
         nmt_gemm_pack(packed, w, n, k);
         nmt_gemm_packed(y, x, m, k, packed, n, b);
         nmt_linear_w lw = {.w = NULL, .b = b, .packed = packed};

@@ -10,18 +10,6 @@
 #include "testutil.h"
 
 static unsigned rng_state = 12345;
-static float frand(void) /* uniform in [-1, 1) */
-{
-    rng_state = rng_state * 1103515245u + 12345u;
-    return (float)((rng_state >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static void fill(float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        x[i] = frand();
-}
-
 START_TEST(test_linear_matches_naive)
 {
     /* n = 1 takes the gemv path, n > 1 the gemm path */
@@ -30,9 +18,9 @@ START_TEST(test_linear_matches_naive)
         int n = rows[c], in = 37, out = 29;
         float *x = malloc(sizeof(float) * n * in), *w = malloc(sizeof(float) * out * in), b[29],
               *y = malloc(sizeof(float) * n * out);
-        fill(x, (size_t)n * in);
-        fill(w, (size_t)out * in);
-        fill(b, 29);
+        tu_fill(x, (size_t)n * in, &rng_state);
+        tu_fill(w, (size_t)out * in, &rng_state);
+        tu_fill(b, 29, &rng_state);
         nmt_linear_w lw = {.w = w, .b = b, .packed = NULL};
         nmt_linear(y, x, n, in, out, &lw);
         for (int r = 0; r < n; r++)
@@ -59,10 +47,10 @@ START_TEST(test_add_layer_norm_matches_naive)
 {
     enum { N = 4, D = 33 };
     float x[N * D], delta[N * D], g[D], b[D], ref[N * D];
-    fill(x, N * D);
-    fill(delta, N * D);
-    fill(g, D);
-    fill(b, D);
+    tu_fill(x, N * D, &rng_state);
+    tu_fill(delta, N * D, &rng_state);
+    tu_fill(g, D, &rng_state);
+    tu_fill(b, D, &rng_state);
     for (int r = 0; r < N; r++) {
         double mean = 0, var = 0, v[D];
         for (int i = 0; i < D; i++)

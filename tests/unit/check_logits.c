@@ -12,12 +12,6 @@
 #include "testutil.h"
 
 static unsigned rng = 99;
-static float frand(void)
-{
-    rng = rng * 1103515245u + 12345u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
 static int exact_argmax(const float *w, const float *b, const float *x, int V, int d, int ban_a, int ban_b)
 {
     int best = -1;
@@ -41,9 +35,9 @@ START_TEST(test_screen_equals_exact_argmax)
     enum { V = 1003, D = 70, N = 19 };
     float *w = malloc(sizeof(float) * V * D), *b = malloc(sizeof(float) * V), *x = malloc(sizeof(float) * N * D);
     for (int i = 0; i < V * D; i++)
-        w[i] = frand() * 0.1f;
+        w[i] = tu_frand(&rng) * 0.1f;
     for (int i = 0; i < V; i++)
-        b[i] = frand() * 0.01f;
+        b[i] = tu_frand(&rng) * 0.01f;
     /* near-ties: rows 500..509 equal to row 7 up to the last bit of one weight */
     for (int i = 500; i < 510; i++) {
         memcpy(w + (size_t)i * D, w + 7 * D, sizeof(float) * D);
@@ -54,7 +48,7 @@ START_TEST(test_screen_equals_exact_argmax)
     memcpy(w + 900 * D, w + 600 * D, sizeof(float) * D);
     b[900] = b[600];
     for (int r = 0; r < N * D; r++)
-        x[r] = frand();
+        x[r] = tu_frand(&rng);
     /* rows aligned with row 7 (near-ties decide), with row 600 (exact tie) */
     for (int k = 0; k < D; k++) {
         x[0 * D + k] = w[7 * D + k] * 30.0f;

@@ -299,3 +299,15 @@ int tu_run(Suite *s)
     srunner_free(sr);
     return failed ? 1 : 0;
 }
+
+float tu_frand(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return (float)((*state >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+void tu_fill(float *x, size_t n, unsigned *state)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = tu_frand(state);
+}

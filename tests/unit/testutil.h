@@ -13,6 +13,11 @@
 int tu_run(Suite *s);
 
 /* A fresh directory under $TMPDIR (malloc'd path); removed by tu_rmtree. */
+/* Deterministic test data: uniform floats in [-1, 1) from a small LCG whose
+ * state the caller keeps (one per test file, so each file's data is fixed). */
+float tu_frand(unsigned *state);
+void tu_fill(float *x, size_t n, unsigned *state);
+
 char *tu_tmpdir(void);
 void tu_rmtree(const char *dir);
 /* Copies every regular file of src into dst (created if needed). */
