@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian 12 packages that nmtd needs to build, test and run, if
-# any are missing (as root, or through sudo).  Python tools (training, the
-# PyTorch reference) need more: see README.md, "The demo model and the tools".
+# any are missing (as root, or through sudo); numpy and sentencepiece let the
+# tests write random-weight models (tools/make_random_model.py).  Training and
+# the PyTorch reference need more: see README.md, "The demo model and the tools".
 #   --fuzz   also clang and libFuzzer (libclang-rt-14-dev, which clang only
 #            recommends), for ./configure --enable-fuzzer (tests/fuzz)
 set -eu
 pkgs="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev check
-libsentencepiece-dev libicu-dev curl jq python3"
+libsentencepiece-dev libicu-dev curl jq python3 python3-numpy python3-sentencepiece"
 [ "${1:-}" = --fuzz ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do

@@ -32,6 +32,9 @@ x1.5), embeddings std 1.5/sqrt(d_model) (logit std ~1.5; the </s> row x1.3
 so sentences end at varied lengths), layer-norm weights 1 + N(0, 0.1), biases
 N(0, 0.05) except fc2 biases, which cancel the mean of the activation,
 final_logits_bias N(0, 0.2) (omit with --omit-final-logits-bias).
+--suppress-eos sets final_logits_bias at </s> to -10000: greedy decoding then
+never ends a sentence, and every output is exactly max_length tokens long
+(for benchmarks and tests that need outputs of a chosen length).
 lm_head.weight is written as a copy of model.shared.weight unless
 --omit-lm-head; model.{encoder,decoder}.embed_tokens.weight only with
 --save-embed-tokens. No embed_positions tensors are written (like HF).
@@ -219,7 +222,7 @@ def center_ffn(tensors, config, rng, samples=256):
         tensors[pre + "fc2.bias"] -= tensors[pre + "fc2.weight"] @ mean
 
 
-def random_tensors(config, rng, lm_head, final_logits_bias, embed_tokens):
+def random_tensors(config, rng, lm_head, final_logits_bias, embed_tokens, suppress_eos=False):
     """Random float32 weights for every tensor of the model."""
     shapes = marian_format.marian_tensor_shapes(config, lm_head=False,
                                                 final_logits_bias=final_logits_bias)
@@ -248,6 +251,8 @@ def random_tensors(config, rng, lm_head, final_logits_bias, embed_tokens):
     center_ffn(out, config, rng)
     # a longer </s> row: random models then end sentences at varied lengths
     out["model.shared.weight"][config["eos_token_id"]] *= np.float32(EOS_GAIN)
+    if suppress_eos:
+        out["final_logits_bias"][0, config["eos_token_id"]] = np.float32(-10000.0)
     shared = out["model.shared.weight"]
     if lm_head:
         out["lm_head.weight"] = shared
@@ -279,6 +284,8 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
     ap.add_argument("--omit-lm-head", action="store_true")
     ap.add_argument("--omit-final-logits-bias", action="store_true")
+    ap.add_argument("--suppress-eos", action="store_true",
+                    help="final_logits_bias -10000 at </s>: outputs always max_length tokens long")
     ap.add_argument("--save-embed-tokens", action="store_true",
                     help="also write model.{encoder,decoder}.embed_tokens.weight")
     ap.add_argument("--lang-tokens", default="", help="comma-separated, e.g. '>>fra<<,>>deu<<'")
@@ -306,6 +313,8 @@ def main(argv=None):
         raise SystemExit("error: d_model %d is not divisible by heads %d" % (p["d_model"], p["heads"]))
     if p["d_model"] % 2:
         raise SystemExit("error: d_model must be even (sinusoidal positions)")
+    if args.suppress_eos and args.omit_final_logits_bias:
+        raise SystemExit("error: --suppress-eos needs final_logits_bias (drop --omit-final-logits-bias)")
     if os.path.isdir(args.out) and os.listdir(args.out) and not args.force:
         raise SystemExit("error: %s exists and is not empty (use --force)" % args.out)
 
@@ -335,7 +344,8 @@ def main(argv=None):
         rng = np.random.default_rng(args.seed)
         tensors = random_tensors(config, rng, lm_head=not args.omit_lm_head,
                                  final_logits_bias=not args.omit_final_logits_bias,
-                                 embed_tokens=args.save_embed_tokens)
+                                 embed_tokens=args.save_embed_tokens,
+                                 suppress_eos=args.suppress_eos)
         marian_format.write_model_dir(
             args.out, config, tensors, os.path.join(td, "source.spm"),
             os.path.join(td, "target.spm"), vocab, dtype=args.dtype,
