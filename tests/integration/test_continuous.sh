@@ -117,10 +117,10 @@ fi
 SENT="the old man walked slowly along the river"
 
 # ---- a disconnected client's long request stops decoding -----------------
-start_daemon cancel "$SLOW" --workers 1 --max-wait-ms 1 --scheduling continuous --max-length-limit 2048 || exit 1
+start_daemon cancel "$SLOW" --workers 1 --max-wait-ms 1 --scheduling continuous --max-length-limit 2048 --request-timeout-ms 600000 || exit 1
 # a companion request that goes on decoding after the one whose client leaves
 curl -s -m 300 -o "$TMP/companion.json" -w '%{http_code}' \
-    -d "{\"text\": \"a small green garden\", \"max_length\": 1200}" "127.0.0.1:$PORT/translate" > "$TMP/companion.status" &
+    -d "{\"text\": \"a small green garden\", \"max_length\": 600}" "127.0.0.1:$PORT/translate" > "$TMP/companion.status" &
 companion=$!
 curl -s -m 1 -o /dev/null -d "{\"text\": \"$SENT\", \"max_length\": 2000}" "127.0.0.1:$PORT/translate"
 for _ in $(seq 1 100); do
@@ -135,13 +135,13 @@ check "disconnect: one row cancelled" '[ "$(metric nmtd_rows_cancelled_total)" =
 check "disconnect: decoding stopped ($steps_a steps, then $steps_b one second later; 2000 asked)" \
     '[ -n "$steps_a" ] && [ "$steps_a" = "$steps_b" ] && [ "$steps_a" -lt 2000 ]'
 check "disconnect: the companion request answered in full" \
-    '[ "$(cat "$TMP/companion.status")" = 200 ] && [ "$(jq -r .translation "$TMP/companion.json")" = "$(echo "a small green garden" | "$TRANSLATE" --model "$SLOW" --max-length 1200 2>/dev/null)" ]'
+    '[ "$(cat "$TMP/companion.status")" = 200 ] && [ "$(jq -r .translation "$TMP/companion.json")" = "$(echo "a small green garden" | "$TRANSLATE" --model "$SLOW" --max-length 600 2>/dev/null)" ]'
 check "disconnect: the daemon is still ready" '[ "$(curl -s -o /dev/null -w "%{http_code}" 127.0.0.1:$PORT/ready)" = 200 ]'
 stop_daemon
 check "disconnect: exit 0 on SIGTERM" '[ $? = 0 ]'
 
 # ---- SIGTERM while rows are decoding: every accepted request answered -----
-start_daemon drain "$SLOW" --workers 2 --max-wait-ms 1 --scheduling continuous --max-length-limit 2048 || exit 1
+start_daemon drain "$SLOW" --workers 2 --max-wait-ms 1 --scheduling continuous --max-length-limit 2048 --request-timeout-ms 600000 || exit 1
 drain_pids=()
 for i in 0 1 2 3 4 5; do
     curl -s -m 300 -o "$TMP/drain$i.json" -w '%{http_code}' \
