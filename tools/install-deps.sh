@@ -7,7 +7,7 @@
 #            recommends), for ./configure --enable-fuzzer (tests/fuzz)
 set -eu
 pkgs="build-essential autoconf automake pkg-config libmicrohttpd-dev libcjson-dev libopenblas-dev check
-libsentencepiece-dev libicu-dev curl jq python3 python3-numpy python3-sentencepiece"
+libsentencepiece-dev libicu-dev libcld2-dev curl jq python3 python3-numpy python3-sentencepiece"
 [ "${1:-}" = --fuzz ] && pkgs="$pkgs clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do

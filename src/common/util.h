@@ -17,6 +17,9 @@ char *nmt_path_join(const char *dir, const char *name);
 /* Seconds on the monotonic clock (for intervals and deadlines). */
 double nmt_now_s(void);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int nmt_hex_digit(char c);
+
 /* 1 if path exists, else 0. */
 int nmt_file_exists(const char *path);
 

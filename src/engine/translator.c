@@ -15,6 +15,8 @@ struct nmt_translator {
     nmt_model *model;
     nmt_tokenizer *tokenizer;
     nmt_segmenter *segmenter; /* sentence rules of the source language */
+    char source_lang[16];     /* tokenizer_config.json's, "" when absent */
+    char target_lang[16];
 };
 
 struct nmt_translator_state {
@@ -29,19 +31,23 @@ struct nmt_translator_state {
     int *src_len, *out_len, *limit, *index;
 };
 
-/* tokenizer_config.json's "source_lang" ("" when the file or key is absent
- * or not a short string: the segmenter then uses ICU's root rules). */
-static void source_language(const char *dir, char *lang, size_t cap)
+/* tokenizer_config.json's "source_lang" and "target_lang", as Hugging
+ * Face's Marian conversion writes them ("" when the file or key is absent or
+ * not a short string: the segmenter then uses ICU's root rules). */
+static void model_languages(const char *dir, char source[16], char target[16])
 {
-    lang[0] = '\0';
+    source[0] = target[0] = '\0';
     char *path = nmt_path_join(dir, "tokenizer_config.json"), *text = NULL;
     size_t len;
     nmt_err err;
     if (path && nmt_file_exists(path) && nmt_read_file(path, 1 << 20, &text, &len, &err) == NMT_OK) {
         cJSON *root = cJSON_ParseWithLength(text, len);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "source_lang");
-        if (cJSON_IsString(v) && strlen(v->valuestring) < cap)
-            snprintf(lang, cap, "%s", v->valuestring);
+        if (cJSON_IsString(v) && strlen(v->valuestring) < 16)
+            snprintf(source, 16, "%s", v->valuestring);
+        v = cJSON_GetObjectItemCaseSensitive(root, "target_lang");
+        if (cJSON_IsString(v) && strlen(v->valuestring) < 16)
+            snprintf(target, 16, "%s", v->valuestring);
         cJSON_Delete(root);
     }
     free(text);
@@ -71,6 +77,8 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
         .activation = hp->act_name,
         .weights_dtype = m->file_dtype,
         .sentence_rules = rules[0] ? rules : "root",
+        .source_lang = tr->source_lang,
+        .target_lang = tr->target_lang,
         .d_model = hp->d_model,
         .encoder_layers = hp->enc_layers,
         .decoder_layers = hp->dec_layers,
@@ -100,9 +108,8 @@ nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err
     if (rc == NMT_OK)
         rc = nmt_tokenizer_load(&tr->tokenizer, dir, &tr->model->hp, err);
     if (rc == NMT_OK) {
-        char lang[16];
-        source_language(dir, lang, sizeof lang);
-        rc = nmt_translator_set_language(tr, lang, err);
+        model_languages(dir, tr->source_lang, tr->target_lang);
+        rc = nmt_translator_set_language(tr, tr->source_lang, err);
     }
     if (rc) {
         nmt_translator_free(tr);

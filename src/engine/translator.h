@@ -31,6 +31,8 @@ typedef struct nmt_translator_info {
     const char *activation;     /* swish, relu, gelu ... */
     const char *weights_dtype;  /* F32, F16, BF16 as stored */
     const char *sentence_rules; /* the segmenter's language, "root" for ICU's root rules */
+    const char *source_lang;    /* tokenizer_config.json's source_lang / target_lang ("" if absent) */
+    const char *target_lang;
     int d_model, encoder_layers, decoder_layers, attention_heads, ffn_dim, vocab_size;
     int max_positions;          /* max_position_embeddings: source and target length limit */
     int max_length;             /* the model's default generation limit */

@@ -17,10 +17,7 @@
 /* a request is {"text": [...]}: anything nested deeper is not one */
 #define MAX_JSON_DEPTH 32
 
-static int fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
+int nmt_api_fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -43,77 +40,134 @@ void nmt_api_request_free(nmt_api_request *req)
     memset(req, 0, sizeof *req);
 }
 
-static int add_text(nmt_api_request *req, int i, const cJSON *item, const nmt_api_limits *limits, nmt_api_error *e)
+/* One text into req->texts[i]: valid UTF-8 without NUL, within max_chars. */
+static int set_text(nmt_api_request *req, int i, const char *s, size_t len, const char *field,
+                    const nmt_api_limits *limits, nmt_api_error *e)
 {
-    if (!cJSON_IsString(item))
-        return req->is_list ? fail(e, 400, "invalid_request", "\"text\"[%d] is not a string", i)
-                            : fail(e, 400, "invalid_request", "\"text\" must be a string or a list of strings");
-    const char *s = item->valuestring;
-    size_t len = strlen(s); /* whole: json_check refused any U+0000 */
+    if (memchr(s, '\0', len))
+        return nmt_api_fail(e, 400, "invalid_text", "\"%s\" contains U+0000 (NUL); text cannot contain NUL", field);
     if (!nmt_utf8_valid(s, len))
-        return fail(e, 400, "invalid_utf8", "sentence %d is not valid UTF-8", i);
+        return nmt_api_fail(e, 400, "invalid_utf8", "sentence %d is not valid UTF-8", i);
     size_t chars = nmt_utf8_length(s, len);
     if (chars > (size_t)limits->max_chars)
-        return fail(e, 400, "text_too_long", "text %d has %zu characters; at most %d are allowed", i, chars,
+        return nmt_api_fail(e, 400, "text_too_long", "text %d has %zu characters; at most %d are allowed", i, chars,
                     limits->max_chars);
-    if (!(req->texts[i] = strdup(s)))
-        return fail(e, 500, "internal", "out of memory");
+    if (!(req->texts[i] = malloc(len + 1)))
+        return nmt_api_fail(e, 500, "internal", "out of memory");
+    memcpy(req->texts[i], s, len);
+    req->texts[i][len] = '\0';
     req->lens[i] = len;
     return 0;
+}
+
+static int reserve_texts(nmt_api_request *req, int n, const nmt_api_limits *limits, nmt_api_error *e)
+{
+    if (n > limits->max_sentences)
+        return nmt_api_fail(e, 400, "too_many_sentences", "%d sentences; at most %d are allowed per request", n,
+                    limits->max_sentences);
+    req->texts = calloc((size_t)(n ? n : 1), sizeof *req->texts);
+    req->lens = calloc((size_t)(n ? n : 1), sizeof *req->lens);
+    if (!req->texts || !req->lens)
+        return nmt_api_fail(e, 500, "internal", "out of memory");
+    req->n = n;
+    return 0;
+}
+
+int nmt_api_take_texts(nmt_api_request *req, const cJSON *value, const char *field, const nmt_api_limits *limits,
+                       nmt_api_error *e)
+{
+    req->is_list = cJSON_IsArray(value);
+    if (!req->is_list && !cJSON_IsString(value))
+        return nmt_api_fail(e, 400, "invalid_request", "\"%s\" must be a string or a list of strings", field);
+    if (reserve_texts(req, req->is_list ? cJSON_GetArraySize(value) : 1, limits, e))
+        return -1;
+    if (!req->is_list) /* whole: json_check refused any U+0000 */
+        return set_text(req, 0, value->valuestring, strlen(value->valuestring), field, limits, e);
+    int i = 0;
+    for (const cJSON *it = value->child; it; it = it->next, i++) {
+        if (!cJSON_IsString(it))
+            return nmt_api_fail(e, 400, "invalid_request", "\"%s\"[%d] is not a string", field, i);
+        if (set_text(req, i, it->valuestring, strlen(it->valuestring), field, limits, e))
+            return -1;
+    }
+    return 0;
+}
+
+int nmt_api_take_text_bytes(nmt_api_request *req, const char *s, size_t len, const char *field,
+                            const nmt_api_limits *limits, nmt_api_error *e)
+{
+    req->is_list = 0;
+    if (reserve_texts(req, 1, limits, e))
+        return -1;
+    return set_text(req, 0, s, len, field, limits, e);
+}
+
+cJSON *nmt_api_parse_object(const char *body, size_t len, const char *expected, nmt_api_error *e)
+{
+    if (len == 0) {
+        nmt_api_fail(e, 400, "invalid_json", "empty body: expected %s", expected);
+        return NULL;
+    }
+    if (!nmt_utf8_valid(body, len)) {
+        nmt_api_fail(e, 400, "invalid_utf8", "the body is not valid UTF-8");
+        return NULL;
+    }
+    nmt_json_problem problem;
+    switch (nmt_json_check(body, len, MAX_JSON_DEPTH, &problem)) {
+    case NMT_JSON_OK:
+        break;
+    case NMT_JSON_NUL_IN_VALUE:
+        nmt_api_fail(e, 400, "invalid_text", "a string contains U+0000 (NUL) at byte %zu; text cannot contain NUL",
+             problem.offset);
+        return NULL;
+    case NMT_JSON_TOO_DEEP:
+        nmt_api_fail(e, 400, "invalid_json", "JSON nested deeper than %d levels at byte %zu", MAX_JSON_DEPTH,
+             problem.offset);
+        return NULL;
+    case NMT_JSON_NUL_IN_KEY:
+    case NMT_JSON_MALFORMED:
+        nmt_api_fail(e, 400, "invalid_json", "malformed JSON at byte %zu: %s", problem.offset, problem.what);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!root) { /* the grammar held: memory was short, or cJSON is stricter still */
+        nmt_api_fail(e, 400, "invalid_json", "the body could not be parsed near byte %zu",
+             end ? (size_t)(end - body) : (size_t)0);
+        return NULL;
+    }
+    const char *dup = NULL;
+    int dup_rc = nmt_json_duplicate_key(root, &dup);
+    if (dup_rc < 0)
+        nmt_api_fail(e, 500, "internal", "out of memory");
+    else if (dup_rc > 0)
+        nmt_api_fail(e, 400, "invalid_json", "duplicate key \"%.64s\" in an object", dup);
+    else if (!cJSON_IsObject(root))
+        nmt_api_fail(e, 400, "invalid_request", "the body must be a JSON object: %s", expected);
+    else
+        return root;
+    cJSON_Delete(root);
+    return NULL;
 }
 
 int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
                             nmt_api_error *e)
 {
     memset(req, 0, sizeof *req);
-    if (len == 0)
-        return fail(e, 400, "invalid_json", "empty body: expected {\"text\": \"...\"}");
-    if (!nmt_utf8_valid(body, len))
-        return fail(e, 400, "invalid_utf8", "the body is not valid UTF-8");
-    nmt_json_problem problem;
-    switch (nmt_json_check(body, len, MAX_JSON_DEPTH, &problem)) {
-    case NMT_JSON_OK:
-        break;
-    case NMT_JSON_NUL_IN_VALUE:
-        return fail(e, 400, "invalid_text", "a string contains U+0000 (NUL) at byte %zu; text cannot contain NUL",
-                    problem.offset);
-    case NMT_JSON_TOO_DEEP:
-        return fail(e, 400, "invalid_json", "JSON nested deeper than %d levels at byte %zu", MAX_JSON_DEPTH,
-                    problem.offset);
-    case NMT_JSON_NUL_IN_KEY:
-    case NMT_JSON_MALFORMED:
-        return fail(e, 400, "invalid_json", "malformed JSON at byte %zu: %s", problem.offset, problem.what);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!root) /* the grammar held: memory was short, or cJSON is stricter still */
-        return fail(e, 400, "invalid_json", "the body could not be parsed near byte %zu",
-                    end ? (size_t)(end - body) : (size_t)0);
+    cJSON *root = nmt_api_parse_object(body, len, "{\"text\": \"...\"}", e);
+    if (!root)
+        return -1;
     int rc = -1;
-    const char *dup = NULL;
-    int dup_rc = nmt_json_duplicate_key(root, &dup);
-    if (dup_rc < 0) {
-        fail(e, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (dup_rc > 0) {
-        fail(e, 400, "invalid_json", "duplicate key \"%.64s\" in an object", dup);
-        goto out;
-    }
-    if (!cJSON_IsObject(root)) {
-        fail(e, 400, "invalid_request", "the body must be a JSON object with \"text\"");
-        goto out;
-    }
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
     if (!text) {
-        fail(e, 400, "invalid_request", "missing \"text\" (a string or a list of strings)");
+        nmt_api_fail(e, 400, "invalid_request", "missing \"text\" (a string or a list of strings)");
         goto out;
     }
     const cJSON *max_length = cJSON_GetObjectItemCaseSensitive(root, "max_length");
     if (max_length && !cJSON_IsNull(max_length)) {
         double v = max_length->valuedouble;
         if (!cJSON_IsNumber(max_length) || v != floor(v) || v < 1 || v > limits->max_length_limit) {
-            fail(e, 400, "invalid_max_length", "\"max_length\" must be an integer from 1 to %d",
+            nmt_api_fail(e, 400, "invalid_max_length", "\"max_length\" must be an integer from 1 to %d",
                  limits->max_length_limit);
             goto out;
         }
@@ -123,33 +177,13 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
     const cJSON *split = cJSON_GetObjectItemCaseSensitive(root, "split");
     if (split && !cJSON_IsNull(split)) {
         if (!cJSON_IsBool(split)) {
-            fail(e, 400, "invalid_split", "\"split\" must be true or false");
+            nmt_api_fail(e, 400, "invalid_split", "\"split\" must be true or false");
             goto out;
         }
         req->split = cJSON_IsTrue(split);
     }
-    req->is_list = cJSON_IsArray(text);
-    int n = req->is_list ? cJSON_GetArraySize(text) : 1;
-    if (n > limits->max_sentences) {
-        fail(e, 400, "too_many_sentences", "%d sentences; at most %d are allowed per request", n,
-             limits->max_sentences);
+    if (nmt_api_take_texts(req, text, "text", limits, e))
         goto out;
-    }
-    req->texts = calloc((size_t)(n ? n : 1), sizeof *req->texts);
-    req->lens = calloc((size_t)(n ? n : 1), sizeof *req->lens);
-    if (!req->texts || !req->lens) {
-        fail(e, 500, "internal", "out of memory");
-        goto out;
-    }
-    req->n = n;
-    if (req->is_list) {
-        int i = 0;
-        for (const cJSON *it = text->child; it; it = it->next, i++)
-            if (add_text(req, i, it, limits, e))
-                goto out;
-    } else if (add_text(req, 0, text, limits, e)) {
-        goto out;
-    }
     rc = 0;
 out:
     cJSON_Delete(root);
@@ -209,6 +243,8 @@ char *nmt_api_model_body(const nmt_translator_info *m, const nmt_config *cfg)
     cJSON_AddStringToObject(model, "weights_dtype", m->weights_dtype);
     cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes_fp32);
     cJSON_AddStringToObject(model, "sentence_rules", m->sentence_rules);
+    cJSON_AddStringToObject(model, "source_language", m->source_lang ? m->source_lang : "");
+    cJSON_AddStringToObject(model, "target_language", m->target_lang ? m->target_lang : "");
     cJSON_AddStringToObject(batching, "decoding", "greedy");
     cJSON_AddNumberToObject(batching, "workers", cfg->workers);
     cJSON_AddNumberToObject(batching, "blas_threads", cfg->blas_threads);

@@ -42,6 +42,25 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
                             nmt_api_error *e);
 void nmt_api_request_free(nmt_api_request *req);
 
+/* The pieces of the parser, shared with the LibreTranslate API: */
+/* Fills e (status, code, printf message) and returns -1. */
+int nmt_api_fail(nmt_api_error *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+typedef struct cJSON cJSON;
+/* A body checked as strict JSON (as above) that must be an object; expected
+ * names what was wanted, for the messages.  The caller owns the result
+ * (cJSON_Delete); NULL with e filled. */
+cJSON *nmt_api_parse_object(const char *body, size_t len, const char *expected, nmt_api_error *e);
+/* Fills req's texts from value, a string or a list of strings, named field
+ * in messages (is_list from its shape): the same checks and limits as
+ * "text".  0, or -1 with e filled (req then needs nmt_api_request_free). */
+int nmt_api_take_texts(nmt_api_request *req, const cJSON *value, const char *field, const nmt_api_limits *limits,
+                       nmt_api_error *e);
+/* The same for one text given as bytes (a form field): NUL and invalid
+ * UTF-8 are refused. */
+int nmt_api_take_text_bytes(nmt_api_request *req, const char *s, size_t len, const char *field,
+                            const nmt_api_limits *limits, nmt_api_error *e);
+
 /* {"translation": "..."} or {"translations": [...]} (malloc'd; NULL if out of memory). */
 char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations);
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "conn_guard.h"
+#include "libretranslate.h"
 #include "log.h"
 #include "util.h"
 
@@ -59,13 +60,26 @@ struct nmt_http {
 
 #define NO_REJECT NMT_REJECT_COUNT_ /* an error that is not a rejection (500, 503 loading) */
 
-typedef enum route { ROUTE_TRANSLATE, ROUTE_HEALTH, ROUTE_READY, ROUTE_METRICS, ROUTE_MODEL, ROUTE_NONE } route;
+typedef enum route {
+    ROUTE_TRANSLATE,
+    ROUTE_DETECT,
+    ROUTE_HEALTH,
+    ROUTE_READY,
+    ROUTE_METRICS,
+    ROUTE_MODEL,
+    ROUTE_LANGUAGES,
+    ROUTE_NONE
+} route;
 
 static const char *route_path(route r)
 {
-    static const char *const paths[] = {"/translate", "/health", "/ready", "/metrics", "/v1/model", "(unknown)"};
+    static const char *const paths[] = {"/translate", "/detect",   "/health",    "/ready",
+                                        "/metrics",   "/v1/model", "/languages", "(unknown)"};
     return paths[r];
 }
+
+/* routes that take a POST body; the others answer GET and HEAD */
+static int is_post_route(route r) { return r == ROUTE_TRANSLATE || r == ROUTE_DETECT; }
 
 /* A refusal decided before the body was read, sent once it has been. */
 typedef struct pending_error {
@@ -90,6 +104,8 @@ typedef struct request_state {
     size_t discarded;          /* body bytes read and dropped after a refusal */
     pending_error pending;
     nmt_api_request req;
+    int lt;                    /* LibreTranslate's API: its fields, shapes and errors */
+    char lt_source[16];        /* its "source" ("auto": detect) */
     int submitted;             /* the batcher accepted the job */
     int status;                /* of the queued response; 0 before */
     /* shared with the batcher worker, under lock: */
@@ -136,7 +152,7 @@ static enum MHD_Result send_body(request_state *st, int status, char *body, cons
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == 405)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, st->route == ROUTE_TRANSLATE ? "POST" : "GET, HEAD");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, is_post_route(st->route) ? "POST" : "GET, HEAD");
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, http->retry_after);
     if (close_after)
@@ -158,7 +174,8 @@ static enum MHD_Result send_error_ex(request_state *st, int status, const char *
 {
     if (st->http->metrics && reason != NO_REJECT)
         nmt_metrics_reject(st->http->metrics, reason);
-    return send_body(st, status, nmt_api_error_body(code, message), "application/json", close_after);
+    char *body = st->lt ? nmt_lt_error_body(message) : nmt_api_error_body(code, message);
+    return send_body(st, status, body, "application/json", close_after);
 }
 
 static enum MHD_Result send_error(request_state *st, int status, const char *code, const char *message,
@@ -218,6 +235,107 @@ static int client_gone(void *user)
     return gone;
 }
 
+/* ---- LibreTranslate's API ---------------------------------------------- */
+
+static const char *content_type(const request_state *st)
+{
+    return MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+}
+
+/* a multipart body is LibreTranslate's from the first call on */
+static int lt_content_type(struct MHD_Connection *conn)
+{
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+static enum MHD_Result add_query_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    nmt_form *f = cls;
+    if (key)
+        nmt_form_add(f, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* the query string's fields (libmicrohttpd has decoded them) */
+static int query_fields(const request_state *st, nmt_form *f)
+{
+    MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, add_query_field, f);
+    return 0;
+}
+
+/* Parses st's body as LibreTranslate's /translate (detect = 0) or /detect
+ * request into st->req; a /translate's languages are checked. */
+static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_error *e)
+{
+    nmt_form *query = calloc(1, sizeof *query);
+    if (!query) {
+        *e = (nmt_api_error){.status = 500, .code = "internal"};
+        snprintf(e->message, sizeof e->message, "out of memory");
+        return -1;
+    }
+    query_fields(st, query);
+    int rc = nmt_lt_parse(detect, content_type(st), st->body ? st->body : "", st->len, query,
+                          &st->http->o.limits, lt, e);
+    nmt_form_free(query);
+    free(query);
+    if (rc == 0 && !detect && nmt_lt_check_languages(lt, &st->http->o.served, e)) {
+        nmt_lt_request_free(lt);
+        rc = -1;
+    }
+    return rc;
+}
+
+static int lt_parse_translate(request_state *st, nmt_api_error *e)
+{
+    nmt_lt_request lt;
+    if (lt_parse(st, 0, &lt, e))
+        return -1;
+    st->req = lt.text; /* the texts move to the request; its own fields stay here */
+    snprintf(st->lt_source, sizeof st->lt_source, "%s", lt.source);
+    return 0;
+}
+
+/* The language of each text for source "auto": the served source language,
+ * with the share of the text CLD2 gives it. */
+static void detect_sources(const request_state *st, nmt_detection *out)
+{
+    const char *served = st->http->o.served.source ? st->http->o.served.source : "";
+    for (int i = 0; i < st->req.n; i++) {
+        out[i] = (nmt_detection){.language = served[0] ? served : "und"};
+        if (served[0])
+            nmt_detect_language(st->req.texts[i], st->req.lens[i], &served, 1, &out[i], 1);
+    }
+}
+
+static char *lt_translate_body(const request_state *st, const char *const *texts)
+{
+    if (strcasecmp(st->lt_source, "auto") != 0)
+        return nmt_lt_translate_body(&(nmt_lt_request){.text = st->req}, texts, NULL);
+    nmt_detection *detected = calloc((size_t)(st->req.n ? st->req.n : 1), sizeof *detected);
+    if (!detected)
+        return NULL;
+    detect_sources(st, detected);
+    char *body = nmt_lt_translate_body(&(nmt_lt_request){.text = st->req}, texts, detected);
+    free(detected);
+    return body;
+}
+
+/* POST /detect: CLD2 on the text, among the served source languages */
+static enum MHD_Result answer_detect(request_state *st)
+{
+    nmt_api_error e;
+    nmt_lt_request lt;
+    if (lt_parse(st, 1, &lt, &e))
+        return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
+    const char *served = st->http->o.served.source ? st->http->o.served.source : "";
+    nmt_detection found[1];
+    int n = served[0] ? nmt_detect_language(lt.text.texts[0], lt.text.lens[0], &served, 1, found, 1) : 0;
+    nmt_lt_request_free(&lt);
+    return send_json(st, 200, nmt_lt_detect_body(found, n));
+}
+
 static enum MHD_Result answer_job(request_state *st)
 {
     nmt_job *job = st->job;
@@ -228,7 +346,7 @@ static enum MHD_Result answer_job(request_state *st)
             return send_error(st, 500, "internal", "out of memory", NO_REJECT);
         for (int i = 0; i < st->req.n; i++)
             texts[i] = nmt_job_text(job, i);
-        char *body = nmt_api_translate_body(&st->req, texts);
+        char *body = st->lt ? lt_translate_body(st, texts) : nmt_api_translate_body(&st->req, texts);
         free(texts);
         return send_json(st, 200, body);
     }
@@ -253,8 +371,21 @@ static enum MHD_Result start_translate(request_state *st)
     if (atomic_load(&http->draining))
         return send_error(st, 503, "shutting_down", "the server is shutting down", NMT_REJECT_DRAINING);
     nmt_api_error e;
-    if (nmt_api_parse_translate(st->body ? st->body : "", st->len, &http->o.limits, &st->req, &e))
+    const char *body = st->body ? st->body : "";
+    if (!st->lt) {
+        nmt_form query = {0};
+        if (query_fields(st, &query) == 0 && nmt_form_get(&query, "q", NULL))
+            st->lt = 1;
+        nmt_form_free(&query);
+        if (!st->lt)
+            st->lt = nmt_lt_is_libretranslate(content_type(st), body, st->len, 0);
+    }
+    if (st->lt) {
+        if (lt_parse_translate(st, &e))
+            return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
+    } else if (nmt_api_parse_translate(body, st->len, &http->o.limits, &st->req, &e)) {
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
+    }
     int bad = -1, units = 0;
     nmt_err err;
     nmt_text_opts text_opts = {
@@ -268,8 +399,8 @@ static enum MHD_Result start_translate(request_state *st)
         switch (rc) {
         case NMT_ERR_TOO_LONG:
             return send_error(st, 400, "too_many_segments", err.msg, NMT_REJECT_INVALID_REQUEST);
-        case NMT_ERR_BUSY:
-            return send_error(st, 503, "queue_full", err.msg, NMT_REJECT_QUEUE_FULL);
+        case NMT_ERR_BUSY: /* LibreTranslate's clients know 429 as "slow down" */
+            return send_error(st, st->lt ? 429 : 503, "queue_full", err.msg, NMT_REJECT_QUEUE_FULL);
         case NMT_ERR_CLOSED:
             return send_error(st, 503, "shutting_down", "the server is shutting down", NMT_REJECT_DRAINING);
         default:
@@ -298,8 +429,9 @@ static enum MHD_Result start_translate(request_state *st)
 static route route_of(const char *url)
 {
     static const struct { const char *path; route r; } table[] = {
-        {"/translate", ROUTE_TRANSLATE}, {"/health", ROUTE_HEALTH}, {"/ready", ROUTE_READY},
-        {"/metrics", ROUTE_METRICS},     {"/v1/model", ROUTE_MODEL},
+        {"/translate", ROUTE_TRANSLATE}, {"/detect", ROUTE_DETECT},       {"/health", ROUTE_HEALTH},
+        {"/ready", ROUTE_READY},         {"/metrics", ROUTE_METRICS},     {"/v1/model", ROUTE_MODEL},
+        {"/languages", ROUTE_LANGUAGES},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(url, table[i].path) == 0)
@@ -339,6 +471,8 @@ static enum MHD_Result answer_get(request_state *st)
     }
     case ROUTE_MODEL:
         return send_json(st, 200, strdup(http->o.model_info_json ? http->o.model_info_json : "{}"));
+    case ROUTE_LANGUAGES:
+        return send_json(st, 200, nmt_lt_languages_body(&http->o.served));
     default:
         return send_error(st, 404, "not_found", "unknown path", NMT_REJECT_INVALID_REQUEST);
     }
@@ -438,10 +572,10 @@ static enum MHD_Result first_call(request_state *st, const char *url, const char
     char msg[160];
     if (st->route == ROUTE_NONE) {
         set_pending(st, 404, "not_found", NMT_REJECT_INVALID_REQUEST, "unknown path; try POST /translate");
-    } else if (st->route == ROUTE_TRANSLATE ? !is_post : !is_get) {
+    } else if (is_post_route(st->route) ? !is_post : !is_get) {
         snprintf(msg, sizeof msg, "%.16s is not allowed on %.64s", method, url);
         set_pending(st, 405, "method_not_allowed", NMT_REJECT_INVALID_REQUEST, msg);
-    } else if (st->route == ROUTE_TRANSLATE && f.content_length && f.length > http->o.max_body_bytes) {
+    } else if (is_post_route(st->route) && f.content_length && f.length > http->o.max_body_bytes) {
         snprintf(msg, sizeof msg, "the body is larger than %zu bytes (max_body_bytes)", http->o.max_body_bytes);
         set_pending(st, 413, "body_too_large", NMT_REJECT_BODY_TOO_LARGE, msg);
     }
@@ -457,7 +591,7 @@ static enum MHD_Result body_call(request_state *st, const char *data, size_t n)
     nmt_http *http = st->http;
     if (st->status)
         return MHD_YES; /* answered already */
-    if (!st->pending.status && st->route == ROUTE_TRANSLATE && st->len + n > http->o.max_body_bytes) {
+    if (!st->pending.status && is_post_route(st->route) && st->len + n > http->o.max_body_bytes) {
         char msg[128];
         snprintf(msg, sizeof msg, "the body is larger than %zu bytes (max_body_bytes)", http->o.max_body_bytes);
         set_pending(st, 413, "body_too_large", NMT_REJECT_BODY_TOO_LARGE, msg);
@@ -465,7 +599,7 @@ static enum MHD_Result body_call(request_state *st, const char *data, size_t n)
         st->body = NULL;
         st->len = st->cap = 0;
     }
-    if (st->pending.status || st->route != ROUTE_TRANSLATE) { /* GET bodies are ignored */
+    if (st->pending.status || !is_post_route(st->route)) { /* GET bodies are ignored */
         st->discarded += n;
         if (st->pending.status && st->discarded > discard_limit(http))
             return send_pending(st);
@@ -502,6 +636,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_init(&st->refs, 1); /* the connection's */
         st->t_start = nmt_now_s();
         st->route = route_of(url);
+        st->lt = st->route == ROUTE_DETECT || st->route == ROUTE_LANGUAGES ||
+                 (st->route == ROUTE_TRANSLATE && lt_content_type(conn));
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         st->fd = ci ? ci->connect_fd : -1;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -521,6 +657,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_WORKING); /* the request is whole */
     if (st->pending.status)
         return send_pending(st);
+    if (st->route == ROUTE_DETECT)
+        return answer_detect(st);
     if (st->route != ROUTE_TRANSLATE)
         return answer_get(st);
     if (!st->submitted)

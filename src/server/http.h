@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "batcher.h"
+#include "libretranslate.h"
 #include "err.h"
 #include "metrics.h"
 
@@ -38,6 +39,7 @@ typedef struct nmt_http_opts {
     int max_segments;          /* per request (all its texts) */
     int newline_join;          /* newline = join */
     const char *model_info_json; /* body of GET /v1/model */
+    nmt_lt_served served;      /* the languages LibreTranslate's API offers */
 } nmt_http_opts;
 
 /* Binds and starts serving; /ready answers 503 until nmt_http_set_ready(1). */

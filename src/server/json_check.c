@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 typedef struct walker {
     const char *s;
     size_t len, pos;
@@ -34,17 +36,6 @@ static void skip_ws(walker *w)
     }
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at w->pos (after "\u"); -1 if not. */
 static long hex4(walker *w)
 {
@@ -52,7 +43,7 @@ static long hex4(walker *w)
         return -1;
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_value(w->s[w->pos + (size_t)i]);
+        int d = nmt_hex_digit(w->s[w->pos + (size_t)i]);
         if (d < 0)
             return -1;
         v = v * 16 + d;

@@ -261,6 +261,7 @@ int main(int argc, char **argv)
                    .max_chars = cfg.max_chars_per_text,
                    .max_length_limit = cfg.max_length_limit},
         .model_info_json = info,
+        .served = {.source = ti.source_lang, .target = ti.target_lang},
         .max_segments = cfg.max_segments_per_request,
         .newline_join = cfg.newline == NMT_NEWLINE_JOIN,
     };

@@ -14,3 +14,21 @@ finish() {
 }
 # listening_port LOG: the port a daemon logged ("listening on http://127.0.0.1:PORT"), or nothing
 listening_port() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$1"; }
+# start_nmtd LOG ARGS...: starts "$NMTD" ARGS on 127.0.0.1, port 0 (the kernel
+# picks), stderr to LOG; sets PID and PORT.  Status 1 (the log printed) when
+# it did not start within 30 s; PID is set either way, for the caller to stop.
+start_nmtd() {
+    _log=$1
+    shift
+    "$NMTD" --listen-address 127.0.0.1 --port 0 "$@" 2> "$_log" &
+    PID=$!
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT=$(listening_port "$_log")
+        [ -n "$PORT" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "nmtd did not start:"; cat "$_log"
+    return 1
+}

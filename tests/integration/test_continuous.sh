@@ -30,20 +30,12 @@ trap cleanup EXIT
 
 # start_daemon NAME MODEL ARGS...: nmtd on 127.0.0.1, port 0; sets PID and PORT
 start_daemon() {
-    local name=$1 model=$2
+    local name=$1 model=$2 rc
     shift 2
-    "$NMTD" --model "$model" --listen-address 127.0.0.1 --port 0 --access-log no "$@" 2> "$TMP/$name.log" &
-    PID=$!
+    start_nmtd "$TMP/$name.log" --model "$model" --access-log no "$@"
+    rc=$?
     PIDS+=("$PID")
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(listening_port "$TMP/$name.log")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "daemon $name did not start:"; cat "$TMP/$name.log"
-    return 1
+    return $rc
 }
 # metric NAME: the value of an unlabelled metric of the running daemon
 metric() { curl -s "127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
