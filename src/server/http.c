@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "conn_guard.h"
+#include "html_text.h"
 #include "libretranslate.h"
 #include "log.h"
 #include "util.h"
@@ -106,6 +107,7 @@ typedef struct request_state {
     nmt_api_request req;
     int lt;                    /* LibreTranslate's API: its fields, shapes and errors */
     char lt_source[16];        /* its "source" ("auto": detect) */
+    struct lt_html *html;      /* its format "html": req holds the text pieces */
     int submitted;             /* the batcher accepted the job */
     int status;                /* of the queued response; 0 before */
     /* shared with the batcher worker, under lock: */
@@ -114,12 +116,34 @@ typedef struct request_state {
     int done, suspended, closed;
 } request_state;
 
+/* A LibreTranslate request in format "html": the fragments as sent, each cut
+ * into markup and text (html_text.h); the request's texts are the decoded
+ * text pieces of all fragments in order. */
+typedef struct lt_html {
+    nmt_api_request source; /* q as sent */
+    nmt_html_piece **pieces; /* [source.n] */
+    int *n_pieces;
+} lt_html;
+
+static void lt_html_free(lt_html *h)
+{
+    if (!h)
+        return;
+    for (int k = 0; k < h->source.n; k++)
+        free(h->pieces ? h->pieces[k] : NULL);
+    free(h->pieces);
+    free(h->n_pieces);
+    nmt_api_request_free(&h->source);
+    free(h);
+}
+
 static void request_unref(request_state *st)
 {
     if (atomic_fetch_sub(&st->refs, 1) != 1)
         return;
     nmt_job_free(st->job);
     nmt_api_request_free(&st->req);
+    lt_html_free(st->html);
     free(st->body);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -287,38 +311,120 @@ static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_e
     return rc;
 }
 
+static int out_of_memory(nmt_api_error *e)
+{
+    *e = (nmt_api_error){.status = 500, .code = "internal"};
+    snprintf(e->message, sizeof e->message, "out of memory");
+    return -1;
+}
+
+/* format "html": cuts each fragment; the request's texts become the decoded
+ * text pieces (st->req.n may be 0: nothing to translate) */
+static int lt_cut_html(request_state *st, nmt_api_request *q, nmt_api_error *e)
+{
+    lt_html *h = calloc(1, sizeof *h);
+    if (!h)
+        return out_of_memory(e);
+    st->html = h;
+    h->source = *q; /* owned by h from here on */
+    *q = (nmt_api_request){0};
+    h->pieces = calloc((size_t)(h->source.n ? h->source.n : 1), sizeof *h->pieces);
+    h->n_pieces = calloc((size_t)(h->source.n ? h->source.n : 1), sizeof *h->n_pieces);
+    if (!h->pieces || !h->n_pieces)
+        return out_of_memory(e);
+    int total = 0;
+    for (int k = 0; k < h->source.n; k++) {
+        if (nmt_html_cut(h->source.texts[k], h->source.lens[k], &h->pieces[k], &h->n_pieces[k]))
+            return out_of_memory(e);
+        for (int j = 0; j < h->n_pieces[k]; j++)
+            total += h->pieces[k][j].is_text;
+    }
+    nmt_api_request *r = &st->req;
+    *r = (nmt_api_request){.is_list = 1, .split = 1};
+    r->texts = calloc((size_t)(total ? total : 1), sizeof *r->texts);
+    r->lens = calloc((size_t)(total ? total : 1), sizeof *r->lens);
+    if (!r->texts || !r->lens)
+        return out_of_memory(e);
+    for (int k = 0; k < h->source.n; k++)
+        for (int j = 0; j < h->n_pieces[k]; j++) {
+            const nmt_html_piece *p = &h->pieces[k][j];
+            if (!p->is_text)
+                continue;
+            if (!(r->texts[r->n] = nmt_html_decode(h->source.texts[k] + p->off, p->len, &r->lens[r->n])))
+                return out_of_memory(e);
+            r->n++;
+        }
+    return 0;
+}
+
 static int lt_parse_translate(request_state *st, nmt_api_error *e)
 {
     nmt_lt_request lt;
     if (lt_parse(st, 0, &lt, e))
         return -1;
-    st->req = lt.text; /* the texts move to the request; its own fields stay here */
     snprintf(st->lt_source, sizeof st->lt_source, "%s", lt.source);
+    if (lt.html)
+        return lt_cut_html(st, &lt.text, e);
+    st->req = lt.text; /* the texts move to the request; its own fields stay here */
     return 0;
+}
+
+/* format "html": each fragment again, its text pieces replaced by their
+ * translations (escaped), its markup as it came */
+static char **lt_join_html(const lt_html *h, const char *const *texts)
+{
+    char **out = calloc((size_t)(h->source.n ? h->source.n : 1), sizeof *out);
+    int t = 0, ok = out != NULL;
+    for (int k = 0; ok && k < h->source.n; k++) {
+        size_t len = 0, cap = 0;
+        ok = nmt_html_append(&out[k], &len, &cap, "", 0) == 0;
+        for (int j = 0; ok && j < h->n_pieces[k]; j++) {
+            const nmt_html_piece *p = &h->pieces[k][j];
+            ok = p->is_text ? nmt_html_append_escaped(&out[k], &len, &cap, texts[t], strlen(texts[t])) == 0
+                            : nmt_html_append(&out[k], &len, &cap, h->source.texts[k] + p->off, p->len) == 0;
+            t += p->is_text;
+        }
+    }
+    if (!ok && out) {
+        for (int k = 0; k < h->source.n; k++)
+            free(out[k]);
+        free(out);
+        out = NULL;
+    }
+    return out;
 }
 
 /* The language of each text for source "auto": the served source language,
  * with the share of the text CLD2 gives it. */
-static void detect_sources(const request_state *st, nmt_detection *out)
+static void detect_sources(const request_state *st, const nmt_api_request *q, nmt_detection *out)
 {
     const char *served = st->http->o.served.source ? st->http->o.served.source : "";
-    for (int i = 0; i < st->req.n; i++) {
+    for (int i = 0; i < q->n; i++) {
         out[i] = (nmt_detection){.language = served[0] ? served : "und"};
         if (served[0])
-            nmt_detect_language(st->req.texts[i], st->req.lens[i], &served, 1, &out[i], 1);
+            nmt_detect_language(q->texts[i], q->lens[i], &served, 1, &out[i], 1);
     }
 }
 
+/* the answer in the shape of q: texts are the translations of st->req's
+ * texts (html: of its text pieces) */
 static char *lt_translate_body(const request_state *st, const char *const *texts)
 {
-    if (strcasecmp(st->lt_source, "auto") != 0)
-        return nmt_lt_translate_body(&(nmt_lt_request){.text = st->req}, texts, NULL);
-    nmt_detection *detected = calloc((size_t)(st->req.n ? st->req.n : 1), sizeof *detected);
-    if (!detected)
+    const nmt_api_request *q = st->html ? &st->html->source : &st->req;
+    char **joined = NULL;
+    if (st->html && !(joined = lt_join_html(st->html, texts)))
         return NULL;
-    detect_sources(st, detected);
-    char *body = nmt_lt_translate_body(&(nmt_lt_request){.text = st->req}, texts, detected);
+    nmt_detection *detected = NULL;
+    if (strcasecmp(st->lt_source, "auto") == 0 && (detected = calloc((size_t)(q->n ? q->n : 1), sizeof *detected)))
+        detect_sources(st, q, detected);
+    char *body = NULL;
+    if (detected || strcasecmp(st->lt_source, "auto") != 0)
+        body = nmt_lt_translate_body(&(nmt_lt_request){.text = *q}, joined ? (const char *const *)joined : texts,
+                                     detected);
     free(detected);
+    for (int k = 0; joined && k < q->n; k++)
+        free(joined[k]);
+    free(joined);
     return body;
 }
 
@@ -386,6 +492,8 @@ static enum MHD_Result start_translate(request_state *st)
     } else if (nmt_api_parse_translate(body, st->len, &http->o.limits, &st->req, &e)) {
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
     }
+    if (st->req.n == 0 && st->html) /* markup only: the answer is the request */
+        return send_json(st, 200, lt_translate_body(st, NULL));
     int bad = -1, units = 0;
     nmt_err err;
     nmt_text_opts text_opts = {

@@ -183,12 +183,9 @@ static int parse_fields(int detect, const fields *f, const nmt_api_limits *limit
         return nmt_api_fail(e, 400, "invalid_request", "Invalid request: missing source parameter");
     if (!req->target[0])
         return nmt_api_fail(e, 400, "invalid_request", "Invalid request: missing target parameter");
-    if (format[0] && strcmp(format, "text") != 0) {
-        if (strcmp(format, "html") == 0)
-            return nmt_api_fail(e, 400, "unsupported_format",
-                        "html format is not supported yet: send format \"text\" (tags would be translated as words)");
+    req->html = strcmp(format, "html") == 0;
+    if (format[0] && strcmp(format, "text") != 0 && !req->html)
         return nmt_api_fail(e, 400, "unsupported_format", "%.32s format is not supported", format);
-    }
     return check_alternatives(f, e);
 }
 

@@ -31,6 +31,7 @@ typedef struct nmt_lt_request {
     char source[16];      /* as sent; "auto" = detect */
     char target[16];
     char api_key[128];    /* "" when absent or empty */
+    int html;             /* format "html": translate the text nodes only (html_text.h) */
 } nmt_lt_request;
 
 /* Whether a POST /translate with this Content-Type and body speaks

@@ -2,7 +2,7 @@
  * (nmt_lt_parse) and, through it, the urlencoded and multipart form parsers
  * (form.c).  The first byte picks the Content-Type (JSON, urlencoded, or
  * multipart with the boundary "XyZ") and /translate or /detect; the rest is
- * the body.  A success must hold what the header promises: at least one text,
+ * the body.  A success must hold what the header promises: one text (or a list),
  * each valid UTF-8 without NUL and within the limits, source and target set
  * for /translate, and an answer built from it that parses as JSON. */
 #include <cJSON.h>
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(e.message[0] != '\0', "an error without a message");
         return 0;
     }
-    FUZZ_CHECK(req.text.n >= 1 && req.text.n <= limits.max_sentences, "%d texts", req.text.n);
+    FUZZ_CHECK(req.text.n >= !req.text.is_list && req.text.n <= limits.max_sentences, "%d texts", req.text.n);
     for (int i = 0; i < req.text.n; i++) {
         FUZZ_CHECK(strlen(req.text.texts[i]) == req.text.lens[i], "text %d holds NUL", i);
         FUZZ_CHECK(nmt_utf8_valid(req.text.texts[i], req.text.lens[i]), "text %d not UTF-8", i);

@@ -11,7 +11,7 @@ S=${NMT_SRCDIR:-.}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 pass=0 fail=0
-for target in fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams fuzz_segmenter fuzz_libretranslate; do
+for target in fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams fuzz_segmenter fuzz_libretranslate fuzz_html_text; do
     corpus="$S/tests/fuzz/corpus/$target"
     # seed names have no spaces (tests/fuzz/README.md)
     seeds=$(find "$corpus" -type f | LC_ALL=C sort)

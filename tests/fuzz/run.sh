@@ -24,7 +24,7 @@ build=$1
 secs=$2
 shift 2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-targets=${*:-fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams fuzz_segmenter fuzz_libretranslate}
+targets=${*:-fuzz_api fuzz_safetensors fuzz_config fuzz_vocab fuzz_hparams fuzz_segmenter fuzz_libretranslate fuzz_html_text}
 work=${NMT_FUZZ_WORK:-}
 keep=1
 [ -n "$work" ] || { work=$(mktemp -d); keep=0; }

@@ -88,8 +88,16 @@ expect "missing target" 400 '.error | test("missing target")' /translate --data-
 expect "unsupported target" 400 '.error | test("fr is not supported as a target")' \
     /translate -d '{"q": "x", "source": "en", "target": "fr"}'
 expect "unsupported source" 400 '.error | test("served: en")' /translate -d '{"q": "x", "source": "de", "target": "de"}'
-expect "format html refused until it is supported" 400 '.error | test("html")' \
-    /translate -d '{"q": "<b>x</b>", "source": "en", "target": "de", "format": "html"}'
+# format html (Mastodon): markup, attributes, comments and entities in place, text nodes translated
+H=$(jq -cn --arg a "$S1" --arg b "$S2" '{q: ("<p class=\"x\">" + $a + "<br /><a href=\"https://x.org/?a=1&amp;b=2\">" + $b + "</a><!-- keep -->&copy;</p>"),
+    source: "auto", target: "de", format: "html"}')
+WANT_H="<p class=\"x\">$T1<br /><a href=\"https://x.org/?a=1&amp;b=2\">$T2</a><!-- keep -->&copy;</p>"
+expect "format html: text nodes translated, markup kept" 200 \
+    ".translatedText == $(jq -n --arg t "$WANT_H" '$t') and .detectedLanguage.language == \"en\"" /translate -d "$H"
+expect "format html, markup only: answered as it came" 200 '.translatedText == ["<br/>", "<!-- x -->"]' \
+    /translate -d '{"q": ["<br/>", "<!-- x -->"], "source": "en", "target": "de", "format": "html"}'
+expect "format html, a translation holding < is escaped" 200 '.translatedText | test("<b>") and (test("<b>[^<]*<[^/]") | not)' \
+    /translate -d '{"q": "<b>1 &lt; 2</b>", "source": "en", "target": "de", "format": "html"}'
 expect "alternatives" 400 '.error | test("alternatives")' \
     /translate -d '{"q": "x", "source": "en", "target": "de", "alternatives": 3}'
 expect "malformed multipart" 400 '.error | test("delimiter")' \

@@ -93,6 +93,10 @@ START_TEST(test_forms_and_query)
     ck_assert_str_eq(req.text.texts[0], "Hello there!");
     ck_assert_int_eq(req.text.is_list, 0);
     nmt_lt_request_free(&req);
+    parse_ok(0, FORM, "q=%3Cb%3Ex%3C%2Fb%3E&source=en&target=de&format=html", NULL, &req);
+    ck_assert_str_eq(req.text.texts[0], "<b>x</b>");
+    ck_assert_int_eq(req.html, 1);
+    nmt_lt_request_free(&req);
 
     const char *mp = "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nGood morning\r\n"
                      "--XyZ\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\nen\r\n"
@@ -131,8 +135,6 @@ START_TEST(test_bad_requests)
     parse_fails(0, JSON, "{\"q\": \"x\", \"source\": \"en\"}", 400, "missing target parameter");
     parse_fails(0, JSON, "{\"q\": \"x\", \"source\": \"en\", \"target\": \"de\", \"format\": \"pdf\"}", 400,
                 "pdf format is not supported");
-    parse_fails(0, JSON, "{\"q\": \"x\", \"source\": \"en\", \"target\": \"de\", \"format\": \"html\"}", 400,
-                "html format is not supported yet");
     parse_fails(0, JSON, "{\"q\": \"x\", \"source\": \"en\", \"target\": \"de\", \"alternatives\": 3}", 400,
                 "alternatives are not supported");
     parse_fails(0, FORM, "q=x&source=en&target=de&alternatives=2", 400, "alternatives are not supported");
