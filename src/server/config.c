@@ -36,6 +36,7 @@ typedef enum kind {
     KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
     KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
+    KIND_OPT_PATH, /* a string that may be empty, char[size] */
 } kind;
 
 typedef struct directive {
@@ -98,6 +99,11 @@ static const directive directives[] = {
           "split: a line break always ends a segment. join: a single line break inside a paragraph is read as "
           "a space (hard-wrapped text); only a blank line ends a paragraph. Either way the line breaks come "
           "back in the answer where they were."),
+    D_STR(api_keys_file, KIND_OPT_PATH, "",
+          "A file of API keys, one per line (# comments and blank lines ignored). Empty: no keys, every "
+          "client is served. Set: POST /translate and /detect need one of the keys, in LibreTranslate's "
+          "api_key field or an X-API-Key header (else 403); health, readiness, metrics, /v1/model and "
+          "/languages stay open. Read at start (a restart takes a changed file)."),
     D_STR(source_language, KIND_LANG, "",
           "The source language's code for sentence splitting (en, de, ...). Empty: tokenizer_config.json's "
           "source_lang; a language without rules of its own uses ICU's root rules."),
@@ -291,6 +297,12 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
             return NMT_OK;
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
+    case KIND_OPT_PATH:
+        if (len >= d->size)
+            return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %zu allowed", len,
+                               d->size - 1);
+        memcpy(field, text, len + 1);
+        return NMT_OK;
     case KIND_LANG:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is too long for a language code", text);
@@ -318,7 +330,7 @@ static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_e
     if (rc)
         return rc;
     char *field = (char *)c + d->offset;
-    if (d->kind == KIND_PATH || d->kind == KIND_ADDR || d->kind == KIND_LANG) {
+    if (d->kind == KIND_PATH || d->kind == KIND_ADDR || d->kind == KIND_LANG || d->kind == KIND_OPT_PATH) {
         memset(field, 0, d->size);
         memcpy(field, tmp.s, strlen(tmp.s) + 1);
     } else {
@@ -337,6 +349,7 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     case KIND_PATH:
     case KIND_ADDR:
     case KIND_LANG:
+    case KIND_OPT_PATH:
         fputc('"', f);
         for (const char *p = field; *p; p++) {
             if (*p == '"' || *p == '\\')
@@ -688,8 +701,8 @@ void nmt_config_print_help(FILE *f, const char *prog)
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
         static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG", "continuous|static"};
-        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_SCHEDULING + 1, "a metavar for every kind");
+                                              "split|join", "LANG", "continuous|static", "PATH"};
+        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_OPT_PATH + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)
             fputc(*p == '_' ? '-' : *p, f);

@@ -289,8 +289,27 @@ static int query_fields(const request_state *st, nmt_form *f)
     return 0;
 }
 
+/* With keys configured: whether the request carries one, in body_key (a
+ * LibreTranslate api_key field, may be NULL) or the X-API-Key header. */
+static int key_accepted(const request_state *st, const char *body_key)
+{
+    const nmt_api_keys *keys = st->http->o.api_keys;
+    if (!keys)
+        return 1;
+    const char *header = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "X-API-Key");
+    return (body_key && nmt_api_keys_accept(keys, body_key, strlen(body_key))) ||
+           (header && nmt_api_keys_accept(keys, header, strlen(header)));
+}
+
+static int forbidden(nmt_api_error *e)
+{
+    *e = (nmt_api_error){.status = 403, .code = "invalid_api_key"};
+    snprintf(e->message, sizeof e->message, "Invalid API key: this server needs a key in api_key or X-API-Key");
+    return -1;
+}
+
 /* Parses st's body as LibreTranslate's /translate (detect = 0) or /detect
- * request into st->req; a /translate's languages are checked. */
+ * request into st->req; the key, and a /translate's languages, are checked. */
 static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_error *e)
 {
     nmt_form *query = calloc(1, sizeof *query);
@@ -304,7 +323,8 @@ static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_e
                           &st->http->o.limits, lt, e);
     nmt_form_free(query);
     free(query);
-    if (rc == 0 && !detect && nmt_lt_check_languages(lt, &st->http->o.served, e)) {
+    if (rc == 0 && (!key_accepted(st, lt->api_key) ? forbidden(e)
+                                                  : !detect && nmt_lt_check_languages(lt, &st->http->o.served, e))) {
         nmt_lt_request_free(lt);
         rc = -1;
     }
@@ -489,6 +509,9 @@ static enum MHD_Result start_translate(request_state *st)
     if (st->lt) {
         if (lt_parse_translate(st, &e))
             return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
+    } else if (!key_accepted(st, NULL)) {
+        return send_error(st, 403, "invalid_api_key", "this server needs an API key in the X-API-Key header",
+                          NMT_REJECT_INVALID_REQUEST);
     } else if (nmt_api_parse_translate(body, st->len, &http->o.limits, &st->req, &e)) {
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
     }

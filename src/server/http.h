@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "api_keys.h"
 #include "batcher.h"
 #include "libretranslate.h"
 #include "err.h"
@@ -40,6 +41,7 @@ typedef struct nmt_http_opts {
     int newline_join;          /* newline = join */
     const char *model_info_json; /* body of GET /v1/model */
     nmt_lt_served served;      /* the languages LibreTranslate's API offers */
+    const nmt_api_keys *api_keys; /* NULL: no keys; else translate and detect need one */
 } nmt_http_opts;
 
 /* Binds and starts serving; /ready answers 503 until nmt_http_set_ready(1). */

@@ -56,6 +56,7 @@ typedef struct nmt_config {
     int max_chars_per_text;        /* UTF-8 code points of one text */
     int max_segments_per_request;  /* sentences and wrapped pieces of all texts */
     int newline;                   /* NMT_NEWLINE_SPLIT or NMT_NEWLINE_JOIN */
+    char api_keys_file[NMT_CONFIG_PATH_MAX]; /* "" = no keys */
     char source_language[16];      /* "" = from the model */
     int max_body_bytes;
     int max_length_limit;          /* the largest max_length a request may ask for */

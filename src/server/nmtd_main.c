@@ -187,6 +187,7 @@ int main(int argc, char **argv)
     nmt_metrics *metrics = NULL;
     nmt_batcher *batcher = NULL;
     nmt_http *http = NULL;
+    nmt_api_keys *api_keys = NULL;
     char *info = NULL;
     int status = 1;
     nmt_info("main", "nmtd %s starting: model %s", PACKAGE_VERSION, cfg.model);
@@ -201,6 +202,14 @@ int main(int argc, char **argv)
     if (cfg.source_language[0] && nmt_translator_set_language(tr, cfg.source_language, &err)) {
         nmt_error("main", "source_language: %s", err.msg);
         goto out;
+    }
+    if (cfg.api_keys_file[0]) {
+        if (nmt_api_keys_load(&api_keys, cfg.api_keys_file, &err)) {
+            nmt_error("main", "api_keys_file: %s", err.msg);
+            goto out;
+        }
+        nmt_info("main", "%d API keys from %s: translate and detect need one", nmt_api_keys_count(api_keys),
+                 cfg.api_keys_file);
     }
     if (cfg.max_segments_per_request > cfg.queue_capacity) {
         nmt_warn("main", "max_segments_per_request %d lowered to queue_capacity %d (a larger request could never "
@@ -262,6 +271,7 @@ int main(int argc, char **argv)
                    .max_length_limit = cfg.max_length_limit},
         .model_info_json = info,
         .served = {.source = ti.source_lang, .target = ti.target_lang},
+        .api_keys = api_keys,
         .max_segments = cfg.max_segments_per_request,
         .newline_join = cfg.newline == NMT_NEWLINE_JOIN,
     };
@@ -296,6 +306,7 @@ out:
     nmt_batcher_free(batcher);
     nmt_metrics_free(metrics);
     nmt_translator_free(tr);
+    nmt_api_keys_free(api_keys);
     free(info);
     nmt_config_free(&cfg);
     return status;

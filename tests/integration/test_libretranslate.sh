@@ -124,5 +124,31 @@ wait "$first"
 kill -TERM "$PID"
 wait "$PID"
 
+# API keys: translate and detect need one (api_key or X-API-Key); the rest stays open
+printf '# test keys\nkey-for-weblate-1\nkey-for-mastodon-2\n' > "$TMP/keys"
+start_daemon keys --api-keys-file "$TMP/keys" || exit 1
+LT_BODY=$(jq -cn --arg q "$S1" '{q: $q, source: "en", target: "de"}')
+expect "keys: LibreTranslate without a key: 403" 403 '.error | test("Invalid API key")' /translate -d "$LT_BODY"
+expect "keys: a wrong key: 403" 403 '.error | test("Invalid API key")' \
+    /translate -d "$(jq -cn --arg q "$S1" '{q: $q, source: "en", target: "de", api_key: "key-for-weblate-"}')"
+expect "keys: api_key in the body" 200 ".translatedText == $(jq -n --arg t "$T1" '$t')" \
+    /translate -d "$(jq -cn --arg q "$S1" '{q: $q, source: "en", target: "de", api_key: "key-for-weblate-1"}')"
+expect "keys: api_key in a multipart form" 200 ".translatedText == $(jq -n --arg t "$T1" '$t')" \
+    /translate -F "q=$S1" -F source=en -F target=de -F api_key=key-for-mastodon-2
+expect "keys: the X-API-Key header" 200 ".translatedText == $(jq -n --arg t "$T1" '$t')" \
+    /translate -H 'X-API-Key: key-for-mastodon-2' -d "$LT_BODY"
+expect "keys: nmtd's API without a key: 403" 403 '.error.code == "invalid_api_key"' /translate -d '{"text": "x"}'
+expect "keys: nmtd's API with X-API-Key" 200 ".translation == $(jq -n --arg t "$T1" '$t')" \
+    /translate -H 'X-API-Key: key-for-weblate-1' -d "$(jq -cn --arg t "$S1" '{text: $t}')"
+expect "keys: /detect without a key: 403" 403 '.error | test("Invalid API key")' /detect -d '{"q": "hello there"}'
+expect "keys: /languages stays open" 200 'length == 2' /languages
+kill -TERM "$PID"
+wait "$PID"
+printf 'good-key-0001\nbad key\n' > "$TMP/badkeys"
+"$NMTD" --model "$MODEL" --port 0 --api-keys-file "$TMP/badkeys" 2> "$TMP/badkeys.log"
+rc=$?
+check "a bad keys file stops start-up naming file:line (exit $rc)" \
+    '[ "$rc" != 0 ] && grep -q "badkeys:2: a key may hold printable ASCII" "$TMP/badkeys.log"'
+
 check "no sanitizer reports" '! grep -l "Sanitizer\|runtime error" "$TMP"/*.log'
 finish
