@@ -261,16 +261,24 @@ static int client_gone(void *user)
 
 /* ---- LibreTranslate's API ---------------------------------------------- */
 
-static const char *content_type(const request_state *st)
+static const char *content_type(struct MHD_Connection *conn)
 {
-    return MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 }
 
 /* a multipart body is LibreTranslate's from the first call on */
 static int lt_content_type(struct MHD_Connection *conn)
 {
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = content_type(conn);
     return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+/* whether the query string has q (with a value or without) */
+static int query_has_q(struct MHD_Connection *conn)
+{
+    const char *value;
+    size_t size;
+    return MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, "q", 1, &value, &size) == MHD_YES;
 }
 
 static enum MHD_Result add_query_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -283,10 +291,16 @@ static enum MHD_Result add_query_field(void *cls, enum MHD_ValueKind kind, const
 }
 
 /* the query string's fields (libmicrohttpd has decoded them) */
-static int query_fields(const request_state *st, nmt_form *f)
+static void query_fields(const request_state *st, nmt_form *f)
 {
     MHD_get_connection_values(st->conn, MHD_GET_ARGUMENT_KIND, add_query_field, f);
-    return 0;
+}
+
+static int out_of_memory(nmt_api_error *e)
+{
+    *e = (nmt_api_error){.status = 500, .code = "internal"};
+    snprintf(e->message, sizeof e->message, "out of memory");
+    return -1;
 }
 
 /* With keys configured: whether the request carries one, in body_key (a
@@ -313,13 +327,10 @@ static int forbidden(nmt_api_error *e)
 static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_error *e)
 {
     nmt_form *query = calloc(1, sizeof *query);
-    if (!query) {
-        *e = (nmt_api_error){.status = 500, .code = "internal"};
-        snprintf(e->message, sizeof e->message, "out of memory");
-        return -1;
-    }
+    if (!query)
+        return out_of_memory(e);
     query_fields(st, query);
-    int rc = nmt_lt_parse(detect, content_type(st), st->body ? st->body : "", st->len, query,
+    int rc = nmt_lt_parse(detect, content_type(st->conn), st->body ? st->body : "", st->len, query,
                           &st->http->o.limits, lt, e);
     nmt_form_free(query);
     free(query);
@@ -329,13 +340,6 @@ static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_e
         rc = -1;
     }
     return rc;
-}
-
-static int out_of_memory(nmt_api_error *e)
-{
-    *e = (nmt_api_error){.status = 500, .code = "internal"};
-    snprintf(e->message, sizeof e->message, "out of memory");
-    return -1;
 }
 
 /* format "html": cuts each fragment; the request's texts become the decoded
@@ -434,11 +438,12 @@ static char *lt_translate_body(const request_state *st, const char *const *texts
     char **joined = NULL;
     if (st->html && !(joined = lt_join_html(st->html, texts)))
         return NULL;
-    nmt_detection *detected = NULL;
-    if (strcasecmp(st->lt_source, "auto") == 0 && (detected = calloc((size_t)(q->n ? q->n : 1), sizeof *detected)))
-        detect_sources(st, q, detected);
+    int autodetect = strcasecmp(st->lt_source, "auto") == 0;
+    nmt_detection *detected = autodetect ? calloc((size_t)(q->n ? q->n : 1), sizeof *detected) : NULL;
     char *body = NULL;
-    if (detected || strcasecmp(st->lt_source, "auto") != 0)
+    if (detected)
+        detect_sources(st, q, detected);
+    if (detected || !autodetect)
         body = nmt_lt_translate_body(&(nmt_lt_request){.text = *q}, joined ? (const char *const *)joined : texts,
                                      detected);
     free(detected);
@@ -498,14 +503,8 @@ static enum MHD_Result start_translate(request_state *st)
         return send_error(st, 503, "shutting_down", "the server is shutting down", NMT_REJECT_DRAINING);
     nmt_api_error e;
     const char *body = st->body ? st->body : "";
-    if (!st->lt) {
-        nmt_form query = {0};
-        if (query_fields(st, &query) == 0 && nmt_form_get(&query, "q", NULL))
-            st->lt = 1;
-        nmt_form_free(&query);
-        if (!st->lt)
-            st->lt = nmt_lt_is_libretranslate(content_type(st), body, st->len, 0);
-    }
+    if (!st->lt)
+        st->lt = nmt_lt_is_libretranslate(content_type(st->conn), body, st->len, query_has_q(st->conn));
     if (st->lt) {
         if (lt_parse_translate(st, &e))
             return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);

@@ -1,6 +1,8 @@
 /* libretranslate.c: LibreTranslate's request fields in, its answer shapes
- * out (see libretranslate.h).  A field may come from the query string or the
- * body, which wins; JSON bodies get the same strict checks as nmtd's own. */
+ * out (see libretranslate.h).  A JSON body's fields are the request's (as in
+ * LibreTranslate); a form's fields win over the query string's, which alone
+ * make the request when the body is empty.  JSON bodies get the same strict
+ * checks as nmtd's own. */
 #include "libretranslate.h"
 
 #include <cJSON.h>
@@ -84,6 +86,17 @@ typedef struct fields {
     const nmt_form *query;
 } fields;
 
+/* A form field: the body's, else the query string's; *count says how often
+ * it was given there. */
+static const nmt_form_field *form_lookup(const fields *f, const char *name, int *count)
+{
+    *count = 0;
+    const nmt_form_field *field = f->form ? nmt_form_get(f->form, name, count) : NULL;
+    if (!field && f->query)
+        field = nmt_form_get(f->query, name, count);
+    return field;
+}
+
 /* A short string field into out ("" when absent); -1 with e filled when it
  * is not a string, holds NUL or is longer than cap - 1 bytes. */
 static int get_string(const fields *f, const char *name, char *out, size_t cap, nmt_api_error *e)
@@ -100,10 +113,8 @@ static int get_string(const fields *f, const char *name, char *out, size_t cap, 
             len = strlen(s);
         }
     } else {
-        int count = 0;
-        const nmt_form_field *field = f->form ? nmt_form_get(f->form, name, &count) : NULL;
-        if (!field && f->query)
-            field = nmt_form_get(f->query, name, &count);
+        int count;
+        const nmt_form_field *field = form_lookup(f, name, &count);
         if (count > 1)
             return nmt_api_fail(e, 400, "invalid_request", "Invalid request: %s given %d times", name, count);
         if (field) {
@@ -131,10 +142,8 @@ static int take_q(const fields *f, int detect, const nmt_api_limits *limits, nmt
             return nmt_api_fail(e, 400, "invalid_request", "Invalid request: q must be a string");
         return nmt_api_take_texts(&req->text, q, "q", limits, e);
     }
-    int count = 0;
-    const nmt_form_field *q = f->form ? nmt_form_get(f->form, "q", &count) : NULL;
-    if (!q && f->query)
-        q = nmt_form_get(f->query, "q", &count);
+    int count;
+    const nmt_form_field *q = form_lookup(f, "q", &count);
     if (!q)
         return nmt_api_fail(e, 400, "invalid_request", "Invalid request: missing q parameter");
     if (count > 1)

@@ -41,9 +41,11 @@ typedef struct nmt_lt_request {
  * its Content-Type (curl -d labels everything urlencoded). */
 int nmt_lt_is_libretranslate(const char *content_type, const char *body, size_t len, int query_has_q);
 
-/* Parses a POST /translate (detect = 0) or POST /detect (detect = 1) request:
- * the query string's fields (query, may be NULL), then the body's, which win
- * (JSON, urlencoded or multipart, by content_type).  /translate needs q
+/* Parses a POST /translate (detect = 0) or POST /detect (detect = 1) request
+ * from the body (JSON, urlencoded or multipart, by content_type and a
+ * leading '{') and the query string's fields (query, may be NULL): a JSON
+ * body's fields are the whole request; a form's win over the query
+ * string's, which alone make the request when the body is empty.  /translate needs q
  * (string or list of strings), source and target; format "text" (default)
  * or "html"; alternatives 0; /detect needs q as a string.  Texts follow the
  * limits of nmtd's own API.  Returns 0, or -1 with e filled (status 400, or
