@@ -289,6 +289,8 @@ def main(argv=None):
     ap.add_argument("--save-embed-tokens", action="store_true",
                     help="also write model.{encoder,decoder}.embed_tokens.weight")
     ap.add_argument("--lang-tokens", default="", help="comma-separated, e.g. '>>fra<<,>>deu<<'")
+    ap.add_argument("--source-lang", default="en", help="tokenizer_config.json's source_lang")
+    ap.add_argument("--target-lang", default="de", help="tokenizer_config.json's target_lang")
     ap.add_argument("--spm-size", type=int, help="pieces per SentencePiece model (default from vocab)")
     ap.add_argument("--spm-type", choices=["unigram", "bpe"], default="unigram")
     ap.add_argument("--spm-normalization", default="nmt_nfkc",
@@ -349,7 +351,7 @@ def main(argv=None):
         marian_format.write_model_dir(
             args.out, config, tensors, os.path.join(td, "source.spm"),
             os.path.join(td, "target.spm"), vocab, dtype=args.dtype,
-            source_lang="en", target_lang="de",
+            source_lang=args.source_lang, target_lang=args.target_lang,
             metadata={"generator": "tools/make_random_model.py",
                       "preset": args.preset, "seed": str(args.seed)})
     n_params = sum(int(np.prod(t.shape)) for n, t in tensors.items()

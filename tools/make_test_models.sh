@@ -16,6 +16,10 @@
 #   tiny-bf16      BF16, gelu, eos 0 / unk 1 / pad 299, vocab 300, tiny dims;
 #                  every optional tensor present: lm_head.weight,
 #                  model.{encoder,decoder}.embed_tokens.weight, final_logits_bias.
+#   tiny-de-en     as tiny-swish (seed 14), declared German -> English.
+#   tiny-en-roa    as tiny-swish (seed 15), declared English -> "roa" with the
+#                  target tokens >>fra<<, >>spa<<, >>ita<< (a multilingual
+#                  target model, as opus-mt-en-roa).
 # SentencePiece models use the "identity" normalization to keep each
 # directory small (nmt_nfkc would add ~237 KB per .spm).
 set -eu
@@ -32,4 +36,8 @@ $gen --preset tc-big-like --seed 12 --dtype F16 \
      --out "$out/tiny-relu-eos"
 $gen --preset tiny --seed 13 --dtype BF16 --activation gelu --save-embed-tokens \
      --out "$out/tiny-bf16"
-du -sk "$out"/tiny-swish "$out"/tiny-relu-eos "$out"/tiny-bf16
+$gen --preset tiny --seed 14 --dtype F32 --omit-lm-head --source-lang de --target-lang en \
+     --out "$out/tiny-de-en"
+$gen --preset tiny --seed 15 --dtype F32 --omit-lm-head --source-lang en --target-lang roa \
+     --lang-tokens '>>fra<<,>>spa<<,>>ita<<' --out "$out/tiny-en-roa"
+du -sk "$out"/tiny-swish "$out"/tiny-relu-eos "$out"/tiny-bf16 "$out"/tiny-de-en "$out"/tiny-en-roa

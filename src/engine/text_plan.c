@@ -31,6 +31,7 @@ struct nmt_text_plan {
     int *ids;
     size_t n_ids, cap_ids;
     int eos_id;
+    int n_prefix;          /* 1 when every unit starts with a language token */
 };
 
 void nmt_text_plan_free(nmt_text_plan *p)
@@ -55,7 +56,7 @@ const int *nmt_text_plan_ids(const nmt_text_plan *p, int u, int *n_ids)
 
 int nmt_text_plan_unit_empty(const nmt_text_plan *p, int u)
 {
-    return p->units[u].n_ids == 1 && p->ids[p->units[u].ids_at] == p->eos_id;
+    return p->units[u].n_ids == 1 + p->n_prefix && p->ids[p->units[u].ids_at + p->n_prefix] == p->eos_id;
 }
 
 const char *nmt_text_plan_text(const nmt_text_plan *p, int u, size_t *len)
@@ -70,6 +71,7 @@ typedef struct planner {
     nmt_text_plan *p;
     const nmt_translator *tr;
     int max_pos, max_units;
+    int lang_token;        /* > 0: put before every unit's ids */
     int *scratch;          /* [max_pos + 1] ids of a trial encoding */
     nmt_err *err;
 } planner;
@@ -78,14 +80,17 @@ typedef struct planner {
  * they fit.  -1 on error (err set). */
 static int count_tokens(planner *pl, size_t b, size_t e)
 {
-    int n = 0;
+    int n = 0, prefix = pl->lang_token > 0;
     nmt_err e2;
-    nmt_code rc = nmt_translator_encode(pl->tr, pl->p->work + b, e - b, pl->scratch, pl->max_pos + 1, &n, &e2);
+    nmt_code rc = nmt_translator_encode(pl->tr, pl->p->work + b, e - b, pl->scratch + prefix, pl->max_pos + 1 - prefix,
+                                        &n, &e2);
     if (rc && rc != NMT_ERR_TOO_LONG) {
         *pl->err = e2;
         return -1;
     }
-    return n;
+    if (prefix)
+        pl->scratch[0] = pl->lang_token;
+    return n + prefix;
 }
 
 /* Appends unit work[b, e) whose ids are in scratch (n of them). */
@@ -201,9 +206,11 @@ nmt_code nmt_text_plan_new(nmt_text_plan **out, const nmt_translator *tr, const 
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     p->len = len;
     p->eos_id = nmt_translator_eos_id(tr);
+    p->n_prefix = opts->lang_token > 0;
     p->text = malloc(len + 1);
     p->work = malloc(len + 1);
-    planner pl = {.p = p, .tr = tr, .max_pos = nmt_translator_max_positions(tr), .max_units = opts->max_units, .err = err};
+    planner pl = {.p = p, .tr = tr, .max_pos = nmt_translator_max_positions(tr), .max_units = opts->max_units,
+                  .lang_token = opts->lang_token, .err = err};
     pl.scratch = malloc(((size_t)pl.max_pos + 1) * sizeof(int));
     nmt_code rc = NMT_OK;
     if (!p->text || !p->work || !pl.scratch) {

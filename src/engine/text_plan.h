@@ -26,6 +26,8 @@ typedef struct nmt_text_opts {
     int split;        /* cut into sentences (else the whole text is one segment) */
     int newline_join; /* a single line break inside a paragraph is a space */
     int max_units;    /* at most this many units (segments and wrapped pieces) */
+    int lang_token;   /* > 0: this id (a >>xxx<< token) starts every unit's ids, as Hugging Face's
+                         tokenizer reads ">>fra<< text"; 0: none */
 } nmt_text_opts;
 
 typedef struct nmt_text_plan nmt_text_plan;
@@ -40,8 +42,8 @@ void nmt_text_plan_free(nmt_text_plan *p);
 int nmt_text_plan_units(const nmt_text_plan *p);
 /* Unit u's source ids (</s> included; at most max_position_embeddings). */
 const int *nmt_text_plan_ids(const nmt_text_plan *p, int u, int *n_ids);
-/* 1 if unit u has no tokens but </s> (only characters the tokenizer
- * drops): its translation is "" without decoding. */
+/* 1 if unit u has no tokens but </s> (and the language token): only
+ * characters the tokenizer drops; its translation is "" without decoding. */
 int nmt_text_plan_unit_empty(const nmt_text_plan *p, int u);
 /* Unit u's text (not NUL-terminated). */
 const char *nmt_text_plan_text(const nmt_text_plan *p, int u, size_t *len);

@@ -17,6 +17,9 @@ struct nmt_translator {
     nmt_segmenter *segmenter; /* sentence rules of the source language */
     char source_lang[16];     /* tokenizer_config.json's, "" when absent */
     char target_lang[16];
+    char **lang_tokens;       /* the >>xxx<< pieces of vocab.json, without the brackets, in id order */
+    int *lang_token_ids;
+    int n_lang_tokens;
 };
 
 struct nmt_translator_state {
@@ -98,6 +101,57 @@ const nmt_model *nmt_translator_model(const nmt_translator *tr) { return tr->mod
 const nmt_tokenizer *nmt_translator_tokenizer(const nmt_translator *tr) { return tr->tokenizer; }
 const nmt_segmenter *nmt_translator_segmenter(const nmt_translator *tr) { return tr->segmenter; }
 
+/* The vocabulary's target-language tokens: pieces ">>xxx<<" whose name
+ * has no whitespace or angle brackets (opus-mt-en-roa's ">>fra<<",
+ * tc-big's ">>por<<", ">>zho_Hans<<"). */
+static nmt_code find_lang_tokens(nmt_translator *tr, nmt_err *err)
+{
+    int vocab = tr->model->hp.vocab_size;
+    for (int pass = 0; pass < 2; pass++) {
+        int n = 0;
+        for (int id = 0; id < vocab; id++) {
+            const char *p = nmt_tokenizer_id_piece(tr->tokenizer, id);
+            size_t len = p ? strlen(p) : 0;
+            if (len < 5 || strncmp(p, ">>", 2) != 0 || strcmp(p + len - 2, "<<") != 0 || id == 0)
+                continue;
+            int ok = 1;
+            for (size_t i = 2; i < len - 2; i++)
+                ok &= !strchr(" \t\n<>", p[i]);
+            if (!ok)
+                continue;
+            if (pass == 1) {
+                if (!(tr->lang_tokens[n] = strndup(p + 2, len - 4)))
+                    return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+                tr->lang_token_ids[n] = id;
+            }
+            n++;
+        }
+        if (pass == 0) {
+            tr->lang_tokens = calloc((size_t)(n ? n : 1), sizeof *tr->lang_tokens);
+            tr->lang_token_ids = calloc((size_t)(n ? n : 1), sizeof *tr->lang_token_ids);
+            if (!tr->lang_tokens || !tr->lang_token_ids)
+                return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        }
+        tr->n_lang_tokens = n;
+    }
+    return NMT_OK;
+}
+
+int nmt_translator_lang_tokens(const nmt_translator *tr, const char *const **names)
+{
+    if (names)
+        *names = (const char *const *)tr->lang_tokens;
+    return tr->n_lang_tokens;
+}
+
+int nmt_translator_lang_token_id(const nmt_translator *tr, const char *name)
+{
+    for (int i = 0; i < tr->n_lang_tokens; i++)
+        if (strcmp(tr->lang_tokens[i], name) == 0)
+            return tr->lang_token_ids[i];
+    return -1;
+}
+
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
 {
     *out = NULL;
@@ -111,6 +165,8 @@ nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err
         model_languages(dir, tr->source_lang, tr->target_lang);
         rc = nmt_translator_set_language(tr, tr->source_lang, err);
     }
+    if (rc == NMT_OK)
+        rc = find_lang_tokens(tr, err);
     if (rc) {
         nmt_translator_free(tr);
         return rc;
@@ -123,6 +179,10 @@ void nmt_translator_free(nmt_translator *tr)
 {
     if (!tr)
         return;
+    for (int i = 0; tr->lang_tokens && i < tr->n_lang_tokens; i++)
+        free(tr->lang_tokens[i]);
+    free(tr->lang_tokens);
+    free(tr->lang_token_ids);
     nmt_segmenter_free(tr->segmenter);
     nmt_tokenizer_free(tr->tokenizer);
     nmt_model_free(tr->model);

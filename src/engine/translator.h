@@ -70,6 +70,13 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
 const char *nmt_translator_name(const nmt_translator *tr);
 int nmt_translator_max_positions(const nmt_translator *tr);
 int nmt_translator_eos_id(const nmt_translator *tr);
+/* Target-language tokens: a multilingual model's vocabulary has pieces like
+ * ">>fra<<" that choose the output language when they start the source.
+ * Returns how many it has (0 for a one-target model) and, with names, their
+ * names without the brackets ("fra", "pt_br"), in vocabulary order. */
+int nmt_translator_lang_tokens(const nmt_translator *tr, const char *const **names);
+/* The vocabulary id of >>name<<, or -1.  Ids are > 0. */
+int nmt_translator_lang_token_id(const nmt_translator *tr, const char *name);
 /* The engine's own parts, for engine code and its tests. */
 const nmt_model *nmt_translator_model(const nmt_translator *tr);
 const nmt_tokenizer *nmt_translator_tokenizer(const nmt_translator *tr);

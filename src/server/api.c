@@ -6,6 +6,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,22 @@ int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *
         }
         req->split = cJSON_IsTrue(split);
     }
+    static const struct { const char *name; size_t off, size; } routing[] = {
+        {"source", offsetof(nmt_api_request, source), sizeof req->source},
+        {"target", offsetof(nmt_api_request, target), sizeof req->target},
+        {"model", offsetof(nmt_api_request, model), sizeof req->model},
+    };
+    for (size_t k = 0; k < sizeof routing / sizeof routing[0]; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, routing[k].name);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= routing[k].size) {
+            nmt_api_fail(e, 400, "invalid_request", "\"%s\" must be a string of at most %zu bytes", routing[k].name,
+                         routing[k].size - 1);
+            goto out;
+        }
+        memcpy((char *)req + routing[k].off, v->valuestring, strlen(v->valuestring) + 1);
+    }
     if (nmt_api_take_texts(req, text, "text", limits, e))
         goto out;
     rc = 0;
@@ -192,7 +209,7 @@ out:
     return rc;
 }
 
-char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations)
+char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations, const char *pivot)
 {
     cJSON *root = cJSON_CreateObject();
     if (!root)
@@ -204,6 +221,8 @@ char *nmt_api_translate_body(const nmt_api_request *req, const char *const *tran
     } else {
         cJSON_AddStringToObject(root, "translation", translations[0]);
     }
+    if (pivot)
+        cJSON_AddStringToObject(root, "pivot", pivot);
     char *out = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return out;
@@ -224,13 +243,19 @@ char *nmt_api_error_body(const char *code, const char *message)
     return out;
 }
 
-char *nmt_api_model_body(const nmt_translator_info *m, const nmt_config *cfg)
+static cJSON *model_object(const nmt_api_model *a)
 {
-    cJSON *root = cJSON_CreateObject(), *model = cJSON_AddObjectToObject(root, "model"),
-          *batching = cJSON_AddObjectToObject(root, "batching");
+    const nmt_translator_info *m = &a->info;
+    cJSON *model = cJSON_CreateObject();
+    if (!model)
+        return NULL;
     cJSON_AddStringToObject(model, "name", m->name);
     cJSON_AddStringToObject(model, "path", m->path);
     cJSON_AddStringToObject(model, "architecture", "MarianMTModel");
+    cJSON_AddStringToObject(model, "source", a->source);
+    cJSON *targets = cJSON_AddArrayToObject(model, "targets");
+    for (int t = 0; targets && t < a->n_targets; t++)
+        cJSON_AddItemToArray(targets, cJSON_CreateString(a->targets[t]));
     cJSON_AddNumberToObject(model, "d_model", m->d_model);
     cJSON_AddNumberToObject(model, "encoder_layers", m->encoder_layers);
     cJSON_AddNumberToObject(model, "decoder_layers", m->decoder_layers);
@@ -242,9 +267,24 @@ char *nmt_api_model_body(const nmt_translator_info *m, const nmt_config *cfg)
     cJSON_AddStringToObject(model, "activation", m->activation);
     cJSON_AddStringToObject(model, "weights_dtype", m->weights_dtype);
     cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes_fp32);
+    cJSON_AddNumberToObject(model, "load_seconds", a->load_seconds);
     cJSON_AddStringToObject(model, "sentence_rules", m->sentence_rules);
     cJSON_AddStringToObject(model, "source_language", m->source_lang ? m->source_lang : "");
     cJSON_AddStringToObject(model, "target_language", m->target_lang ? m->target_lang : "");
+    return model;
+}
+
+char *nmt_api_model_body(const nmt_api_model *models, int n, const nmt_config *cfg)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    if (n > 0)
+        cJSON_AddItemToObject(root, "model", model_object(&models[0]));
+    cJSON *list = cJSON_AddArrayToObject(root, "models");
+    for (int i = 0; list && i < n; i++)
+        cJSON_AddItemToArray(list, model_object(&models[i]));
+    cJSON *batching = cJSON_AddObjectToObject(root, "batching");
     cJSON_AddStringToObject(batching, "decoding", "greedy");
     cJSON_AddNumberToObject(batching, "workers", cfg->workers);
     cJSON_AddNumberToObject(batching, "blas_threads", cfg->blas_threads);

@@ -24,6 +24,9 @@ typedef struct nmt_api_request {
     size_t *lens;  /* [n] bytes */
     int max_length; /* 0 = the model's default */
     int split;      /* cut each text into sentences ("split", default true) */
+    char source[32]; /* "source", "target", "model": where it goes ("" = not said; model_set.h) */
+    char target[32];
+    char model[128];
 } nmt_api_request;
 
 /* A client error: HTTP status, stable code, human message. */
@@ -35,7 +38,8 @@ typedef struct nmt_api_error {
 
 /* Parses body (len bytes, any Content-Type).  Returns 0, or -1 with e filled
  * (400: invalid_json (not strict RFC 8259 JSON, or a duplicate key),
- * invalid_text (a string holds U+0000), invalid_utf8, invalid_request, too_many_sentences,
+ * invalid_text (a string holds U+0000), invalid_utf8, invalid_request (also
+ * a "source", "target" or "model" that is not a short string), too_many_sentences,
  * text_too_long, invalid_max_length, invalid_split; 500: internal on out of
  * memory). */
 int nmt_api_parse_translate(const char *body, size_t len, const nmt_api_limits *limits, nmt_api_request *req,
@@ -61,12 +65,24 @@ int nmt_api_take_texts(nmt_api_request *req, const cJSON *value, const char *fie
 int nmt_api_take_text_bytes(nmt_api_request *req, const char *s, size_t len, const char *field,
                             const nmt_api_limits *limits, nmt_api_error *e);
 
-/* {"translation": "..."} or {"translations": [...]} (malloc'd; NULL if out of memory). */
-char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations);
+/* {"translation": "..."} or {"translations": [...]}, with "pivot": pivot
+ * when the texts went through that language (NULL: they did not).
+ * malloc'd; NULL if out of memory. */
+char *nmt_api_translate_body(const nmt_api_request *req, const char *const *translations, const char *pivot);
 
-/* The body of GET /v1/model: the model's name and dimensions and the
- * batching settings (malloc'd; NULL if out of memory). */
-char *nmt_api_model_body(const nmt_translator_info *model, const nmt_config *cfg);
+/* One served model as GET /v1/model shows it. */
+typedef struct nmt_api_model {
+    nmt_translator_info info;
+    const char *source;          /* "" = any */
+    const char *const *targets;  /* n_targets codes; 0 = any */
+    int n_targets;
+    double load_seconds;
+} nmt_api_model;
+
+/* The body of GET /v1/model: every model's name, languages and dimensions
+ * ("models"; "model" is the first, as when one was served) and the batching
+ * settings (malloc'd; NULL if out of memory). */
+char *nmt_api_model_body(const nmt_api_model *models, int n, const nmt_config *cfg);
 
 /* {"error": {"code": code, "message": message}} (malloc'd; NULL if out of memory). */
 char *nmt_api_error_body(const char *code, const char *message);

@@ -1,11 +1,14 @@
-/* batcher.c: one bounded FIFO of sentences, worker threads that cut it into
- * batches, and per-request completion.
+/* batcher.c: one bounded FIFO of sentences per model, worker threads
+ * shared by all models that cut them into batches, and per-request
+ * completion.
  *
- * Design.  The queue is an array in arrival order (index 0 is the oldest);
- * a worker always takes the oldest sentence, so every sentence makes
- * progress, and fills the batch with the sentences closest to it in length
- * among the next few (4 x max_batch_sentences) waiting, to limit padding
- * work.  Removing taken sentences compacts the array: the queue is bounded,
+ * Design.  Each model's queue is an array in arrival order (index 0 is the
+ * oldest); a worker picks a model (pick_model: the least recently taken
+ * among those whose batch is ready), always takes its oldest sentence, so
+ * every sentence makes progress, and fills the batch with the sentences
+ * closest to it in length among the next few (4 x max_batch_sentences)
+ * waiting, to limit padding work.  A worker holds the decoding state of one
+ * model at a time and rebuilds it when it moves to another.  Removing taken sentences compacts the array: the queue is bounded,
  * so this is cheap.  Everything under b->lock is bookkeeping; tokenization
  * (in submit, on the caller's thread), decoding and detokenization run
  * outside it.  A job completes when its last sentence is accounted for;
@@ -27,6 +30,11 @@
 
 struct nmt_job {
     int n;                   /* texts */
+    nmt_route *routes;       /* [n] */
+    int *unit_text;          /* [n_units] the text a unit belongs to */
+    unsigned char *unit_stage;  /* [n_units] 1 once a pivoted unit went to its second model */
+    unsigned char *unit_forward;/* [n_units] set by the worker: stage 1 done, go to the second model */
+    int **unit_pivot_ids;    /* [n_units] the second model's ids of a pivoted unit (malloc'd) */
     int n_units;             /* the units (segments, wrapped pieces) of all texts */
     int remaining;           /* units not yet accounted for (lock) */
     nmt_job_status status;   /* lock */
@@ -57,10 +65,23 @@ typedef struct candidate {
     int pos;
 } candidate;
 
+/* One model's queue and the scheduling facts about it (lock). */
+typedef struct model_queue {
+    const nmt_translator *tr;
+    item *items;             /* [queue_capacity + pivot room], oldest first */
+    int count, cap;
+    long tokens;
+    double last_taken;       /* when a worker last took sentences of it (round robin) */
+    int serving;             /* workers decoding rows or a batch of it */
+} model_queue;
+
 typedef struct worker {
     nmt_batcher *b;
     pthread_t thread;
     int started;
+    int model;               /* the model whose state the worker holds; -1: none */
+    int batch_model;         /* the model of w->batch */
+    int draining;            /* continuous: stopped admitting so that another model gets a worker */
     nmt_translator_state *state;
     item *batch;             /* [max_batch_sentences] */
     const int **src;
@@ -70,7 +91,8 @@ typedef struct worker {
     nmt_job **gone_cache;    /* jobs found gone in this batch */
     struct candidate *cands; /* [4 * max_batch_sentences] */
     unsigned char *taken;    /* [4 * max_batch_sentences] */
-    nmt_job **completed;     /* jobs to call done() for */
+    nmt_job **completed;     /* [completed_cap] jobs to call done() for */
+    int completed_cap;
     /* continuous scheduling */
     nmt_running_batch *rb;
     item *row_item;          /* [max_batch_sentences] the item each running row decodes */
@@ -84,15 +106,16 @@ typedef struct worker {
 } worker;
 
 struct nmt_batcher {
-    const nmt_translator *tr;
+    model_queue *models;     /* [n_models] */
+    int n_models;
+    int max_pos;             /* the largest position limit of the models */
     nmt_batcher_opts o;
     nmt_batcher_observer obs;
     pthread_mutex_t lock;
     pthread_cond_t work;     /* something to do, or closing */
-    pthread_cond_t idle;     /* queue empty and no batch in flight */
-    item *queue;             /* [queue_capacity], oldest first */
-    int count;
-    long queued_tokens;
+    pthread_cond_t idle;     /* queues empty and no batch in flight */
+    int count;               /* sentences waiting in all queues */
+    int n_draining;          /* workers draining for another model */
     int busy;                /* workers decoding a batch */
     int running;             /* worker threads inside worker_main */
     double last_progress;    /* when a batch last started or finished */
@@ -132,6 +155,13 @@ void nmt_job_free(nmt_job *job)
         nmt_text_plan_free(job->plans[i]);
     for (int u = 0; job->unit_out && u < job->n_units; u++)
         free(job->unit_out[u]);
+    for (int u = 0; job->unit_pivot_ids && u < job->n_units; u++)
+        free(job->unit_pivot_ids[u]);
+    free(job->unit_pivot_ids);
+    free(job->unit_text);
+    free(job->unit_stage);
+    free(job->unit_forward);
+    free(job->routes);
     free(job->texts);
     free(job->plans);
     free(job->first_unit);
@@ -147,16 +177,20 @@ static int fail_job(nmt_batcher *b, nmt_job *job, nmt_job_status status)
 {
     if (job->status == NMT_JOB_OK)
         job->status = status;
-    int kept = 0;
-    for (int i = 0; i < b->count; i++) {
-        if (b->queue[i].job == job) {
-            b->queued_tokens -= b->queue[i].n_ids;
-            job->remaining--;
-        } else {
-            b->queue[kept++] = b->queue[i];
+    for (int m = 0; m < b->n_models; m++) {
+        model_queue *q = &b->models[m];
+        int kept = 0;
+        for (int i = 0; i < q->count; i++) {
+            if (q->items[i].job == job) {
+                q->tokens -= q->items[i].n_ids;
+                job->remaining--;
+            } else {
+                q->items[kept++] = q->items[i];
+            }
         }
+        b->count -= q->count - kept;
+        q->count = kept;
     }
-    b->count = kept;
     return job->remaining == 0;
 }
 
@@ -169,31 +203,35 @@ static int by_distance(const void *a, const void *b)
 }
 
 /* Times out expired jobs still queued (lock held); appends completed jobs. */
-static void sweep_expired(nmt_batcher *b, double now, nmt_job **completed, int *n_completed)
+static void sweep_expired(nmt_batcher *b, double now, nmt_job **completed, int *n_completed, int max_completed)
 {
     double timeout = b->o.request_timeout_ms / 1000.0;
-    for (int i = 0; i < b->count;) {
-        nmt_job *job = b->queue[i].job;
-        if (now - job->t_submit > timeout) {
-            if (fail_job(b, job, NMT_JOB_TIMEOUT))
-                completed[(*n_completed)++] = job;
-            i = 0; /* the queue was compacted */
-        } else {
-            i++;
+    for (int m = 0; m < b->n_models; m++) {
+        model_queue *q = &b->models[m];
+        for (int i = 0; i < q->count && *n_completed < max_completed;) {
+            nmt_job *job = q->items[i].job;
+            if (now - job->t_submit > timeout) {
+                if (fail_job(b, job, NMT_JOB_TIMEOUT))
+                    completed[(*n_completed)++] = job;
+                i = 0; /* the queue was compacted */
+            } else {
+                i++;
+            }
         }
     }
 }
 
-/* Moves the next batch from the queue into w->batch (lock held): the
- * oldest sentence and those nearest its length, at most max_n sentences and
- * max_tokens source tokens (the oldest alone may exceed them). */
-static int take_batch(nmt_batcher *b, worker *w, double now, int max_n, long max_tokens)
+/* Moves the next batch of model m from its queue into w->batch (lock
+ * held): the oldest sentence and those nearest its length, at most max_n
+ * sentences and max_tokens source tokens (the oldest alone may exceed them). */
+static int take_batch(nmt_batcher *b, worker *w, int m, double now, int max_n, long max_tokens)
 {
-    int window = b->count < 4 * b->o.max_batch_sentences ? b->count : 4 * b->o.max_batch_sentences;
+    model_queue *q = &b->models[m];
+    int window = q->count < 4 * b->o.max_batch_sentences ? q->count : 4 * b->o.max_batch_sentences;
     candidate *cands = w->cands;
-    int head_len = b->queue[0].n_ids;
+    int head_len = q->items[0].n_ids;
     for (int i = 0; i < window; i++) {
-        int d = b->queue[i].n_ids - head_len;
+        int d = q->items[i].n_ids - head_len;
         cands[i].distance = i == 0 ? -1 : (d < 0 ? -d : d);
         cands[i].pos = i;
     }
@@ -204,7 +242,7 @@ static int take_batch(nmt_batcher *b, worker *w, double now, int max_n, long max
     int n = 0;
     long tokens = 0;
     for (int c = 0; c < window && n < max_n; c++) {
-        const item *it = &b->queue[cands[c].pos];
+        const item *it = &q->items[cands[c].pos];
         if (n > 0 && tokens + it->n_ids > max_tokens)
             continue;
         taken[cands[c].pos] = 1;
@@ -212,20 +250,63 @@ static int take_batch(nmt_batcher *b, worker *w, double now, int max_n, long max
         w->batch[n++] = *it;
     }
     int kept = 0;
-    for (int i = 0; i < b->count; i++)
+    for (int i = 0; i < q->count; i++)
         if (i >= window || !taken[i])
-            b->queue[kept++] = b->queue[i];
-    b->count = kept;
-    b->queued_tokens -= tokens;
+            q->items[kept++] = q->items[i];
+    b->count -= q->count - kept;
+    q->count = kept;
+    q->tokens -= tokens;
+    q->last_taken = now;
+    w->batch_model = m;
     if (b->obs.queue_wait)
         for (int i = 0; i < n; i++)
-            b->obs.queue_wait(b->obs.user, now - w->batch[i].t_enq);
+            b->obs.queue_wait(b->obs.user, m, now - w->batch[i].t_enq);
     return n;
+}
+
+/* A unit's translation by the worker's model (no lock held; text may be
+ * NULL: failed).  The first translation of a pivoted unit is tokenized for
+ * its second model and marked to go there; otherwise it is the result. */
+static void unit_translated(nmt_batcher *b, nmt_job *job, int unit, char *text)
+{
+    const nmt_route *r = &job->routes[job->unit_text[unit]];
+    if (!r->pivot || job->unit_stage[unit] || !text || !text[0]) {
+        job->unit_out[unit] = text; /* each slot is written by one worker only */
+        return;
+    }
+    const nmt_translator *tr = b->models[r->then_model].tr;
+    int cap = nmt_translator_max_positions(tr), prefix = r->then_lang_token > 0, n = 0;
+    int *ids = malloc(((size_t)cap + 1) * sizeof *ids);
+    nmt_err err;
+    nmt_code rc = ids ? nmt_translator_encode(tr, text, strlen(text), ids + prefix, cap - prefix, &n, &err)
+                      : nmt_err_set(&err, NMT_ERR_NOMEM, "out of memory");
+    free(text);
+    if (rc) {
+        nmt_error("batcher", "pivot: a first translation does not fit the second model (%s)", err.msg);
+        free(ids);
+        job->unit_out[unit] = NULL;
+        return;
+    }
+    if (prefix)
+        ids[0] = r->then_lang_token;
+    job->unit_pivot_ids[unit] = ids;
+    job->unit_ids[unit] = ids;
+    job->unit_len[unit] = n + prefix;
+    job->unit_forward[unit] = 1;
+}
+
+/* The generation limit of a unit in its current model. */
+static int unit_limit(const nmt_batcher *b, int model, const nmt_job *job, int unit)
+{
+    const nmt_route *r = &job->routes[job->unit_text[unit]];
+    int max_length = r->pivot && !job->unit_stage[unit] ? 0 : job->max_length;
+    return nmt_translator_limit(b->models[model].tr, job->unit_len[unit], &(nmt_translate_opts){.max_length = max_length});
 }
 
 /* Decodes the live sentences of a batch (no lock held). */
 static void run_batch(nmt_batcher *b, worker *w, int n)
 {
+    const nmt_translator *tr = b->models[w->model].tr;
     int m = 0, n_gone = 0;
     for (int i = 0; i < n; i++) {
         nmt_job *job = w->batch[i].job;
@@ -242,8 +323,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         }
         w->src[m] = job->unit_ids[w->batch[i].index];
         w->src_len[m] = job->unit_len[w->batch[i].index];
-        w->limit[m] = nmt_translator_limit(b->tr, w->src_len[m],
-                                           &(nmt_translate_opts){.max_length = job->max_length});
+        w->limit[m] = unit_limit(b, w->model, job, w->batch[i].index);
         m++;
     }
     if (m == 0)
@@ -259,20 +339,22 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         return;
     }
     long tokens_in = 0;
+    int done = 0;
     for (int i = 0, k = 0; i < n; i++) {
         if (w->batch[i].index < 0)
             continue;
         nmt_job *job = w->batch[i].job;
         char *text = NULL;
-        if (nmt_translator_decode(b->tr, w->out[k], w->out_len[k], &text, &err))
+        if (nmt_translator_decode(tr, w->out[k], w->out_len[k], &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
-        job->unit_out[w->batch[i].index] = text; /* each slot is written by one worker only */
+        unit_translated(b, job, w->batch[i].index, text);
+        done += !job->unit_forward[w->batch[i].index];
         tokens_in += w->src_len[k];
         __atomic_add_fetch(&job->tokens_out, w->out_len[k], __ATOMIC_RELAXED);
         k++;
     }
     if (b->obs.batch)
-        b->obs.batch(b->obs.user, m, tokens_in, stats.tokens_out, stats.steps);
+        b->obs.batch(b->obs.user, w->model, m, tokens_in, stats.tokens_out, stats.steps, done);
 }
 
 /* Accounts for one unit of job (lock held): translated (status NMT_JOB_OK)
@@ -297,11 +379,55 @@ static nmt_job_status unit_outcome(const item *it)
     return it->job->unit_out[it->index] ? NMT_JOB_OK : NMT_JOB_FAILED;
 }
 
+/* Queues item it at the back of model m, past its capacity (lock held). */
+static int enqueue_forced(nmt_batcher *b, int m, item it)
+{
+    model_queue *q = &b->models[m];
+    if (q->count == q->cap) {
+        int cap = 2 * q->cap;
+        item *grown = realloc(q->items, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        q->items = grown;
+        q->cap = cap;
+    }
+    q->items[q->count++] = it;
+    q->tokens += it.n_ids;
+    b->count++;
+    return 0;
+}
+
+/* Accounts for a unit a worker is done with (lock held): a pivoted unit
+ * whose first translation is ready goes to its second model's queue;
+ * anything else is settled (unit_outcome). */
+static void unit_done(nmt_batcher *b, const item *it, nmt_job **completed, int *n_completed)
+{
+    nmt_job *job = it->job;
+    if (it->index >= 0 && job->unit_forward[it->index]) {
+        int u = it->index;
+        job->unit_forward[u] = 0;
+        job->unit_stage[u] = 1;
+        nmt_job_status why = job->status != NMT_JOB_OK ? job->status : b->stopping ? NMT_JOB_SHUTDOWN : NMT_JOB_OK;
+        if (why == NMT_JOB_OK) {
+            item next = {.job = job, .index = u, .n_ids = job->unit_len[u], .t_enq = nmt_now_s()};
+            if (enqueue_forced(b, job->routes[job->unit_text[u]].then_model, next) == 0) {
+                pthread_cond_signal(&b->work);
+                return;
+            }
+            nmt_error("batcher", "out of memory queueing a pivoted sentence");
+            why = NMT_JOB_FAILED;
+        }
+        settle_unit(b, job, why, completed, n_completed);
+        return;
+    }
+    settle_unit(b, job, unit_outcome(it), completed, n_completed);
+}
+
 /* Accounts for a finished batch (lock held); appends completed jobs. */
 static void finish_batch(nmt_batcher *b, worker *w, int n, nmt_job **completed, int *n_completed)
 {
     for (int i = 0; i < n; i++)
-        settle_unit(b, w->batch[i].job, unit_outcome(&w->batch[i]), completed, n_completed);
+        unit_done(b, &w->batch[i], completed, n_completed);
 }
 
 /* A job whose units are all translated: each text put back together with
@@ -329,9 +455,61 @@ static void complete_all(nmt_job **jobs, int n)
     }
 }
 
-/* What an idle worker does next (lock held; may wait on b->work). */
+/* Whether model m's next batch may start now (lock held): it is full, its
+ * oldest sentence has waited max_wait_ms, or the batcher is closing.
+ * Otherwise *wait_s is how long until the oldest has waited enough. */
+static int batch_ready(const nmt_batcher *b, int m, double now, double *wait_s)
+{
+    const model_queue *q = &b->models[m];
+    double waited = now - q->items[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
+    if (b->closing || q->count >= b->o.max_batch_sentences || q->tokens >= b->o.max_batch_tokens ||
+        waited >= max_wait)
+        return 1;
+    *wait_s = max_wait - waited;
+    return 0;
+}
+
+/* The model an idle worker serves next (lock held): among those whose
+ * batch is ready, the one taken least recently (then the one whose oldest
+ * sentence waited longest); -1 when none is ready, with *wait_s the time
+ * until the first will be. */
+static int pick_model(const nmt_batcher *b, double now, double *wait_s)
+{
+    int best = -1;
+    *wait_s = 1e9;
+    for (int m = 0; m < b->n_models; m++) {
+        const model_queue *q = &b->models[m];
+        double w;
+        if (q->count == 0)
+            continue;
+        if (!batch_ready(b, m, now, &w)) {
+            if (w < *wait_s)
+                *wait_s = w;
+            continue;
+        }
+        const model_queue *bq = best >= 0 ? &b->models[best] : NULL;
+        if (!bq || q->last_taken < bq->last_taken ||
+            (q->last_taken == bq->last_taken && q->items[0].t_enq < bq->items[0].t_enq))
+            best = m;
+    }
+    return best;
+}
+
+/* Continuous scheduling: whether a worker decoding model m should stop
+ * admitting so that it can move to a model that has work and no worker
+ * (lock held).  One draining worker per such model is enough. */
+static int should_drain(const nmt_batcher *b, int m)
+{
+    int unserved = 0;
+    for (int k = 0; k < b->n_models; k++)
+        unserved += k != m && b->models[k].count > 0 && b->models[k].serving == 0;
+    return unserved > b->n_draining;
+}
+
+/* What an idle worker does next (lock held; may wait on b->work):
+ * WAIT_TAKE with *model set, WAIT_AGAIN or WAIT_STOP. */
 enum { WAIT_TAKE, WAIT_AGAIN, WAIT_STOP };
-static int wait_for_batch(nmt_batcher *b, worker *w, double now)
+static int wait_for_batch(nmt_batcher *b, worker *w, double now, int *model)
 {
     if (b->count == 0) {
         if (b->stopping)
@@ -340,7 +518,7 @@ static int wait_for_batch(nmt_batcher *b, worker *w, double now)
         return WAIT_AGAIN;
     }
     int n_completed = 0;
-    sweep_expired(b, now, w->completed, &n_completed);
+    sweep_expired(b, now, w->completed, &n_completed, w->completed_cap - b->o.max_batch_sentences);
     if (n_completed) {
         pthread_mutex_unlock(&b->lock);
         complete_all(w->completed, n_completed);
@@ -350,10 +528,10 @@ static int wait_for_batch(nmt_batcher *b, worker *w, double now)
     if (b->count == 0)
         return WAIT_AGAIN;
     /* a batch that is not full waits for more, up to max_wait_ms for its oldest */
-    double waited = now - b->queue[0].t_enq, max_wait = b->o.max_wait_ms / 1000.0;
-    if (!b->closing && b->count < b->o.max_batch_sentences && b->queued_tokens < b->o.max_batch_tokens &&
-        waited < max_wait) {
-        struct timespec until = abs_deadline(max_wait - waited);
+    double wait_s;
+    *model = pick_model(b, now, &wait_s);
+    if (*model < 0) {
+        struct timespec until = abs_deadline(wait_s);
         pthread_cond_timedwait(&b->work, &b->lock, &until);
         return WAIT_AGAIN;
     }
@@ -375,6 +553,32 @@ static void end_round(nmt_batcher *b, worker *w, int n_completed)
     }
 }
 
+/* Makes the worker's decoding state that of model m (no lock held): a
+ * worker holds one model's state at a time.  0, or -1 (logged) when it
+ * cannot be built. */
+static int hold_model(nmt_batcher *b, worker *w, int m)
+{
+    if (w->model == m)
+        return 0;
+    nmt_translator_state_free(w->state);
+    nmt_running_free(w->rb);
+    w->state = NULL;
+    w->rb = NULL;
+    w->model = -1;
+    nmt_err err;
+    const nmt_translator *tr = b->models[m].tr;
+    int B = b->o.max_batch_sentences;
+    nmt_code rc = b->o.scheduling == NMT_SCHED_STATIC
+                      ? nmt_translator_state_new(&w->state, tr, B, b->o.max_batch_tokens, &err)
+                      : nmt_running_new(&w->rb, tr, B, b->o.max_batch_tokens, 0, &err);
+    if (rc) {
+        nmt_error("batcher", "cannot build a worker's state for model %s: %s", nmt_translator_name(tr), err.msg);
+        return -1;
+    }
+    w->model = m;
+    return 0;
+}
+
 static void *worker_continuous(worker *w);
 
 static void *worker_main(void *arg)
@@ -387,19 +591,27 @@ static void *worker_main(void *arg)
     b->running++;
     for (;;) {
         double now = nmt_now_s();
-        int next = wait_for_batch(b, w, now);
+        int m = -1;
+        int next = wait_for_batch(b, w, now, &m);
         if (next == WAIT_STOP)
             break;
         if (next == WAIT_AGAIN)
             continue;
         int n_completed = 0;
-        int n = take_batch(b, w, now, b->o.max_batch_sentences, b->o.max_batch_tokens);
+        int n = take_batch(b, w, m, now, b->o.max_batch_sentences, b->o.max_batch_tokens);
         b->busy++;
+        b->models[m].serving++;
         b->last_progress = now;
         pthread_mutex_unlock(&b->lock);
-        run_batch(b, w, n);
+        if (hold_model(b, w, m) == 0) {
+            run_batch(b, w, n);
+        } else {
+            for (int i = 0; i < n; i++)
+                w->batch[i].job->unit_out[w->batch[i].index] = NULL; /* failed */
+        }
         pthread_mutex_lock(&b->lock);
         b->busy--;
+        b->models[m].serving--;
         b->last_progress = nmt_now_s();
         finish_batch(b, w, n, w->completed, &n_completed);
         end_round(b, w, n_completed);
@@ -436,10 +648,10 @@ static void admit_items(nmt_batcher *b, worker *w, int n, int *n_gone)
             w->batch[i].index = -1 - w->batch[i].index;
             continue;
         }
-        int len = job->unit_len[w->batch[i].index];
-        w->inputs[m] = (nmt_row_input){
-            .ids = job->unit_ids[w->batch[i].index], .len = len,
-            .limit = nmt_translator_limit(b->tr, len, &(nmt_translate_opts){.max_length = job->max_length})};
+        int unit = w->batch[i].index;
+        w->inputs[m] = (nmt_row_input){.ids = job->unit_ids[unit],
+                                       .len = job->unit_len[unit],
+                                       .limit = unit_limit(b, w->model, job, unit)};
         w->admitted[m++] = i;
     }
     if (m == 0)
@@ -455,17 +667,18 @@ static void admit_items(nmt_batcher *b, worker *w, int n, int *n_gone)
     for (int i = 0; i < m; i++)
         w->row_item[w->rows[i]] = w->batch[w->admitted[i]];
     if (b->obs.admission)
-        b->obs.admission(b->obs.user, m);
+        b->obs.admission(b->obs.user, w->model, m);
 }
 
 /* One step; the finished rows' translations go into their jobs (no lock
  * held).  Returns how many rows finished (their numbers in w->finished). */
 static int step_rows(nmt_batcher *b, worker *w)
 {
-    int live = nmt_running_live(w->rb);
+    int live = w->rb ? nmt_running_live(w->rb) : 0;
     if (live == 0)
         return 0;
-    int n_fin = nmt_running_step(w->rb, w->finished, NULL);
+    const nmt_translator *tr = b->models[w->model].tr;
+    int n_fin = nmt_running_step(w->rb, w->finished, NULL), done = 0;
     long tokens_in = 0;
     for (int f = 0; f < n_fin; f++) {
         int row = w->finished[f], n_out;
@@ -474,14 +687,15 @@ static int step_rows(nmt_batcher *b, worker *w)
         int unit = w->row_item[row].index;
         char *text = NULL;
         nmt_err err;
-        if (nmt_translator_decode(b->tr, ids, n_out, &text, &err))
+        if (nmt_translator_decode(tr, ids, n_out, &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
-        job->unit_out[unit] = text; /* each slot is written by one worker only */
         tokens_in += job->unit_len[unit];
+        unit_translated(b, job, unit, text);
+        done += !job->unit_forward[unit];
         __atomic_add_fetch(&job->tokens_out, n_out, __ATOMIC_RELAXED);
     }
     if (b->obs.step)
-        b->obs.step(b->obs.user, live, n_fin, tokens_in);
+        b->obs.step(b->obs.user, w->model, live, n_fin, tokens_in, done);
     return n_fin;
 }
 
@@ -494,41 +708,55 @@ static void *worker_continuous(worker *w)
     b->running++;
     w->since_admit = b->o.admit_interval_steps;
     for (;;) {
-        int live = nmt_running_live(w->rb), n_completed = 0;
+        int live = w->rb ? nmt_running_live(w->rb) : 0, n_completed = 0;
         double now = nmt_now_s();
+        int m = w->model;
         if (live == 0) { /* idle: wait for work as a static worker does */
-            int next = wait_for_batch(b, w, now);
+            int next = wait_for_batch(b, w, now, &m);
             if (next == WAIT_STOP)
                 break;
             if (next == WAIT_AGAIN)
                 continue;
+        } else if (!w->draining && should_drain(b, m)) {
+            w->draining = 1; /* another model waits with no worker: finish these rows, then move */
+            b->n_draining++;
         }
         /* admission: the oldest waiting sentence first, while rows and tokens allow */
+        model_queue *q = &b->models[m];
         int n_take = 0, free_rows = B - live;
-        long token_room = b->o.max_batch_tokens - nmt_running_live_tokens(w->rb);
-        if (token_room > nmt_running_max_tokens(w->rb))
+        long token_room = b->o.max_batch_tokens - (live ? nmt_running_live_tokens(w->rb) : 0);
+        if (live && token_room > nmt_running_max_tokens(w->rb))
             token_room = nmt_running_max_tokens(w->rb);
-        if (b->count > 0 && free_rows > 0 &&
-            (live == 0 || (free_rows >= b->o.admit_min_rows && w->since_admit >= b->o.admit_interval_steps &&
-                           b->queue[0].n_ids <= token_room)))
-            n_take = take_batch(b, w, now, free_rows, token_room);
+        if (q->count > 0 && free_rows > 0 &&
+            (live == 0 || (!w->draining && free_rows >= b->o.admit_min_rows &&
+                           w->since_admit >= b->o.admit_interval_steps && q->items[0].n_ids <= token_room)))
+            n_take = take_batch(b, w, m, now, free_rows, token_room);
         if (n_take > 0)
             w->since_admit = 0;
         if (!w->active) {
             w->active = 1;
             b->busy++;
+            b->models[m].serving++;
+            w->batch_model = m;
         }
         b->last_progress = now;
         pthread_mutex_unlock(&b->lock);
 
         int n_gone = 0;
         w->admit_failed = 0;
-        if (n_take > 0)
-            admit_items(b, w, n_take, &n_gone);
+        if (n_take > 0) {
+            if (hold_model(b, w, m) == 0) {
+                admit_items(b, w, n_take, &n_gone);
+            } else {
+                w->admit_failed = 1;
+                for (int i = 0; i < n_take; i++)
+                    w->batch[i].index = -1 - w->batch[i].index;
+            }
+        }
         int n_fin = step_rows(b, w);
         w->since_admit++;
         /* rows whose client went away leave before the next step */
-        int max_rows = nmt_running_max_rows(w->rb);
+        int max_rows = B;
         for (int r = 0; r < max_rows; r++)
             w->leave[r] = 0;
         for (int f = 0; f < n_fin; f++)
@@ -549,7 +777,7 @@ static void *worker_continuous(worker *w)
         /* finished rows */
         for (int f = 0; f < n_fin; f++) {
             item *it = &w->row_item[w->finished[f]];
-            settle_unit(b, it->job, unit_outcome(it), w->completed, &n_completed);
+            unit_done(b, it, w->completed, &n_completed);
             it->job = NULL;
         }
         /* rows that leave unfinished: client gone, request timed out or failed elsewhere */
@@ -574,10 +802,15 @@ static void *worker_continuous(worker *w)
             n_cancel++;
         }
         if (n_cancel && b->obs.cancelled)
-            b->obs.cancelled(b->obs.user, n_cancel);
-        if (nmt_running_live(w->rb) == 0) {
+            b->obs.cancelled(b->obs.user, w->model, n_cancel);
+        if (!w->rb || nmt_running_live(w->rb) == 0) {
             w->active = 0;
             b->busy--;
+            b->models[w->batch_model].serving--;
+            if (w->draining) {
+                w->draining = 0;
+                b->n_draining--;
+            }
         }
         end_round(b, w, n_completed);
     }
@@ -611,13 +844,9 @@ static void worker_free(worker *w)
 
 static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
 {
-    int B = b->o.max_batch_sentences, P = nmt_translator_max_positions(b->tr);
+    int B = b->o.max_batch_sentences, P = b->max_pos;
     w->b = b;
-    nmt_code rc = b->o.scheduling == NMT_SCHED_STATIC
-                      ? nmt_translator_state_new(&w->state, b->tr, B, b->o.max_batch_tokens, err)
-                      : NMT_OK;
-    if (rc)
-        return rc;
+    w->model = -1;
     w->batch = calloc((size_t)B, sizeof *w->batch);
     w->src = calloc((size_t)B, sizeof *w->src);
     w->src_len = calloc((size_t)B, sizeof(int));
@@ -628,41 +857,37 @@ static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
     w->gone_cache = calloc((size_t)B, sizeof *w->gone_cache);
     w->cands = calloc((size_t)B * 4, sizeof *w->cands);
     w->taken = calloc((size_t)B * 4, 1);
-    /* a batch completes at most B jobs; a sweep at most the whole queue */
-    w->completed = calloc((size_t)(b->o.queue_capacity + B), sizeof *w->completed);
+    /* a batch completes at most B jobs; a sweep stops B short of the end */
+    w->completed_cap = b->n_models * b->o.queue_capacity + 2 * B;
+    w->completed = calloc((size_t)w->completed_cap, sizeof *w->completed);
+    w->row_item = calloc((size_t)B, sizeof *w->row_item);
+    w->inputs = calloc((size_t)B, sizeof *w->inputs);
+    w->rows = calloc((size_t)B, sizeof(int));
+    w->finished = calloc((size_t)B, sizeof(int));
+    w->admitted = calloc((size_t)B, sizeof(int));
+    w->leave = calloc((size_t)B, 1);
     if (!w->batch || !w->src || !w->src_len || !w->limit || !w->out_len || !w->out || !w->out_pool ||
-        !w->gone_cache || !w->completed || !w->cands || !w->taken)
+        !w->gone_cache || !w->completed || !w->cands || !w->taken || !w->row_item || !w->inputs || !w->rows ||
+        !w->finished || !w->admitted || !w->leave)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a batcher worker");
     for (int i = 0; i < B; i++)
         w->out[i] = w->out_pool + (size_t)i * P;
-    if (b->o.scheduling == NMT_SCHED_CONTINUOUS) {
-        if ((rc = nmt_running_new(&w->rb, b->tr, B, b->o.max_batch_tokens, 0, err)))
-            return rc;
-        w->row_item = calloc((size_t)B, sizeof *w->row_item);
-        w->inputs = calloc((size_t)B, sizeof *w->inputs);
-        w->rows = calloc((size_t)B, sizeof(int));
-        w->finished = calloc((size_t)B, sizeof(int));
-        w->admitted = calloc((size_t)B, sizeof(int));
-        w->leave = calloc((size_t)B, 1);
-        if (!w->row_item || !w->inputs || !w->rows || !w->finished || !w->admitted || !w->leave)
-            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for a batcher worker");
-    }
-    return NMT_OK;
+    /* the first model's state now, so that a model too large for the caps fails at start */
+    return hold_model(b, w, 0) == 0 ? NMT_OK : nmt_err_set(err, NMT_ERR_NOMEM, "cannot build a worker's state");
 }
 
 /* ---- the batcher ------------------------------------------------------ */
 
-nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nmt_batcher_opts *opts,
-                           const nmt_batcher_observer *observer, nmt_err *err)
+nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *const *models, int n_models,
+                           const nmt_batcher_opts *opts, const nmt_batcher_observer *observer, nmt_err *err)
 {
     *out = NULL;
     if (opts->workers < 1 || opts->max_batch_sentences < 1 || opts->max_batch_tokens < 1 ||
-        opts->queue_capacity < 1 || opts->max_wait_ms < 0 || opts->request_timeout_ms < 1)
+        opts->queue_capacity < 1 || opts->max_wait_ms < 0 || opts->request_timeout_ms < 1 || n_models < 1)
         return nmt_err_set(err, NMT_ERR_INVALID, "batcher settings must be positive");
     nmt_batcher *b = calloc(1, sizeof *b);
     if (!b)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-    b->tr = tr;
     b->o = *opts;
     if (observer)
         b->obs = *observer;
@@ -673,11 +898,24 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
     pthread_cond_init(&b->work, &ca);
     pthread_cond_init(&b->idle, &ca);
     pthread_condattr_destroy(&ca);
-    b->queue = calloc((size_t)opts->queue_capacity, sizeof *b->queue);
+    b->models = calloc((size_t)n_models, sizeof *b->models);
     b->workers = calloc((size_t)opts->workers, sizeof *b->workers);
-    if (!b->queue || !b->workers) {
+    if (!b->models || !b->workers) {
         nmt_batcher_free(b);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    }
+    b->n_models = n_models;
+    for (int m = 0; m < n_models; m++) {
+        model_queue *q = &b->models[m];
+        q->tr = models[m];
+        q->cap = opts->queue_capacity + opts->workers * opts->max_batch_sentences; /* room for pivoted units */
+        if (!(q->items = calloc((size_t)q->cap, sizeof *q->items))) {
+            nmt_batcher_free(b);
+            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        }
+        int P = nmt_translator_max_positions(models[m]);
+        if (P > b->max_pos)
+            b->max_pos = P;
     }
     b->n_workers = opts->workers;
     for (int i = 0; i < b->n_workers; i++) {
@@ -690,17 +928,25 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nm
         }
         b->workers[i].started = 1;
     }
-    nmt_info("batcher", "%d workers, batches of up to %d sentences / %d tokens, max wait %d ms, queue %d",
-             opts->workers, opts->max_batch_sentences, opts->max_batch_tokens, opts->max_wait_ms,
-             opts->queue_capacity);
+    nmt_info("batcher", "%d workers shared by %d model%s, batches of up to %d sentences / %d tokens, max wait %d ms, "
+             "queue %d per model", opts->workers, n_models, n_models == 1 ? "" : "s", opts->max_batch_sentences,
+             opts->max_batch_tokens, opts->max_wait_ms, opts->queue_capacity);
     *out = b;
     return NMT_OK;
 }
 
+static const nmt_route default_route = {0, 0, 0, 0, 0};
+
 nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
-                            const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
-                            void *user, int *bad_index, int *units, nmt_err *err)
+                            const nmt_route *routes, const nmt_text_opts *text_opts, int max_length,
+                            nmt_job_done_fn done, nmt_job_gone_fn gone, void *user, int *bad_index, int *units,
+                            nmt_err *err)
 {
+    for (int i = 0; routes && i < n; i++) {
+        const nmt_route *r = &routes[i];
+        if (r->model < 0 || r->model >= b->n_models || (r->pivot && (r->then_model < 0 || r->then_model >= b->n_models)))
+            return nmt_err_set(err, NMT_ERR_INVALID, "text %d: no such model", i);
+    }
     nmt_job *job = calloc(1, sizeof *job);
     if (!job)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
@@ -713,16 +959,21 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     job->plans = calloc(slots, sizeof *job->plans);
     job->texts = calloc(slots, sizeof *job->texts);
     job->first_unit = calloc(slots + 1, sizeof *job->first_unit);
+    job->routes = calloc(slots, sizeof *job->routes);
+    int *adds = calloc((size_t)b->n_models, sizeof *adds); /* units for each model's queue */
     nmt_code rc = NMT_OK;
-    if (!job->plans || !job->texts || !job->first_unit) {
+    if (!job->plans || !job->texts || !job->first_unit || !job->routes || !adds) {
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    for (int i = 0; i < n; i++)
+        job->routes[i] = routes ? routes[i] : default_route;
     /* every text into units; the request's unit budget is shared by its texts */
     nmt_text_opts o = *text_opts;
     for (int i = 0; i < n; i++) {
         o.max_units = text_opts->max_units - job->n_units;
-        rc = nmt_text_plan_new(&job->plans[i], b->tr, texts[i], lens[i], &o, err);
+        o.lang_token = job->routes[i].lang_token;
+        rc = nmt_text_plan_new(&job->plans[i], b->models[job->routes[i].model].tr, texts[i], lens[i], &o, err);
         if (rc) {
             if (bad_index)
                 *bad_index = i;
@@ -739,13 +990,19 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     job->unit_ids = calloc(m, sizeof *job->unit_ids);
     job->unit_len = calloc(m, sizeof *job->unit_len);
     job->unit_out = calloc(m, sizeof *job->unit_out);
-    if (!job->unit_ids || !job->unit_len || !job->unit_out) {
+    job->unit_text = calloc(m, sizeof *job->unit_text);
+    job->unit_stage = calloc(m, 1);
+    job->unit_forward = calloc(m, 1);
+    job->unit_pivot_ids = calloc(m, sizeof *job->unit_pivot_ids);
+    if (!job->unit_ids || !job->unit_len || !job->unit_out || !job->unit_text || !job->unit_stage ||
+        !job->unit_forward || !job->unit_pivot_ids) {
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }
     int to_queue = 0;
     for (int i = 0; i < n; i++) {
         for (int u = job->first_unit[i]; u < job->first_unit[i + 1]; u++) {
+            job->unit_text[u] = i;
             job->unit_ids[u] = nmt_text_plan_ids(job->plans[i], u - job->first_unit[i], &job->unit_len[u]);
             if (nmt_text_plan_unit_empty(job->plans[i], u - job->first_unit[i])) {
                 if (!(job->unit_out[u] = strdup(""))) {
@@ -754,6 +1011,9 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
                 }
             } else {
                 to_queue++;
+                adds[job->routes[i].model]++;
+                if (job->routes[i].pivot) /* its second model must have room too */
+                    adds[job->routes[i].then_model]++;
             }
         }
     }
@@ -766,37 +1026,43 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
         rc = nmt_err_set(err, NMT_ERR_CLOSED, "shutting down");
         goto fail;
     }
-    if (b->count + to_queue > b->o.queue_capacity) {
-        int depth = b->count;
-        pthread_mutex_unlock(&b->lock);
-        rc = nmt_err_set(err, NMT_ERR_BUSY, "queue full (%d of %d segments waiting, %d more asked)", depth,
-                         b->o.queue_capacity, to_queue);
-        goto fail;
+    for (int k = 0; k < b->n_models; k++) {
+        if (adds[k] && b->models[k].count + adds[k] > b->o.queue_capacity) {
+            int depth = b->models[k].count;
+            pthread_mutex_unlock(&b->lock);
+            rc = nmt_err_set(err, NMT_ERR_BUSY, "queue full (%d of %d segments waiting for model %s, %d more asked)",
+                             depth, b->o.queue_capacity, nmt_translator_name(b->models[k].tr), adds[k]);
+            goto fail;
+        }
     }
     job->remaining = to_queue;
     for (int u = 0; u < job->n_units; u++) {
         if (job->unit_out[u])
             continue;
-        b->queue[b->count++] = (item){.job = job, .index = u, .n_ids = job->unit_len[u], .t_enq = job->t_submit};
-        b->queued_tokens += job->unit_len[u];
+        model_queue *q = &b->models[job->routes[job->unit_text[u]].model];
+        q->items[q->count++] = (item){.job = job, .index = u, .n_ids = job->unit_len[u], .t_enq = job->t_submit};
+        q->tokens += job->unit_len[u];
+        b->count++;
     }
     if (to_queue)
         pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->lock);
+    free(adds);
     if (to_queue == 0) {
         join_texts(job);
         done(job, user);
     }
     return NMT_OK;
 fail:
+    free(adds);
     nmt_job_free(job);
     return rc;
 }
 
-int nmt_batcher_queue_depth(nmt_batcher *b)
+int nmt_batcher_queue_depth(nmt_batcher *b, int model)
 {
     pthread_mutex_lock(&b->lock);
-    int n = b->count;
+    int n = model < 0 ? b->count : model < b->n_models ? b->models[model].count : 0;
     pthread_mutex_unlock(&b->lock);
     return n;
 }
@@ -804,9 +1070,12 @@ int nmt_batcher_queue_depth(nmt_batcher *b)
 int nmt_batcher_healthy(nmt_batcher *b, double stall_seconds)
 {
     pthread_mutex_lock(&b->lock);
-    double now = nmt_now_s();
+    double now = nmt_now_s(), oldest = now;
+    for (int m = 0; m < b->n_models; m++)
+        if (b->models[m].count > 0 && b->models[m].items[0].t_enq < oldest)
+            oldest = b->models[m].items[0].t_enq;
     int ok = b->running == b->n_workers &&
-             (b->count == 0 || now - b->last_progress < stall_seconds || now - b->queue[0].t_enq < stall_seconds);
+             (b->count == 0 || now - b->last_progress < stall_seconds || now - oldest < stall_seconds);
     pthread_mutex_unlock(&b->lock);
     return ok;
 }
@@ -827,17 +1096,20 @@ void nmt_batcher_close(nmt_batcher *b, int grace_ms)
         if (pthread_cond_timedwait(&b->idle, &b->lock, &until) == ETIMEDOUT)
             break;
     }
-    /* whatever is still queued will not run */
+    /* whatever is still queued will not run (pivoted sentences that finish
+     * their first model from now on complete as shut down: unit_done) */
+    b->stopping = 1;
     nmt_job **left = calloc((size_t)b->count + 1, sizeof *left);
     int n_left = 0;
-    while (b->count > 0) {
-        nmt_job *job = b->queue[0].job;
-        if (fail_job(b, job, NMT_JOB_SHUTDOWN) && left)
-            left[n_left++] = job;
+    for (int m = 0; m < b->n_models; m++) {
+        while (b->models[m].count > 0) {
+            nmt_job *job = b->models[m].items[0].job;
+            if (fail_job(b, job, NMT_JOB_SHUTDOWN) && left)
+                left[n_left++] = job;
+        }
     }
     if (n_left)
         nmt_warn("batcher", "%d requests not translated before the shutdown deadline", n_left);
-    b->stopping = 1;
     pthread_cond_broadcast(&b->work);
     pthread_mutex_unlock(&b->lock);
     complete_all(left, n_left);
@@ -855,10 +1127,12 @@ void nmt_batcher_free(nmt_batcher *b)
     if (!b)
         return;
     nmt_batcher_close(b, 0);
-    for (int i = 0; i < b->n_workers; i++)
+    for (int i = 0; b->workers && i < b->n_workers; i++)
         worker_free(&b->workers[i]);
+    for (int m = 0; b->models && m < b->n_models; m++)
+        free(b->models[m].items);
     free(b->workers);
-    free(b->queue);
+    free(b->models);
     pthread_cond_destroy(&b->work);
     pthread_cond_destroy(&b->idle);
     pthread_mutex_destroy(&b->lock);

@@ -1,17 +1,25 @@
-/* batcher.h: the micro-batcher.  Requests (lists of sentences) go into one
- * bounded queue of sentences; worker threads, each with its own translator
- * context, take a batch when enough sentences wait (max_batch_sentences or
- * max_batch_tokens) or when the oldest has waited max_wait_ms, grouping
- * sentences of similar length.  With continuous scheduling (the default) a
- * worker keeps a running batch (running_batch.h): waiting sentences join it
- * between decoder steps while it has room (admit_min_rows free rows, every
+/* batcher.h: the micro-batcher, the scheduler between HTTP and the engine.
+ * It serves one or several models with one pool of worker threads.  Each
+ * model has its own bounded queue of sentences; a batch never mixes models.
+ * A free worker serves the model whose work waits and was taken least
+ * recently (round robin between busy models, so one busy pair cannot starve
+ * another), taking a batch when enough of its sentences wait
+ * (max_batch_sentences or max_batch_tokens) or the oldest has waited
+ * max_wait_ms, grouping sentences of similar length.  With continuous
+ * scheduling (the default) a worker keeps a running batch (running_batch.h)
+ * of one model: waiting sentences of that model join it between decoder
+ * steps while it has room (admit_min_rows free rows, every
  * admit_interval_steps steps, within max_batch_sentences and
  * max_batch_tokens), finished ones leave at once, and a sentence whose
- * request timed out or whose client left leaves at the next step.  A request's sentences may travel in
- * different batches; its results come back in its own order, through one
- * completion callback, called exactly once for every accepted request
- * (translated, timed out, cancelled because the client left, or refused at
- * shutdown).  The batcher knows nothing of HTTP.
+ * request timed out or whose client left leaves at the next step; when
+ * another model has work that no worker serves, the worker stops admitting
+ * and takes that model once its rows are done.  A request's texts may each
+ * have their own route (model, target-language token, and a second model
+ * that translates each sentence's result again: pivoting through English).
+ * Its sentences may travel in different batches; its results come back in
+ * its own order, through one completion callback, called exactly once for
+ * every accepted request (translated, timed out, cancelled because the
+ * client left, or refused at shutdown).  The batcher knows nothing of HTTP.
  *
  * Threading: submit, close and the queries are thread-safe.  Completion
  * callbacks run on a worker thread (or on the closing thread) without any
@@ -37,7 +45,7 @@ typedef struct nmt_batcher_opts {
     int max_batch_sentences; /* a batch is full at this many sentences ... */
     int max_batch_tokens;    /* ... or this many source tokens */
     int max_wait_ms;         /* the oldest waiting sentence goes after this long */
-    int queue_capacity;      /* sentences waiting; beyond it submit says NMT_ERR_BUSY */
+    int queue_capacity;      /* sentences waiting per model; beyond it submit says NMT_ERR_BUSY */
     int request_timeout_ms;  /* a request not done after this long completes as timed out */
     nmt_scheduling scheduling;
     int admit_min_rows;      /* continuous: join a running decode only when this many rows are free ... */
@@ -60,38 +68,59 @@ typedef void (*nmt_job_done_fn)(nmt_job *job, void *user);
  * remaining sentences are not decoded.  Called from worker threads. */
 typedef int (*nmt_job_gone_fn)(void *user);
 
-/* Observations for metrics, called from worker threads (may be NULL). */
+/* Observations for metrics, called from worker threads (may be NULL);
+ * model is the index of the model that did the work.  A sentence that is
+ * pivoted is decoded by two models: `finished` counts it on each, `done`
+ * once, when its final translation is there. */
 typedef struct nmt_batcher_observer {
-    void (*batch)(void *user, int sentences, long tokens_in, long tokens_out, int steps); /* static */
-    void (*queue_wait)(void *user, double seconds); /* once per sentence taken */
+    /* static: one batch decoded */
+    void (*batch)(void *user, int model, int sentences, long tokens_in, long tokens_out, int steps, int done);
+    void (*queue_wait)(void *user, int model, double seconds); /* once per sentence taken */
     /* continuous: a group joined; one step of live_rows, after which `finished` left done; rows cancelled */
-    void (*admission)(void *user, int sentences);
-    void (*step)(void *user, int live_rows, int finished, long tokens_in_finished);
-    void (*cancelled)(void *user, int rows);
+    void (*admission)(void *user, int model, int sentences);
+    void (*step)(void *user, int model, int live_rows, int finished, long tokens_in_finished, int done);
+    void (*cancelled)(void *user, int model, int rows);
     void *user;
 } nmt_batcher_observer;
 
-/* Starts opts->workers threads over a shared translator. */
-nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *tr, const nmt_batcher_opts *opts,
-                           const nmt_batcher_observer *observer, nmt_err *err);
+/* Where a text goes: its model, the target-language token of a
+ * multilingual model, and optionally a second model that translates each
+ * of its sentences' translations again (source -> English -> target). */
+typedef struct nmt_route {
+    int model;           /* index into nmt_batcher_start's models */
+    int lang_token;      /* > 0: every unit starts with this >>xxx<< id (text_plan.h) */
+    int pivot;           /* 1: then_model translates each unit's result */
+    int then_model;
+    int then_lang_token;
+} nmt_route;
+
+/* Starts opts->workers threads over n_models shared translators (each a
+ * separate model with its own queue). */
+nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *const *models, int n_models,
+                           const nmt_batcher_opts *opts, const nmt_batcher_observer *observer, nmt_err *err);
 
 /* Cuts n texts into units (text_plan.h: segments, wrapped when too long;
  * text_opts->max_units is the budget of the whole request), tokenizes
- * them in the calling thread and queues the units as one job: each unit is
- * its own item, so a paragraph's sentences are decoded in parallel batches.
- * max_length > 0 caps each unit's generated tokens.  *units (may be NULL)
+ * them in the calling thread with the model of their route (routes[i]; NULL:
+ * every text to model 0 without a language token) and queues the units as
+ * one job: each unit is its own item, so a paragraph's sentences are
+ * decoded in parallel batches.  max_length > 0 caps each unit's generated
+ * tokens (of a pivoted unit: in its second model).  A pivoted unit's first
+ * translation is tokenized for the second model by the worker that made it
+ * and queued there at once, past queue_capacity (it was accepted already);
+ * one too long for the second model fails the job.  *units (may be NULL)
  * tells how many units the job has.  On NMT_OK the batcher owns the job
  * until done(job, user) has been called; the caller then reads the results
  * (each text put back together with its gaps) and frees it with
  * nmt_job_free.  Otherwise nothing is queued and done is never called:
  *   NMT_ERR_TOO_LONG  the texts need more than text_opts->max_units units
  *                     (*bad_index: the text that went past the budget)
- *   NMT_ERR_BUSY      the queue cannot take the units
+ *   NMT_ERR_BUSY      a model's queue cannot take its units
  *   NMT_ERR_CLOSED    the batcher is closing
  * A job with nothing to decode (n == 0, only whitespace) completes at once,
  * inside submit. */
 nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size_t *lens, int n,
-                            const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
+                            const nmt_route *routes, const nmt_text_opts *text_opts, int max_length, nmt_job_done_fn done, nmt_job_gone_fn gone,
                             void *user, int *bad_index, int *units, nmt_err *err);
 
 /* A completed job's outcome (valid inside and after the done callback). */
@@ -102,8 +131,8 @@ int nmt_job_units(const nmt_job *job);
 long nmt_job_tokens_out(const nmt_job *job);
 void nmt_job_free(nmt_job *job);
 
-/* Sentences waiting in the queue now. */
-int nmt_batcher_queue_depth(nmt_batcher *b);
+/* Sentences waiting now: in all queues (model < 0) or in one model's. */
+int nmt_batcher_queue_depth(nmt_batcher *b, int model);
 
 /* 1 while every worker thread runs and the queue moves: sentences waiting
  * with no batch started or finished for stall_seconds means stuck (0).  For

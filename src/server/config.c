@@ -37,6 +37,7 @@ typedef enum kind {
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
     KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
     KIND_OPT_PATH, /* a string that may be empty, char[size] */
+    KIND_LIST,     /* a repeatable non-empty string, nmt_config_list */
 } kind;
 
 typedef struct directive {
@@ -54,9 +55,26 @@ typedef struct directive {
 #define D_INT(f, lo, hi, def, help) {#f, KIND_INT, FIELD(f), lo, hi, #def, help}
 
 static const directive directives[] = {
-    D_STR(model, KIND_PATH, "models/en-de-demo",
+    D_STR(model, KIND_LIST, "models/en-de-demo",
           "Model directory in the Hugging Face Marian layout (config.json, model.safetensors, source.spm, "
-          "target.spm, vocab.json). A relative path is relative to the working directory."),
+          "target.spm, vocab.json). A relative path is relative to the working directory. Give it once per "
+          "model to serve several (at most 16; more through models_dir); each is loaded once and all share "
+          "the workers. Its languages come from tokenizer_config.json (source_lang, target_lang) and its "
+          ">>xxx<< tokens (a multilingual target model), or from model_languages. Flags replace the file's "
+          "models; \"\" clears the list."),
+    D_STR(models_dir, KIND_OPT_PATH, "",
+          "A directory whose subdirectories (those with a config.json) are models to serve, in name order, "
+          "after the model entries; with models_dir set and no model given, only these."),
+    D_STR(model_languages, KIND_LIST, "",
+          "NAME=SRC-TGT (e.g. my-model=en-de): the languages of the model whose directory is named NAME, "
+          "when its tokenizer_config.json does not say or says wrong. Repeatable."),
+    D_STR(pivot_language, KIND_LANG, "en",
+          "A pair no model serves is translated through this language when one model translates the source "
+          "into it and another translates it into the target (the answer says \"pivot\"). Empty: never."),
+    D_STR(cors_origin, KIND_OPT_PATH, "",
+          "Empty: no CORS headers. Otherwise the Access-Control-Allow-Origin sent on every answer (\"*\" or "
+          "one origin, e.g. https://example.org), and OPTIONS preflight requests are answered, so that web "
+          "pages on that origin can call the API."),
     D_STR(listen_address, KIND_ADDR, "127.0.0.1",
           "Address to listen on: an IPv4 or IPv6 literal (0.0.0.0 or :: for every interface). Host names are "
           "not resolved."),
@@ -303,6 +321,14 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
                                d->size - 1);
         memcpy(field, text, len + 1);
         return NMT_OK;
+    case KIND_LIST:
+        if (len == 0)
+            return nmt_err_set(err, NMT_ERR_INVALID, "empty value");
+        if (len >= NMT_CONFIG_PATH_MAX)
+            return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %d allowed", len,
+                               NMT_CONFIG_PATH_MAX - 1);
+        memcpy(field, text, len + 1);
+        return NMT_OK;
     case KIND_LANG:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is too long for a language code", text);
@@ -316,9 +342,34 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
     return nmt_err_set(err, NMT_ERR_INVALID, "internal error: unknown kind for %s", d->name);
 }
 
-/* Parses into a scratch copy first, so that a bad value leaves *c unchanged. */
-static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_err *err)
+/* A list entry from origin (0 default, 1 file, 2 flags): entries from a
+ * later layer replace those of an earlier one. */
+static nmt_code apply_list(nmt_config_list *l, const directive *d, const char *text, int origin, nmt_err *err)
 {
+    if (!text[0]) { /* "" clears the list */
+        l->n = 0;
+        l->origin = origin;
+        return NMT_OK;
+    }
+    char value[NMT_CONFIG_PATH_MAX];
+    nmt_code rc = parse_value(d, text, value, err);
+    if (rc)
+        return rc;
+    if (l->origin < origin) {
+        l->n = 0;
+        l->origin = origin;
+    }
+    if (l->n == NMT_CONFIG_LIST_MAX)
+        return nmt_err_set(err, NMT_ERR_INVALID, "more than %d entries", NMT_CONFIG_LIST_MAX);
+    memcpy(l->items[l->n++], value, strlen(value) + 1);
+    return NMT_OK;
+}
+
+/* Parses into a scratch copy first, so that a bad value leaves *c unchanged. */
+static nmt_code apply(nmt_config *c, const directive *d, const char *text, int origin, nmt_err *err)
+{
+    if (d->kind == KIND_LIST)
+        return apply_list((nmt_config_list *)(void *)((char *)c + d->offset), d, text, origin, err);
     union {
         char s[NMT_CONFIG_PATH_MAX];
         int i;
@@ -341,22 +392,38 @@ static nmt_code apply(nmt_config *c, const directive *d, const char *text, nmt_e
 
 const char *nmt_config_log_level_name(nmt_log_level level) { return nmt_log_level_name(level); }
 
-/* Writes d's value in c as the file would write it (strings quoted). */
+static void print_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* Writes d's value in c as the file would write it (strings quoted; a
+ * list's entries separated by ", " for the help text). */
 static void print_value(FILE *f, const directive *d, const nmt_config *c)
 {
     const char *field = (const char *)c + d->offset;
     switch (d->kind) {
+    case KIND_LIST: {
+        const nmt_config_list *l = (const nmt_config_list *)(const void *)field;
+        if (l->n == 0)
+            fputs("\"\"", f);
+        for (int i = 0; i < l->n; i++) {
+            fputs(i ? ", " : "", f);
+            print_quoted(f, l->items[i]);
+        }
+        break;
+    }
     case KIND_PATH:
     case KIND_ADDR:
     case KIND_LANG:
     case KIND_OPT_PATH:
-        fputc('"', f);
-        for (const char *p = field; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', f);
-            fputc(*p, f);
-        }
-        fputc('"', f);
+        print_quoted(f, field);
         break;
     case KIND_INT: fprintf(f, "%d", *(const int *)field); break;
     case KIND_BOOL: fputs(*(const int *)field ? "yes" : "no", f); break;
@@ -374,7 +441,7 @@ void nmt_config_defaults(nmt_config *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < N_DIRECTIVES; i++)
-        apply(c, &directives[i], directives[i].def, NULL); /* the defaults are tested to parse */
+        apply(c, &directives[i], directives[i].def, 0, NULL); /* the defaults are tested to parse */
 }
 
 void nmt_config_free(nmt_config *c) { (void)c; }
@@ -387,13 +454,24 @@ nmt_code nmt_config_set(nmt_config *c, const char *key, const char *value, nmt_e
         suggest(key, strlen(key), 0, hint, sizeof hint);
         return nmt_err_set(err, NMT_ERR_INVALID, "unknown key '%.64s'%s", key, hint);
     }
-    nmt_code rc = apply(c, d, value, err);
+    nmt_code rc = apply(c, d, value, 2, err);
     return rc ? nmt_err_prefix(err, d->name) : NMT_OK;
 }
 
 void nmt_config_dump(const nmt_config *c, FILE *f)
 {
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
+        if (directives[i].kind == KIND_LIST) { /* one line per entry; none: a comment */
+            const nmt_config_list *l = (const nmt_config_list *)(const void *)((const char *)c + directives[i].offset);
+            if (l->n == 0)
+                fprintf(f, "%s = \"\"\n", directives[i].name);
+            for (int k = 0; k < l->n; k++) {
+                fprintf(f, "%s = ", directives[i].name);
+                print_quoted(f, l->items[k]);
+                fputc('\n', f);
+            }
+            continue;
+        }
         fprintf(f, "%s = ", directives[i].name);
         print_value(f, &directives[i], c);
         fputc('\n', f);
@@ -500,12 +578,12 @@ static nmt_code load_text(nmt_config *c, const char *name, char *text, size_t le
                 char hint[256];
                 suggest(key, strlen(key), 0, hint, sizeof hint);
                 rc = nmt_err_set(err, NMT_ERR_INVALID, "unknown key '%.64s'%s", key, hint);
-            } else if (seen[d - directives]) {
+            } else if (seen[d - directives] && d->kind != KIND_LIST) {
                 rc = nmt_err_set(err, NMT_ERR_INVALID, "duplicate key '%s' (first set on line %d)", d->name,
                                  seen[d - directives]);
             } else {
                 seen[d - directives] = lineno;
-                if ((rc = apply(c, d, value, err)) != NMT_OK)
+                if ((rc = apply(c, d, value, 1, err)) != NMT_OK)
                     nmt_err_prefix(err, d->name);
             }
         }
@@ -641,7 +719,7 @@ nmt_code nmt_config_parse_args(nmt_config *c, int argc, char **argv, nmt_config_
             return rc;
         if (o.kind != OPT_KEY)
             continue;
-        if ((rc = apply(c, o.d, o.value, err))) {
+        if ((rc = apply(c, o.d, o.value, 2, err))) {
             char where[NAME_MAX_LEN + 16];
             snprintf(where, sizeof where, "option '%s'", o.flag);
             return nmt_err_prefix(err, where);
@@ -701,8 +779,8 @@ void nmt_config_print_help(FILE *f, const char *prog)
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
         static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG", "continuous|static", "PATH"};
-        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_OPT_PATH + 1, "a metavar for every kind");
+                                              "split|join", "LANG", "continuous|static", "PATH", "VALUE"};
+        _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LIST + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)
             fputc(*p == '_' ? '-' : *p, f);

@@ -104,9 +104,13 @@ typedef struct request_state {
     size_t len, cap;
     size_t discarded;          /* body bytes read and dropped after a refusal */
     pending_error pending;
+    int preflight;             /* a CORS OPTIONS request */
     nmt_api_request req;
+    nmt_route *routes;         /* [req.n] where each text goes */
+    int pivoted;               /* some text goes through the pivot language */
     int lt;                    /* LibreTranslate's API: its fields, shapes and errors */
     char lt_source[16];        /* its "source" ("auto": detect) */
+    nmt_detection *detected;   /* source "auto": the language of each text of q */
     struct lt_html *html;      /* its format "html": req holds the text pieces */
     int submitted;             /* the batcher accepted the job */
     int status;                /* of the queued response; 0 before */
@@ -143,6 +147,8 @@ static void request_unref(request_state *st)
         return;
     nmt_job_free(st->job);
     nmt_api_request_free(&st->req);
+    free(st->routes);
+    free(st->detected);
     lt_html_free(st->html);
     free(st->body);
     pthread_mutex_destroy(&st->lock);
@@ -177,10 +183,22 @@ static enum MHD_Result send_body(request_state *st, int status, char *body, cons
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, is_post_route(st->route) ? "POST" : "GET, HEAD");
+    if (status == 429)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, http->retry_after);
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, http->retry_after);
     if (close_after)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (http->o.cors_origin && http->o.cors_origin[0]) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", http->o.cors_origin);
+        if (strcmp(http->o.cors_origin, "*") != 0)
+            MHD_add_response_header(resp, "Vary", "Origin");
+        if (st->preflight) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, X-API-Key");
+            MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+        }
+    }
     enum MHD_Result r = MHD_queue_response(st->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (r == MHD_YES)
@@ -334,10 +352,9 @@ static int lt_parse(request_state *st, int detect, nmt_lt_request *lt, nmt_api_e
                           &st->http->o.limits, lt, e);
     nmt_form_free(query);
     free(query);
-    if (rc == 0 && (!key_accepted(st, lt->api_key) ? forbidden(e)
-                                                  : !detect && nmt_lt_check_languages(lt, &st->http->o.served, e))) {
+    if (rc == 0 && !key_accepted(st, lt->api_key)) {
         nmt_lt_request_free(lt);
-        rc = -1;
+        rc = forbidden(e);
     }
     return rc;
 }
@@ -369,15 +386,65 @@ static int lt_cut_html(request_state *st, nmt_api_request *q, nmt_api_error *e)
     r->lens = calloc((size_t)(total ? total : 1), sizeof *r->lens);
     if (!r->texts || !r->lens)
         return out_of_memory(e);
+    nmt_route *routes = calloc((size_t)(total > 0 ? total : 1), sizeof *routes);
+    if (!routes)
+        return out_of_memory(e);
     for (int k = 0; k < h->source.n; k++)
         for (int j = 0; j < h->n_pieces[k]; j++) {
             const nmt_html_piece *p = &h->pieces[k][j];
             if (!p->is_text)
                 continue;
-            if (!(r->texts[r->n] = nmt_html_decode(h->source.texts[k] + p->off, p->len, &r->lens[r->n])))
+            routes[r->n] = st->routes[k]; /* a piece goes where its fragment goes */
+            if (!(r->texts[r->n] = nmt_html_decode(h->source.texts[k] + p->off, p->len, &r->lens[r->n]))) {
+                free(routes);
                 return out_of_memory(e);
+            }
             r->n++;
         }
+    free(st->routes);
+    st->routes = routes;
+    return 0;
+}
+
+/* source "auto": each text's language among the sources that reach
+ * target (CLD2), into st->detected; one candidate needs no certainty,
+ * several need CLD2 to be sure.  0, or -1 with e filled. */
+static int lt_detect(request_state *st, const nmt_api_request *q, const char *target, nmt_api_error *e)
+{
+    const char *cands[64];
+    int n_cands = nmt_model_set_sources(st->http->o.models, target, cands, 64);
+    if (n_cands == 0)
+        return nmt_api_fail(e, 400, "unsupported_language_pair", "no served language translates into %.16s",
+                            target);
+    if (!(st->detected = calloc((size_t)(q->n > 0 ? q->n : 1), sizeof *st->detected)))
+        return out_of_memory(e);
+    for (int i = 0; i < q->n; i++) {
+        nmt_detection *d = &st->detected[i];
+        int found = nmt_detect_language(q->texts[i], q->lens[i], cands, n_cands, d, 1);
+        if (n_cands == 1 && !found)
+            *d = (nmt_detection){.language = cands[0]};
+        else if (!found || (n_cands > 1 && !d->reliable && d->confidence < 90))
+            return nmt_api_fail(e, 400, "detection_failed",
+                                "could not tell the language of text %d with confidence; say \"source\"", i);
+    }
+    return 0;
+}
+
+/* Routes every text of q (a text's own detected source with "auto"); the
+ * routes of html fragments are copied to their text pieces later. */
+static int lt_route(request_state *st, const nmt_api_request *q, const nmt_lt_request *lt, nmt_api_error *e)
+{
+    int autodetect = strcasecmp(lt->source, "auto") == 0;
+    if (autodetect && lt_detect(st, q, lt->target, e))
+        return -1;
+    if (!(st->routes = calloc((size_t)(q->n > 0 ? q->n : 1), sizeof *st->routes)))
+        return out_of_memory(e);
+    for (int i = 0; i < q->n; i++) {
+        const char *source = autodetect ? st->detected[i].language : lt->source;
+        if (nmt_model_set_route(st->http->o.models, NULL, source, lt->target, &st->routes[i], e))
+            return -1;
+        st->pivoted |= st->routes[i].pivot;
+    }
     return 0;
 }
 
@@ -387,6 +454,10 @@ static int lt_parse_translate(request_state *st, nmt_api_error *e)
     if (lt_parse(st, 0, &lt, e))
         return -1;
     snprintf(st->lt_source, sizeof st->lt_source, "%s", lt.source);
+    if (lt_route(st, &lt.text, &lt, e)) {
+        nmt_lt_request_free(&lt);
+        return -1;
+    }
     if (lt.html)
         return lt_cut_html(st, &lt.text, e);
     st->req = lt.text; /* the texts move to the request; its own fields stay here */
@@ -418,18 +489,6 @@ static char **lt_join_html(const lt_html *h, const char *const *texts)
     return out;
 }
 
-/* The language of each text for source "auto": the served source language,
- * with the share of the text CLD2 gives it. */
-static void detect_sources(const request_state *st, const nmt_api_request *q, nmt_detection *out)
-{
-    const char *served = st->http->o.served.source ? st->http->o.served.source : "";
-    for (int i = 0; i < q->n; i++) {
-        out[i] = (nmt_detection){.language = served[0] ? served : "und"};
-        if (served[0])
-            nmt_detect_language(q->texts[i], q->lens[i], &served, 1, &out[i], 1);
-    }
-}
-
 /* the answer in the shape of q: texts are the translations of st->req's
  * texts (html: of its text pieces) */
 static char *lt_translate_body(const request_state *st, const char *const *texts)
@@ -438,15 +497,8 @@ static char *lt_translate_body(const request_state *st, const char *const *texts
     char **joined = NULL;
     if (st->html && !(joined = lt_join_html(st->html, texts)))
         return NULL;
-    int autodetect = strcasecmp(st->lt_source, "auto") == 0;
-    nmt_detection *detected = autodetect ? calloc((size_t)(q->n ? q->n : 1), sizeof *detected) : NULL;
-    char *body = NULL;
-    if (detected)
-        detect_sources(st, q, detected);
-    if (detected || !autodetect)
-        body = nmt_lt_translate_body(&(nmt_lt_request){.text = *q}, joined ? (const char *const *)joined : texts,
-                                     detected);
-    free(detected);
+    char *body = nmt_lt_translate_body(&(nmt_lt_request){.text = *q}, joined ? (const char *const *)joined : texts,
+                                       st->detected);
     for (int k = 0; joined && k < q->n; k++)
         free(joined[k]);
     free(joined);
@@ -460,11 +512,18 @@ static enum MHD_Result answer_detect(request_state *st)
     nmt_lt_request lt;
     if (lt_parse(st, 1, &lt, &e))
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
-    const char *served = st->http->o.served.source ? st->http->o.served.source : "";
+    const char *served[64];
+    int n_served = nmt_model_set_sources(st->http->o.models, NULL, served, 64);
     nmt_detection found[1];
-    int n = served[0] ? nmt_detect_language(lt.text.texts[0], lt.text.lens[0], &served, 1, found, 1) : 0;
+    int n = nmt_detect_language(lt.text.texts[0], lt.text.lens[0], served, n_served, found, 1);
     nmt_lt_request_free(&lt);
     return send_json(st, 200, nmt_lt_detect_body(found, n));
+}
+
+/* The pivot language when some text went through it, else NULL. */
+static const char *pivot_of(const request_state *st)
+{
+    return st->pivoted ? nmt_model_set_pivot(st->http->o.models) : NULL;
 }
 
 static enum MHD_Result answer_job(request_state *st)
@@ -477,7 +536,7 @@ static enum MHD_Result answer_job(request_state *st)
             return send_error(st, 500, "internal", "out of memory", NO_REJECT);
         for (int i = 0; i < st->req.n; i++)
             texts[i] = nmt_job_text(job, i);
-        char *body = st->lt ? lt_translate_body(st, texts) : nmt_api_translate_body(&st->req, texts);
+        char *body = st->lt ? lt_translate_body(st, texts) : nmt_api_translate_body(&st->req, texts, pivot_of(st));
         free(texts);
         return send_json(st, 200, body);
     }
@@ -496,6 +555,20 @@ static enum MHD_Result answer_job(request_state *st)
     return send_error(st, 500, "internal", "translation failed; the server log has details", NO_REJECT);
 }
 
+/* nmtd's own API: source, target or model route every text of the request. */
+static int native_route(request_state *st, nmt_api_error *e)
+{
+    nmt_route where;
+    if (nmt_model_set_route(st->http->o.models, st->req.model, st->req.source, st->req.target, &where, e))
+        return -1;
+    if (!(st->routes = calloc((size_t)(st->req.n ? st->req.n : 1), sizeof *st->routes)))
+        return out_of_memory(e);
+    for (int i = 0; i < st->req.n; i++)
+        st->routes[i] = where;
+    st->pivoted = where.pivot;
+    return 0;
+}
+
 static enum MHD_Result start_translate(request_state *st)
 {
     nmt_http *http = st->http;
@@ -511,7 +584,7 @@ static enum MHD_Result start_translate(request_state *st)
     } else if (!key_accepted(st, NULL)) {
         return send_error(st, 403, "invalid_api_key", "this server needs an API key in the X-API-Key header",
                           NMT_REJECT_INVALID_REQUEST);
-    } else if (nmt_api_parse_translate(body, st->len, &http->o.limits, &st->req, &e)) {
+    } else if (nmt_api_parse_translate(body, st->len, &http->o.limits, &st->req, &e) || native_route(st, &e)) {
         return send_error(st, e.status, e.code, e.message, NMT_REJECT_INVALID_REQUEST);
     }
     if (st->req.n == 0 && st->html) /* markup only: the answer is the request */
@@ -522,7 +595,7 @@ static enum MHD_Result start_translate(request_state *st)
         .split = st->req.split, .newline_join = http->o.newline_join, .max_units = http->o.max_segments};
     atomic_fetch_add(&st->refs, 1); /* the batcher's, if it takes the job */
     nmt_code rc = nmt_batcher_submit(http->batcher, (const char *const *)st->req.texts, st->req.lens, st->req.n,
-                                     &text_opts, st->req.max_length, on_job_done, client_gone, st, &bad, &units,
+                                     st->routes, &text_opts, st->req.max_length, on_job_done, client_gone, st, &bad, &units,
                                      &err);
     if (rc) {
         atomic_fetch_sub(&st->refs, 1); /* not taken: the connection's reference remains */
@@ -586,7 +659,9 @@ static enum MHD_Result answer_get(request_state *st)
         size_t len;
         nmt_err err;
         if (http->metrics) {
-            nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_QUEUE_DEPTH, nmt_batcher_queue_depth(http->batcher));
+            nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_QUEUE_DEPTH, nmt_batcher_queue_depth(http->batcher, -1));
+            for (int m = 0; m < nmt_model_set_count(http->o.models); m++)
+                nmt_metrics_model_queue_depth(http->metrics, m, nmt_batcher_queue_depth(http->batcher, m));
             nmt_conn_guard_stats gs;
             nmt_conn_guard_stats_get(http->guard, &gs);
             nmt_metrics_gauge_set(http->metrics, NMT_GAUGE_OPEN_CONNECTIONS, gs.open);
@@ -602,7 +677,7 @@ static enum MHD_Result answer_get(request_state *st)
     case ROUTE_MODEL:
         return send_json(st, 200, strdup(http->o.model_info_json ? http->o.model_info_json : "{}"));
     case ROUTE_LANGUAGES:
-        return send_json(st, 200, nmt_lt_languages_body(&http->o.served));
+        return send_json(st, 200, nmt_lt_languages_body(http->o.models));
     default:
         return send_error(st, 404, "not_found", "unknown path", NMT_REJECT_INVALID_REQUEST);
     }
@@ -699,9 +774,12 @@ static enum MHD_Result first_call(request_state *st, const char *url, const char
                              NO_REJECT, 1);
     int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    st->preflight = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0 && http->o.cors_origin && http->o.cors_origin[0];
     char msg[160];
     if (st->route == ROUTE_NONE) {
         set_pending(st, 404, "not_found", NMT_REJECT_INVALID_REQUEST, "unknown path; try POST /translate");
+    } else if (st->preflight) {
+        /* answered with the CORS headers once the (empty) body is read */
     } else if (is_post_route(st->route) ? !is_post : !is_get) {
         snprintf(msg, sizeof msg, "%.16s is not allowed on %.64s", method, url);
         set_pending(st, 405, "method_not_allowed", NMT_REJECT_INVALID_REQUEST, msg);
@@ -787,6 +865,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     nmt_conn_set_phase(http->guard, st->gconn, NMT_CONN_WORKING); /* the request is whole */
     if (st->pending.status)
         return send_pending(st);
+    if (st->preflight)
+        return send_body(st, 204, strdup(""), "text/plain", 0);
     if (st->route == ROUTE_DETECT)
         return answer_detect(st);
     if (st->route != ROUTE_TRANSLATE)

@@ -18,6 +18,7 @@
 #include "libretranslate.h"
 #include "err.h"
 #include "metrics.h"
+#include "model_set.h"
 
 typedef struct nmt_http nmt_http;
 
@@ -40,7 +41,8 @@ typedef struct nmt_http_opts {
     int max_segments;          /* per request (all its texts) */
     int newline_join;          /* newline = join */
     const char *model_info_json; /* body of GET /v1/model */
-    nmt_lt_served served;      /* the languages LibreTranslate's API offers */
+    const nmt_model_set *models; /* what is served and where requests go */
+    const char *cors_origin;   /* "" or NULL: no CORS; else Access-Control-Allow-Origin */
     const nmt_api_keys *api_keys; /* NULL: no keys; else translate and detect need one */
 } nmt_http_opts;
 

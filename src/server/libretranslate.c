@@ -236,17 +236,6 @@ out:
 
 /* ---- languages ---------------------------------------------------------- */
 
-int nmt_lt_check_languages(const nmt_lt_request *req, const nmt_lt_served *served, nmt_api_error *e)
-{
-    const char *src = served->source ? served->source : "", *tgt = served->target ? served->target : "";
-    if (src[0] && strcasecmp(req->source, "auto") != 0 && !nmt_language_same(req->source, src))
-        return nmt_api_fail(e, 400, "unsupported_language_pair", "%.16s is not supported as a source language (served: %s)",
-                    req->source, src);
-    if (tgt[0] && !nmt_language_same(req->target, tgt))
-        return nmt_api_fail(e, 400, "unsupported_language_pair", "%.16s is not supported as a target language (served: %s)",
-                    req->target, tgt);
-    return 0;
-}
 
 /* ---- answers ------------------------------------------------------------ */
 
@@ -298,27 +287,24 @@ char *nmt_lt_detect_body(const nmt_detection *found, int n)
     return print_and_free(list);
 }
 
-static cJSON *language_object(const char *code, const char *target)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    cJSON_AddStringToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "name", nmt_language_name(code));
-    cJSON *targets = cJSON_AddArrayToObject(o, "targets");
-    if (targets && target && target[0])
-        cJSON_AddItemToArray(targets, cJSON_CreateString(target));
-    return o;
-}
 
-char *nmt_lt_languages_body(const nmt_lt_served *served)
+char *nmt_lt_languages_body(const nmt_model_set *models)
 {
     cJSON *list = cJSON_CreateArray();
-    const char *src = served->source ? served->source : "", *tgt = served->target ? served->target : "";
-    if (list && src[0])
-        cJSON_AddItemToArray(list, language_object(src, tgt));
-    if (list && tgt[0] && !nmt_language_same(src, tgt))
-        cJSON_AddItemToArray(list, language_object(tgt, NULL));
+    const char *langs[256], *targets[256];
+    int n = nmt_model_set_languages(models, langs, 256);
+    for (int i = 0; list && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        cJSON_AddStringToObject(o, "code", langs[i]);
+        cJSON_AddStringToObject(o, "name", nmt_language_name(langs[i]));
+        cJSON *t = cJSON_AddArrayToObject(o, "targets");
+        int k = nmt_model_set_targets(models, langs[i], targets, 256);
+        for (int j = 0; t && j < k; j++)
+            cJSON_AddItemToArray(t, cJSON_CreateString(targets[j]));
+        cJSON_AddItemToArray(list, o);
+    }
     return print_and_free(list);
 }
 

@@ -17,12 +17,7 @@
 #include "api.h"
 #include "detect.h"
 #include "form.h"
-
-/* The languages one model serves ("" = the model does not say). */
-typedef struct nmt_lt_served {
-    const char *source;
-    const char *target;
-} nmt_lt_served;
+#include "model_set.h"
 
 /* A parsed LibreTranslate request: the texts in nmtd's own form plus the
  * fields only LibreTranslate has. */
@@ -55,11 +50,6 @@ int nmt_lt_parse(int detect, const char *content_type, const char *body, size_t 
                  const nmt_api_limits *limits, nmt_lt_request *req, nmt_api_error *e);
 void nmt_lt_request_free(nmt_lt_request *req);
 
-/* Checks the request's languages against what is served: an unknown source
- * or target is a 400 naming it and what is served ("auto" passes; a model
- * that names no languages serves any code).  0 or -1 with e filled. */
-int nmt_lt_check_languages(const nmt_lt_request *req, const nmt_lt_served *served, nmt_api_error *e);
-
 /* {"translatedText": ...} in the shape of q; with detected (one per text,
  * for source "auto") also "detectedLanguage".  malloc'd; NULL if out of
  * memory. */
@@ -71,8 +61,8 @@ char *nmt_lt_translate_body(const nmt_lt_request *req, const char *const *transl
 char *nmt_lt_detect_body(const nmt_detection *found, int n);
 
 /* GET /languages: every served language with its name and the targets it
- * translates into.  malloc'd. */
-char *nmt_lt_languages_body(const nmt_lt_served *served);
+ * translates into (directly or through the pivot language).  malloc'd. */
+char *nmt_lt_languages_body(const nmt_model_set *models);
 
 /* {"error": message}.  malloc'd. */
 char *nmt_lt_error_body(const char *message);

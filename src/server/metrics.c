@@ -88,7 +88,28 @@ static const struct {
     {"nmtd_rows_cancelled_total", "Sentences that left a running batch unfinished: client gone or timed out."},
 };
 
+/* One served model's own figures (label model="name"). */
+enum { M_SENTENCES, M_TOKENS_IN, M_TOKENS_OUT, M_DECODE_STEPS, M_COUNT_ };
+static const struct {
+    const char *name, *help;
+} model_counter_defs[M_COUNT_] = {
+    {"nmtd_model_sentences_total", "Sentences this model translated (a pivoted sentence counts on both models)."},
+    {"nmtd_model_tokens_in_total", "Source tokens of the sentences this model translated."},
+    {"nmtd_model_tokens_out_total", "Tokens this model generated."},
+    {"nmtd_model_decode_steps_total", "Decoder steps this model ran."},
+};
+
+typedef struct model_metrics {
+    char *name; /* escaped */
+    uint64_t weight_bytes;
+    double load_seconds;
+    _Atomic uint64_t counters[M_COUNT_];
+    _Atomic long queue_depth;
+} model_metrics;
+
 struct nmt_metrics {
+    model_metrics *models; /* [n_models], fixed before any thread starts */
+    int n_models;
     _Atomic uint64_t requests[N_STATUSES + 1]; /* [N_STATUSES] = "other" */
     _Atomic uint64_t rejections[NMT_REJECT_COUNT_];
     _Atomic uint64_t counters[C_COUNT_];
@@ -135,10 +156,21 @@ void nmt_metrics_sentences_in(nmt_metrics *m, long n)
         add(&m->counters[C_SENTENCES_IN], (uint64_t)n);
 }
 
-void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long tokens_out, long steps)
+static void model_add(nmt_metrics *m, int model, int which, long n)
 {
+    if (model >= 0 && model < m->n_models && n > 0)
+        add(&m->models[model].counters[which], (uint64_t)n);
+}
+
+void nmt_metrics_batch(nmt_metrics *m, int model, int sentences, long tokens_in, long tokens_out, long steps,
+                       int done)
+{
+    model_add(m, model, M_SENTENCES, sentences);
+    model_add(m, model, M_TOKENS_IN, tokens_in);
+    model_add(m, model, M_TOKENS_OUT, tokens_out);
+    model_add(m, model, M_DECODE_STEPS, steps);
     add(&m->counters[C_BATCHES], 1);
-    add(&m->counters[C_SENTENCES_OUT], sentences > 0 ? (uint64_t)sentences : 0);
+    add(&m->counters[C_SENTENCES_OUT], done > 0 ? (uint64_t)done : 0);
     add(&m->counters[C_TOKENS_IN], tokens_in > 0 ? (uint64_t)tokens_in : 0);
     add(&m->counters[C_TOKENS_OUT], tokens_out > 0 ? (uint64_t)tokens_out : 0);
     add(&m->counters[C_DECODE_STEPS], steps > 0 ? (uint64_t)steps : 0);
@@ -151,11 +183,15 @@ void nmt_metrics_admission(nmt_metrics *m, int sentences)
     observe(m, H_BATCH_SENTENCES, sentences);
 }
 
-void nmt_metrics_step(nmt_metrics *m, int live_rows, int finished, long tokens_in_finished)
+void nmt_metrics_step(nmt_metrics *m, int model, int live_rows, int finished, long tokens_in_finished, int done)
 {
+    model_add(m, model, M_SENTENCES, finished);
+    model_add(m, model, M_TOKENS_IN, tokens_in_finished);
+    model_add(m, model, M_TOKENS_OUT, live_rows);
+    model_add(m, model, M_DECODE_STEPS, 1);
     add(&m->counters[C_DECODE_STEPS], 1);
     add(&m->counters[C_TOKENS_OUT], live_rows > 0 ? (uint64_t)live_rows : 0);
-    add(&m->counters[C_SENTENCES_OUT], finished > 0 ? (uint64_t)finished : 0);
+    add(&m->counters[C_SENTENCES_OUT], done > 0 ? (uint64_t)done : 0);
     add(&m->counters[C_TOKENS_IN], tokens_in_finished > 0 ? (uint64_t)tokens_in_finished : 0);
     observe(m, H_STEP_ROWS, live_rows);
 }
@@ -236,10 +272,36 @@ nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *mod
     return NMT_OK;
 }
 
+nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, double load_seconds,
+                               nmt_err *err)
+{
+    model_metrics *grown = realloc(m->models, (size_t)(m->n_models + 1) * sizeof *grown);
+    if (!grown)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory");
+    m->models = grown;
+    model_metrics *mm = &m->models[m->n_models];
+    memset(mm, 0, sizeof *mm);
+    if (!(mm->name = escape_label(name)))
+        return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory");
+    mm->weight_bytes = weight_bytes;
+    mm->load_seconds = load_seconds;
+    m->n_models++;
+    return NMT_OK;
+}
+
+void nmt_metrics_model_queue_depth(nmt_metrics *m, int model, long depth)
+{
+    if (model >= 0 && model < m->n_models)
+        atomic_store_explicit(&m->models[model].queue_depth, depth, memory_order_relaxed);
+}
+
 void nmt_metrics_free(nmt_metrics *m)
 {
     if (!m)
         return;
+    for (int i = 0; i < m->n_models; i++)
+        free(m->models[i].name);
+    free(m->models);
     free(m->version);
     free(m->model);
     free(m);
@@ -329,6 +391,26 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
     for (int r = 0; r < NMT_REJECT_COUNT_; r++)
         emit(&w, "nmtd_rejections_total{reason=\"%s\"} %llu\n", reject_names[r],
              (unsigned long long)load(&m->rejections[r]));
+
+    if (m->n_models > 0) {
+        family(&w, "nmtd_model_weight_bytes", "gauge", "Bytes of a served model's weights in memory (fp32).");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_weight_bytes{model=\"%s\"} %llu\n", m->models[i].name,
+                 (unsigned long long)m->models[i].weight_bytes);
+        family(&w, "nmtd_model_load_seconds", "gauge", "Seconds a served model took to load at start.");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_load_seconds{model=\"%s\"} %.3f\n", m->models[i].name, m->models[i].load_seconds);
+        family(&w, "nmtd_model_queue_depth_sentences", "gauge", "Sentences waiting for a worker, by model.");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_queue_depth_sentences{model=\"%s\"} %ld\n", m->models[i].name,
+                 atomic_load_explicit(&m->models[i].queue_depth, memory_order_relaxed));
+        for (int c = 0; c < M_COUNT_; c++) {
+            family(&w, model_counter_defs[c].name, "counter", model_counter_defs[c].help);
+            for (int i = 0; i < m->n_models; i++)
+                emit(&w, "%s{model=\"%s\"} %llu\n", model_counter_defs[c].name, m->models[i].name,
+                     (unsigned long long)load(&m->models[i].counters[c]));
+        }
+    }
 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);

@@ -23,7 +23,11 @@
  *   sentences_in_total, sentences_out_total, tokens_in_total, tokens_out_total,
  *   decode_steps_total, batches_total, rows_cancelled_total  counters
  *   rejections_total{reason="queue_full|draining|invalid_request|body_too_large|timeout|client_gone"} counter
- *   uptime_seconds gauge (computed at render) */
+ *   uptime_seconds gauge (computed at render)
+ * and per served model (label model, one series per configured model):
+ *   model_weight_bytes, model_load_seconds, model_queue_depth_sentences  gauges
+ *   model_sentences_total, model_tokens_in_total, model_tokens_out_total,
+ *   model_decode_steps_total  counters */
 #ifndef NMT_METRICS_H
 #define NMT_METRICS_H
 
@@ -60,6 +64,14 @@ typedef enum nmt_gauge {
  * the caller keeps its strings).  NMT_ERR_NOMEM on failure. */
 nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *model_name, nmt_err *err);
 
+/* Adds a served model (index = models added before it), its weights' size
+ * and loading time.  At start-up only, before any other thread uses m. */
+nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, double load_seconds,
+                               nmt_err *err);
+
+/* Sets a model's nmtd_model_queue_depth_sentences (before rendering). */
+void nmt_metrics_model_queue_depth(nmt_metrics *m, int model, long depth);
+
 /* Frees; accepts NULL.  No other thread may use m during or after the call. */
 void nmt_metrics_free(nmt_metrics *m);
 
@@ -77,21 +89,25 @@ void nmt_metrics_queue_wait(nmt_metrics *m, double seconds);
  * Thread-safe, lock-free. */
 void nmt_metrics_sentences_in(nmt_metrics *m, long n);
 
-/* One decoded batch: nmtd_batches_total += 1, nmtd_sentences_out_total +=
- * sentences, nmtd_tokens_in_total += tokens_in (source ids), nmtd_tokens_out_total
+/* One batch decoded by model: nmtd_batches_total += 1, nmtd_sentences_out_total +=
+ * done (sentences whose final translation this was), nmtd_tokens_in_total += tokens_in (source ids), nmtd_tokens_out_total
  * += tokens_out (generated ids), nmtd_decode_steps_total += steps, and
- * sentences into nmtd_batch_sentences.  Thread-safe, lock-free. */
-void nmt_metrics_batch(nmt_metrics *m, int sentences, long tokens_in, long tokens_out, long steps);
+ * sentences into nmtd_batch_sentences; the model's own counters too.
+ * Thread-safe, lock-free. */
+void nmt_metrics_batch(nmt_metrics *m, int model, int sentences, long tokens_in, long tokens_out, long steps,
+                       int done);
 
 /* Continuous scheduling: a group of sentences joined a running batch
  * (nmtd_batches_total += 1, sentences into nmtd_batch_sentences). */
 void nmt_metrics_admission(nmt_metrics *m, int sentences);
 
-/* Continuous scheduling: one decoder step over live_rows sentences, one
- * token each, after which `finished` sentences of tokens_in_finished source
- * ids left done (nmtd_decode_steps_total, tokens_out_total, sentences_out_total,
- * tokens_in_total; live_rows into nmtd_step_rows). */
-void nmt_metrics_step(nmt_metrics *m, int live_rows, int finished, long tokens_in_finished);
+/* Continuous scheduling: one decoder step of model over live_rows
+ * sentences, one token each, after which `finished` sentences of
+ * tokens_in_finished source ids left done, `done` of them with their final
+ * translation (nmtd_decode_steps_total, tokens_out_total,
+ * sentences_out_total (done), tokens_in_total; live_rows into
+ * nmtd_step_rows; the model's own counters). */
+void nmt_metrics_step(nmt_metrics *m, int model, int live_rows, int finished, long tokens_in_finished, int done);
 
 /* Sentences that left a running batch unfinished: nmtd_rows_cancelled_total. */
 void nmt_metrics_rows_cancelled(nmt_metrics *m, int rows);

@@ -35,11 +35,26 @@
 #define NMT_CONFIG_PATH_MAX 4096 /* model path, NUL included */
 #define NMT_CONFIG_ADDR_MAX 64   /* an IPv6 literal is at most 45 characters */
 
+#define NMT_CONFIG_LIST_MAX 16   /* entries of a repeatable key (model, model_languages) */
+
 enum { NMT_NEWLINE_SPLIT = 0, NMT_NEWLINE_JOIN = 1 };
+
+/* A key that may be given several times: each line of the file and each
+ * flag adds an entry.  The flags replace the file's entries (the first
+ * flag clears them), the file replaces the built-in default. */
+typedef struct nmt_config_list {
+    char items[NMT_CONFIG_LIST_MAX][NMT_CONFIG_PATH_MAX];
+    int n;
+    int origin; /* where the entries came from: 0 default, 1 file, 2 flags */
+} nmt_config_list;
 enum { NMT_SCHEDULING_CONTINUOUS = 0, NMT_SCHEDULING_STATIC = 1 };
 
 typedef struct nmt_config {
-    char model[NMT_CONFIG_PATH_MAX];          /* model directory (Hugging Face Marian layout) */
+    nmt_config_list model;                    /* model directories (Hugging Face Marian layout) */
+    char models_dir[NMT_CONFIG_PATH_MAX];     /* "" or a directory whose subdirectories are models */
+    nmt_config_list model_languages;          /* NAME=SRC-TGT: languages of a model that does not say */
+    char pivot_language[16];                  /* "" = no pivoting */
+    char cors_origin[256];                    /* "" = no CORS headers; "*" or an origin */
     char listen_address[NMT_CONFIG_ADDR_MAX]; /* IPv4 or IPv6 literal (checked with inet_pton) */
     int port;                                 /* 0..65535; 0 = let the kernel pick (log which) */
     int workers;                              /* decoding worker threads */

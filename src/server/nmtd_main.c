@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,9 +30,11 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "model_set.h"
 #include "nmt_config.h"
 #include "sdnotify.h"
 #include "translator.h"
+#include "util.h"
 
 static volatile sig_atomic_t stop_signals;
 static int signal_pipe[2] = {-1, -1};
@@ -118,23 +121,196 @@ static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
     nmt_sdnotify("READY=1\nSTATUS=serving");
 }
 
-static void observe_batch(void *user, int sentences, long tokens_in, long tokens_out, int steps)
+static void observe_batch(void *user, int model, int sentences, long tokens_in, long tokens_out, int steps, int done)
 {
-    nmt_metrics_batch(user, sentences, tokens_in, tokens_out, steps);
+    nmt_metrics_batch(user, model, sentences, tokens_in, tokens_out, steps, done);
 }
 
-static void observe_admission(void *user, int sentences) { nmt_metrics_admission(user, sentences); }
-
-static void observe_step(void *user, int live_rows, int finished, long tokens_in_finished)
+static void observe_admission(void *user, int model, int sentences)
 {
-    nmt_metrics_step(user, live_rows, finished, tokens_in_finished);
+    (void)model;
+    nmt_metrics_admission(user, sentences);
 }
 
-static void observe_cancelled(void *user, int rows) { nmt_metrics_rows_cancelled(user, rows); }
-
-static void observe_queue_wait(void *user, double seconds)
+static void observe_step(void *user, int model, int live_rows, int finished, long tokens_in_finished, int done)
 {
+    nmt_metrics_step(user, model, live_rows, finished, tokens_in_finished, done);
+}
+
+static void observe_cancelled(void *user, int model, int rows)
+{
+    (void)model;
+    nmt_metrics_rows_cancelled(user, rows);
+}
+
+static void observe_queue_wait(void *user, int model, double seconds)
+{
+    (void)model;
     nmt_metrics_queue_wait(user, seconds);
+}
+
+/* The served models, loaded. */
+typedef struct loaded_models {
+    nmt_translator **trs;
+    double *load_seconds;
+    int n, cap;
+} loaded_models;
+
+static void loaded_free(loaded_models *l)
+{
+    for (int i = 0; i < l->n; i++)
+        nmt_translator_free(l->trs[i]);
+    free(l->trs);
+    free(l->load_seconds);
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The model directories to serve: the model entries (unless only
+ * models_dir was set), then models_dir's subdirectories with a config.json,
+ * in name order.  A malloc'd list of malloc'd paths; NULL with err set. */
+static char **model_dirs(const nmt_config *cfg, int *n_out, nmt_err *err)
+{
+    int use_list = cfg->model.origin != 0 || !cfg->models_dir[0];
+    char **found = NULL;
+    int n_found = 0;
+    if (cfg->models_dir[0]) {
+        DIR *d = opendir(cfg->models_dir);
+        if (!d) {
+            nmt_err_set(err, NMT_ERR_IO, "models_dir %s: %s", cfg->models_dir, strerror(errno));
+            return NULL;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char *dir = nmt_path_join(cfg->models_dir, de->d_name), *conf = dir ? nmt_path_join(dir, "config.json") : NULL;
+            char **grown = conf && nmt_file_exists(conf) ? realloc(found, (size_t)(n_found + 1) * sizeof *found) : NULL;
+            free(conf);
+            if (!grown) {
+                free(dir);
+                continue;
+            }
+            found = grown;
+            found[n_found++] = dir;
+        }
+        closedir(d);
+        qsort(found, (size_t)n_found, sizeof *found, by_name);
+        if (n_found == 0 && !use_list) {
+            free(found);
+            nmt_err_set(err, NMT_ERR_INVALID, "models_dir %s has no model (no subdirectory with a config.json)",
+                        cfg->models_dir);
+            return NULL;
+        }
+    }
+    int n = (use_list ? cfg->model.n : 0) + n_found;
+    char **dirs = calloc((size_t)(n ? n : 1), sizeof *dirs);
+    int k = 0;
+    for (int i = 0; dirs && use_list && i < cfg->model.n; i++)
+        dirs[k++] = strdup(cfg->model.items[i]);
+    for (int i = 0; i < n_found; i++) {
+        if (dirs)
+            dirs[k++] = found[i];
+        else
+            free(found[i]);
+    }
+    free(found);
+    if (!dirs) {
+        nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    *n_out = n;
+    return dirs;
+}
+
+/* model_languages: the NAME=SRC-TGT entry for name, split into source and
+ * target; 0 when there is none, -1 when it is malformed (err set). */
+static int languages_for(const nmt_config *cfg, const char *name, char source[32], char target[32], nmt_err *err)
+{
+    for (int i = 0; i < cfg->model_languages.n; i++) {
+        const char *item = cfg->model_languages.items[i], *eq = strrchr(item, '=');
+        if (!eq || (size_t)(eq - item) != strlen(name) || strncmp(item, name, strlen(name)) != 0)
+            continue;
+        const char *dash = strchr(eq + 1, '-');
+        if (!dash || dash == eq + 1 || !dash[1] || dash - eq - 1 >= 32 || strlen(dash + 1) >= 32) {
+            nmt_err_set(err, NMT_ERR_INVALID, "model_languages '%s' is not NAME=SRC-TGT (e.g. %s=en-de)", item,
+                        name);
+            return -1;
+        }
+        snprintf(source, 32, "%.*s", (int)(dash - eq - 1), eq + 1);
+        snprintf(target, 32, "%s", dash + 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* Loads every model (each once) into l and the routing set.  0, or -1
+ * (logged). */
+static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *set)
+{
+    nmt_err err;
+    int n_dirs = 0;
+    char **dirs = model_dirs(cfg, &n_dirs, &err);
+    if (!dirs) {
+        nmt_error("main", "%s", err.msg);
+        return -1;
+    }
+    int rc = 0;
+    l->trs = calloc((size_t)(n_dirs ? n_dirs : 1), sizeof *l->trs);
+    l->load_seconds = calloc((size_t)(n_dirs ? n_dirs : 1), sizeof *l->load_seconds);
+    if (!l->trs || !l->load_seconds) {
+        nmt_error("main", "out of memory");
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < n_dirs; i++) {
+        double t0 = nmt_now_s();
+        nmt_translator *tr = NULL;
+        char src[32] = "", tgt[32] = "", notice[NMT_CONFIG_PATH_MAX + 64];
+        snprintf(notice, sizeof notice, "STATUS=loading model %s", dirs[i]);
+        nmt_sdnotify(notice);
+        if (nmt_translator_load(&tr, dirs[i], &err)) {
+            nmt_error("main", "cannot load the model %s: %s", dirs[i], err.msg);
+            rc = -1;
+            break;
+        }
+        l->trs[l->n] = tr;
+        l->load_seconds[l->n] = nmt_now_s() - t0;
+        l->n++;
+        if (cfg->source_language[0] && nmt_translator_set_language(tr, cfg->source_language, &err)) {
+            nmt_error("main", "source_language: %s", err.msg);
+            rc = -1;
+        } else if (languages_for(cfg, nmt_translator_name(tr), src, tgt, &err) < 0 ||
+                   nmt_model_set_add(set, tr, src, tgt, &err)) {
+            nmt_error("main", "%s", err.msg);
+            rc = -1;
+        } else {
+            nmt_translator_info ti;
+            nmt_translator_describe(tr, &ti);
+            char pairs[256];
+            nmt_model_set_describe(set, nmt_model_set_count(set) - 1, pairs, sizeof pairs);
+            nmt_info("main", "model %s (%s): %s, weights %.1f MiB, loaded in %.2f s", ti.name, dirs[i], pairs,
+                     (double)ti.weight_bytes_fp32 / (1 << 20), l->load_seconds[l->n - 1]);
+        }
+    }
+    for (int i = 0; i < n_dirs; i++)
+        free(dirs[i]);
+    free(dirs);
+    if (rc == 0 && l->n == 0) {
+        nmt_error("main", "no model to serve (give model or models_dir)");
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < cfg->model_languages.n; i++) { /* every entry names a served model */
+        const char *item = cfg->model_languages.items[i], *eq = strrchr(item, '=');
+        int known = 0;
+        for (int k = 0; eq && k < l->n && !known; k++)
+            known = strlen(nmt_translator_name(l->trs[k])) == (size_t)(eq - item) &&
+                    strncmp(item, nmt_translator_name(l->trs[k]), (size_t)(eq - item)) == 0;
+        if (!known) {
+            nmt_error("main", "model_languages '%s' names no served model", item);
+            rc = -1;
+        }
+    }
+    return rc;
 }
 
 /* The watchdog's question: do the workers run and does the queue move? */
@@ -183,26 +359,23 @@ int main(int argc, char **argv)
     signal(SIGHUP, SIG_IGN); /* a hang-up while the model loads must not kill us; handled once serving */
     openblas_set_num_threads(cfg.blas_threads);
 
-    nmt_translator *tr = NULL;
+    loaded_models models = {0};
+    nmt_model_set *set = NULL;
     nmt_metrics *metrics = NULL;
     nmt_batcher *batcher = NULL;
     nmt_http *http = NULL;
     nmt_api_keys *api_keys = NULL;
+    nmt_api_model *described = NULL;
     char *info = NULL;
     int status = 1;
-    nmt_info("main", "nmtd %s starting: model %s", PACKAGE_VERSION, cfg.model);
     char notice[NMT_CONFIG_PATH_MAX + 128];
-    snprintf(notice, sizeof notice, "STATUS=loading model %s", cfg.model);
-    if (action == NMT_CONFIG_RUN)
-        nmt_sdnotify(notice);
-    if (nmt_translator_load(&tr, cfg.model, &err)) {
-        nmt_error("main", "cannot load the model: %s", err.msg);
+    nmt_info("main", "nmtd %s starting", PACKAGE_VERSION);
+    if (nmt_model_set_new(&set, cfg.pivot_language, &err)) {
+        nmt_error("main", "%s", err.msg);
         goto out;
     }
-    if (cfg.source_language[0] && nmt_translator_set_language(tr, cfg.source_language, &err)) {
-        nmt_error("main", "source_language: %s", err.msg);
+    if (load_models(&cfg, &models, set))
         goto out;
-    }
     if (cfg.api_keys_file[0]) {
         if (nmt_api_keys_load(&api_keys, cfg.api_keys_file, &err)) {
             nmt_error("main", "api_keys_file: %s", err.msg);
@@ -218,7 +391,9 @@ int main(int argc, char **argv)
     }
     if (action == NMT_CONFIG_CHECK) {
         nmt_config_dump(&cfg, stdout);
-        printf("# configuration valid; model %s loaded and checked\n", nmt_translator_name(tr));
+        for (int i = 0; i < models.n; i++)
+            printf("# model %s loaded and checked\n", nmt_translator_name(models.trs[i]));
+        printf("# configuration valid\n");
         status = 0;
         goto out;
     }
@@ -226,10 +401,37 @@ int main(int argc, char **argv)
         nmt_error("main", "cannot install signal handlers: %s", strerror(errno));
         goto out;
     }
-    if (nmt_metrics_new(&metrics, PACKAGE_VERSION, nmt_translator_name(tr), &err)) {
+    char names[1024] = "";
+    for (int i = 0; i < models.n; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+                 nmt_translator_name(models.trs[i]));
+    if (nmt_metrics_new(&metrics, PACKAGE_VERSION, names, &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;
     }
+    described = calloc((size_t)models.n, sizeof *described);
+    if (!described) {
+        nmt_error("main", "out of memory");
+        goto out;
+    }
+    size_t total_weights = 0;
+    for (int i = 0; i < models.n; i++) {
+        nmt_api_model *d = &described[i];
+        nmt_translator_describe(models.trs[i], &d->info);
+        d->source = nmt_model_set_source(set, i);
+        d->n_targets = nmt_model_set_target_count(set, i);
+        d->targets = calloc((size_t)(d->n_targets ? d->n_targets : 1), sizeof *d->targets);
+        for (int t = 0; d->targets && t < d->n_targets; t++)
+            ((const char **)d->targets)[t] = nmt_model_set_target(set, i, t);
+        d->load_seconds = models.load_seconds[i];
+        total_weights += d->info.weight_bytes_fp32;
+        if (!d->targets || nmt_metrics_add_model(metrics, d->info.name, d->info.weight_bytes_fp32, d->load_seconds, &err)) {
+            nmt_error("main", "out of memory");
+            goto out;
+        }
+    }
+    nmt_info("main", "%d model%s, %.1f MiB of weights in all", models.n, models.n == 1 ? "" : "s",
+             (double)total_weights / (1 << 20));
     nmt_batcher_opts bo = {
         .workers = cfg.workers,
         .max_batch_sentences = cfg.max_batch_sentences,
@@ -247,13 +449,11 @@ int main(int argc, char **argv)
                                 .step = observe_step,
                                 .cancelled = observe_cancelled,
                                 .user = metrics};
-    if (nmt_batcher_start(&batcher, tr, &bo, &obs, &err)) {
+    if (nmt_batcher_start(&batcher, (const nmt_translator *const *)models.trs, models.n, &bo, &obs, &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;
     }
-    nmt_translator_info ti;
-    nmt_translator_describe(tr, &ti);
-    info = nmt_api_model_body(&ti, &cfg);
+    info = nmt_api_model_body(described, models.n, &cfg);
     raise_fd_limit(cfg.connection_limit);
     nmt_http_opts ho = {
         .address = cfg.listen_address,
@@ -270,7 +470,8 @@ int main(int argc, char **argv)
                    .max_chars = cfg.max_chars_per_text,
                    .max_length_limit = cfg.max_length_limit},
         .model_info_json = info,
-        .served = {.source = ti.source_lang, .target = ti.target_lang},
+        .models = set,
+        .cors_origin = cfg.cors_origin,
         .api_keys = api_keys,
         .max_segments = cfg.max_segments_per_request,
         .newline_join = cfg.newline == NMT_NEWLINE_JOIN,
@@ -280,13 +481,13 @@ int main(int argc, char **argv)
         goto out;
     }
     nmt_http_set_ready(http, 1);
-    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", nmt_translator_name(tr), cfg.listen_address,
-             nmt_http_port(http));
+    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %d model%s on %s port %d", models.n,
+             models.n == 1 ? "" : "s", cfg.listen_address, nmt_http_port(http));
     nmt_sdnotify(notice); /* the model is loaded and the port listens */
     nmt_watchdog *wd = nmt_watchdog_start(batcher_healthy, batcher);
-    nmt_info("main", "listening on http://%s%s%s:%d (model %s, %d workers x %d BLAS threads)",
+    nmt_info("main", "listening on http://%s%s%s:%d (models %s, %d workers x %d BLAS threads)",
              strchr(cfg.listen_address, ':') ? "[" : "", cfg.listen_address,
-             strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), nmt_translator_name(tr), cfg.workers,
+             strchr(cfg.listen_address, ':') ? "]" : "", nmt_http_port(http), names, cfg.workers,
              cfg.blas_threads);
 
     while (wait_signal() == 'h')
@@ -305,7 +506,11 @@ out:
     nmt_http_stop(http);
     nmt_batcher_free(batcher);
     nmt_metrics_free(metrics);
-    nmt_translator_free(tr);
+    for (int i = 0; described && i < models.n; i++)
+        free((void *)described[i].targets);
+    free(described);
+    nmt_model_set_free(set);
+    loaded_free(&models);
     nmt_api_keys_free(api_keys);
     free(info);
     nmt_config_free(&cfg);

@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_Delete(tree);
         FUZZ_CHECK(!dup, "accepted an object with a repeated key");
     }
-    char *out = nmt_api_translate_body(&req, (const char *const *)req.texts);
+    char *out = nmt_api_translate_body(&req, (const char *const *)req.texts, NULL);
     FUZZ_CHECK(out != NULL, "no response body");
     free(out);
     nmt_api_request_free(&req);

@@ -35,7 +35,7 @@ START_TEST(test_single_and_list)
     ck_assert_int_eq(req.max_length, 0);
     ck_assert_int_eq(req.split, 1);
     const char *out[1] = {"hallo \"du\""};
-    char *body = nmt_api_translate_body(&req, out);
+    char *body = nmt_api_translate_body(&req, out, NULL);
     ck_assert_str_eq(body, "{\"translation\":\"hallo \\\"du\\\"\"}");
     free(body);
     nmt_api_request_free(&req);
@@ -47,14 +47,14 @@ START_TEST(test_single_and_list)
     ck_assert_int_eq(req.max_length, 7);
     ck_assert_int_eq(req.split, 0);
     const char *outs[3] = {"x", "", "z"};
-    body = nmt_api_translate_body(&req, outs);
+    body = nmt_api_translate_body(&req, outs, NULL);
     ck_assert_str_eq(body, "{\"translations\":[\"x\",\"\",\"z\"]}");
     free(body);
     nmt_api_request_free(&req);
     const char *empty = "{\"text\": []}";
     ck_assert_int_eq(nmt_api_parse_translate(empty, strlen(empty), &limits, &req, &e), 0);
     ck_assert_int_eq(req.n, 0);
-    body = nmt_api_translate_body(&req, NULL);
+    body = nmt_api_translate_body(&req, NULL, NULL);
     ck_assert_str_eq(body, "{\"translations\":[]}");
     free(body);
     nmt_api_request_free(&req);

@@ -53,9 +53,9 @@ static void on_done(nmt_job *job, void *user)
     pthread_mutex_unlock(&T.lock);
 }
 
-static void on_batch(void *user, int sentences, long tokens_in, long tokens_out, int steps)
+static void on_batch(void *user, int model, int sentences, long tokens_in, long tokens_out, int steps, int done)
 {
-    (void)user, (void)tokens_in, (void)tokens_out, (void)steps;
+    (void)user, (void)model, (void)tokens_in, (void)tokens_out, (void)steps, (void)done;
     pthread_mutex_lock(&T.lock);
     if (T.n_batches < 256)
         T.batch_sizes[T.n_batches++] = sentences;
@@ -63,7 +63,7 @@ static void on_batch(void *user, int sentences, long tokens_in, long tokens_out,
 }
 
 /* continuous scheduling: a group admitted together counts as a batch */
-static void on_admission(void *user, int sentences) { on_batch(user, sentences, 0, 0, 0); }
+static void on_admission(void *user, int model, int sentences) { on_batch(user, model, sentences, 0, 0, 0, 0); }
 
 static const nmt_batcher_observer observer = {.batch = on_batch, .admission = on_admission};
 
@@ -87,7 +87,7 @@ static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int ma
     nmt_batcher *b;
     nmt_err err;
     tracker_reset();
-    ck_assert_msg(nmt_batcher_start(&b, tr, &o, &observer, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_batcher_start(&b, (const nmt_translator *const *)&tr, 1, &o, &observer, &err) == NMT_OK, "%s", err.msg);
     return b;
 }
 
@@ -99,7 +99,7 @@ static void submit1(nmt_batcher *b, const char *text, long slot)
     size_t len = strlen(text);
     nmt_err err;
     ck_assert_msg(
-        nmt_batcher_submit(b, &text, &len, 1, &TEXT, 0, on_done, NULL, (void *)slot, NULL, NULL, &err) == NMT_OK,
+        nmt_batcher_submit(b, &text, &len, 1, NULL, &TEXT, 0, on_done, NULL, (void *)slot, NULL, NULL, &err) == NMT_OK,
         "%s", err.msg);
 }
 
@@ -179,7 +179,7 @@ START_TEST(test_order_restored_across_batches)
         lens[i] = strlen(texts[i]);
     nmt_batcher *b = start(2, 3, 4096, 1, 100, 600000);
     nmt_err err;
-    ck_assert(nmt_batcher_submit(b, texts, lens, n, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, texts, lens, n, NULL, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
     wait_done(1);
     nmt_job *job = T.jobs[0];
     ck_assert_int_eq(nmt_job_status_of(job), NMT_JOB_OK);
@@ -222,7 +222,7 @@ START_TEST(test_paragraph_sentences_are_items)
     size_t lens[1] = {strlen(text)};
     nmt_err err;
     int units = 0;
-    ck_assert(nmt_batcher_submit(b, texts, lens, 1, &TEXT, 0, on_done, NULL, (void *)0L, NULL, &units, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, texts, lens, 1, NULL, &TEXT, 0, on_done, NULL, (void *)0L, NULL, &units, &err) == NMT_OK);
     ck_assert_int_eq(units, 5);
     wait_done(1);
     ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_OK);
@@ -240,22 +240,22 @@ START_TEST(test_refusals)
     size_t lens[6] = {1, 1, 1, 1, 1, 1};
     nmt_err err;
     int bad = -1;
-    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 6, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_BUSY);
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 6, NULL, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_BUSY);
     ck_assert_ptr_nonnull(strstr(err.msg, "queue full"));
     /* a long text is wrapped, not refused; too many segments are */
     const char *two[2] = {"fine", "One. Two. Three."};
     size_t two_lens[2] = {4, strlen(two[1])};
     nmt_text_opts three = {.split = 1, .max_units = 3};
-    ck_assert_int_eq(nmt_batcher_submit(b, two, two_lens, 2, &three, 0, on_done, NULL, NULL, &bad, NULL, &err),
+    ck_assert_int_eq(nmt_batcher_submit(b, two, two_lens, 2, NULL, &three, 0, on_done, NULL, NULL, &bad, NULL, &err),
                      NMT_ERR_TOO_LONG);
     ck_assert_int_eq(bad, 1);
     ck_assert_ptr_nonnull(strstr(err.msg, "more than 3 segments"));
     /* an empty request completes inside submit */
-    ck_assert(nmt_batcher_submit(b, NULL, NULL, 0, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, NULL, NULL, 0, NULL, &TEXT, 0, on_done, NULL, (void *)0L, NULL, NULL, &err) == NMT_OK);
     ck_assert_int_eq(T.done, 1);
     nmt_job_free(T.jobs[0]);
     nmt_batcher_close(b, 0);
-    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 1, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_CLOSED);
+    ck_assert_int_eq(nmt_batcher_submit(b, six, lens, 1, NULL, &TEXT, 0, on_done, NULL, NULL, &bad, NULL, &err), NMT_ERR_CLOSED);
     nmt_batcher_free(b);
 }
 END_TEST
@@ -266,7 +266,7 @@ START_TEST(test_close_answers_what_waits)
     nmt_batcher *b = start(1, 100, 100000, 60000, 100, 600000);
     for (long i = 0; i < 5; i++)
         submit1(b, "the dog sees the cat", i);
-    ck_assert_int_eq(nmt_batcher_queue_depth(b), 5);
+    ck_assert_int_eq(nmt_batcher_queue_depth(b, -1), 5);
     nmt_batcher_close(b, 10000); /* drains: the workers take what is queued */
     ck_assert_int_eq(T.done, 5);
     for (int i = 0; i < 5; i++) {
@@ -314,7 +314,7 @@ START_TEST(test_client_gone_is_not_decoded)
     const char *texts[2] = {"the dog", "the cat"};
     size_t lens[2] = {7, 7};
     nmt_err err;
-    ck_assert(nmt_batcher_submit(b, texts, lens, 2, &TEXT, 0, on_done, always_gone, (void *)0L, NULL, NULL, &err) == NMT_OK);
+    ck_assert(nmt_batcher_submit(b, texts, lens, 2, NULL, &TEXT, 0, on_done, always_gone, (void *)0L, NULL, NULL, &err) == NMT_OK);
     wait_done(1);
     ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_CANCELLED);
     ck_assert_int_eq(T.n_batches, 0); /* nothing was decoded */
@@ -360,13 +360,13 @@ START_TEST(test_short_joins_running_long)
     nmt_batcher *b = start(1, 4, 4096, 0, 100, 600000);
     const char *long_text = "the dog sees the cat", *short_text = "a";
     size_t long_len = strlen(long_text), short_len = 1;
-    ck_assert(nmt_batcher_submit(b, &long_text, &long_len, 1, &TEXT, 60, on_done, gate_gone, (void *)0L, NULL, NULL,
+    ck_assert(nmt_batcher_submit(b, &long_text, &long_len, 1, NULL, &TEXT, 60, on_done, gate_gone, (void *)0L, NULL, NULL,
                                  &err) == NMT_OK);
     pthread_mutex_lock(&T.lock);
     while (T.gate_state != 1)
         pthread_cond_wait(&T.cond, &T.lock);
     pthread_mutex_unlock(&T.lock);
-    ck_assert(nmt_batcher_submit(b, &short_text, &short_len, 1, &TEXT, 2, on_done, NULL, (void *)1L, NULL, NULL,
+    ck_assert(nmt_batcher_submit(b, &short_text, &short_len, 1, NULL, &TEXT, 2, on_done, NULL, (void *)1L, NULL, NULL,
                                  &err) == NMT_OK);
     pthread_mutex_lock(&T.lock);
     T.gate_state = 2;

@@ -95,7 +95,7 @@ START_TEST(test_defaults)
 {
     nmt_config c;
     nmt_config_defaults(&c);
-    ck_assert_str_eq(c.model, "models/en-de-demo");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], "models/en-de-demo");
     ck_assert_str_eq(c.listen_address, "127.0.0.1");
     ck_assert_int_eq(c.port, 8080);
     ck_assert_int_eq(c.workers, 2);
@@ -155,7 +155,7 @@ START_TEST(test_full_file)
                        "shutdown_grace_ms = 0\n"
                        "retry_after_s = 7\n";
     ck_assert_msg(load_text(&c, text, &err) == NMT_OK, "%s", err.msg);
-    ck_assert_str_eq(c.model, "/srv/models/opus-mt-en-de");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], "/srv/models/opus-mt-en-de");
     ck_assert_str_eq(c.listen_address, "::1");
     ck_assert_int_eq(c.port, 9001);
     ck_assert_int_eq(c.workers, 4);
@@ -191,6 +191,47 @@ START_TEST(test_full_file)
 }
 END_TEST
 
+/* model and model_languages may be given several times: the file's lines
+ * add up and replace the default, the flags replace the file's, "" clears */
+START_TEST(test_lists)
+{
+    nmt_config c;
+    nmt_err err;
+    nmt_config_defaults(&c);
+    ck_assert_int_eq(c.model.n, 1);
+    ck_assert_int_eq(c.model_languages.n, 0);
+    ck_assert_msg(load_text(&c, "model = /a\nmodel_languages = a=en-de\nmodel = /b\n", &err) == NMT_OK, "%s",
+                  err.msg);
+    ck_assert_int_eq(c.model.n, 2);
+    ck_assert_str_eq(c.model.items[0], "/a");
+    ck_assert_str_eq(c.model.items[1], "/b");
+    ck_assert_str_eq(c.model_languages.items[0], "a=en-de");
+    /* --check-config's dump reads back to the same lists */
+    nmt_config again;
+    nmt_config_defaults(&again);
+    char *text = dump(&c);
+    ck_assert_msg(load_text(&again, text, &err) == NMT_OK, "%s", err.msg);
+    free(text);
+    assert_same(&c, &again);
+    /* the flags replace the file's entries, then add up */
+    ck_assert(nmt_config_set(&c, "model", "/c", &err) == NMT_OK);
+    ck_assert(nmt_config_set(&c, "model", "/d", &err) == NMT_OK);
+    ck_assert_int_eq(c.model.n, 2);
+    ck_assert_str_eq(c.model.items[0], "/c");
+    ck_assert_str_eq(c.model.items[1], "/d");
+    ck_assert(nmt_config_set(&c, "model", "", &err) == NMT_OK);
+    ck_assert_int_eq(c.model.n, 0);
+    /* at most NMT_CONFIG_LIST_MAX entries */
+    for (int i = 0; i < NMT_CONFIG_LIST_MAX; i++)
+        ck_assert(nmt_config_set(&c, "model", "/m", &err) == NMT_OK);
+    ck_assert_int_eq(nmt_config_set(&c, "model", "/m", &err), NMT_ERR_INVALID);
+    ck_assert_msg(strstr(err.msg, "more than 16 entries") != NULL, "%s", err.msg);
+    /* other keys still may not repeat */
+    nmt_config_defaults(&c);
+    ck_assert_int_eq(load_text(&c, "pivot_language = en\npivot_language = de\n", &err), NMT_ERR_INVALID);
+}
+END_TEST
+
 START_TEST(test_syntax)
 {
     nmt_config c;
@@ -206,7 +247,7 @@ START_TEST(test_syntax)
                             &err) == NMT_OK,
                   "%s", err.msg);
     ck_assert_int_eq(c.port, 9000);
-    ck_assert_str_eq(c.model, "dir#1");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], "dir#1");
     ck_assert_int_eq(c.workers, 3);
     ck_assert_int_eq(c.log_level, NMT_LOG_WARN);
 
@@ -217,11 +258,11 @@ START_TEST(test_syntax)
                             "port = \"8081\"\n",
                             &err) == NMT_OK,
                   "%s", err.msg);
-    ck_assert_str_eq(c.model, " my models/#1 ");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], " my models/#1 ");
     ck_assert_str_eq(c.listen_address, "0.0.0.0");
     ck_assert_int_eq(c.port, 8081);
     ck_assert_msg(load_text(&c, "model = \"a\\\"b\\\\c\\d\"\n", &err) == NMT_OK, "%s", err.msg);
-    ck_assert_str_eq(c.model, "a\"b\\c\\d");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], "a\"b\\c\\d");
 
     /* an empty file and a comments-only file are the defaults */
     nmt_config d;
@@ -252,7 +293,6 @@ START_TEST(test_file_errors)
     assert_file_error(load_error("port = # nothing\n"), 1, "missing value for 'port'");
     assert_file_error(load_error("model = \"abc\n"), 1, "unterminated quoted value");
     assert_file_error(load_error("model = \"abc\" def\n"), 1, "after the closing quote");
-    assert_file_error(load_error("model = \"\"\n"), 1, "model: empty value");
     assert_file_error(load_error("listen_address = localhost\n"), 1, "listen_address: 'localhost' is not an IPv4");
     assert_file_error(load_error("listen_address = 1.2.3.256\n"), 1, "not an IPv4 or IPv6");
     assert_file_error(load_error("access_log = maybe\n"), 1, "access_log: 'maybe' is not a boolean");
@@ -475,7 +515,7 @@ START_TEST(test_flags)
     ck_assert_str_eq(c.listen_address, "::");
     ck_assert_int_eq(c.access_log, 0);
     ck_assert_int_eq(c.log_level, NMT_LOG_ERROR);
-    ck_assert_str_eq(c.model, "/m");
+    ck_assert_str_eq(c.model.items[c.model.n - 1], "/m");
 
     /* no flags: the defaults */
     nmt_config d;
@@ -585,7 +625,7 @@ START_TEST(test_help)
     ck_assert_ptr_nonnull(strstr(buf, "--config FILE"));
     ck_assert_ptr_nonnull(strstr(buf, "--check-config"));
     ck_assert_ptr_nonnull(strstr(buf, "--port N  (default 8080, 0..65535)"));
-    ck_assert_ptr_nonnull(strstr(buf, "--model PATH  (default \"models/en-de-demo\")"));
+    ck_assert_ptr_nonnull(strstr(buf, "--model VALUE  (default \"models/en-de-demo\")"));
     ck_assert_ptr_nonnull(strstr(buf, "--max-batch-tokens N  (default 4096, 16..1048576)"));
     ck_assert_ptr_nonnull(strstr(buf, "--access-log yes|no  (default yes)"));
     ck_assert_ptr_nonnull(strstr(buf, "--log-level debug|info|warn|error|off  (default info)"));
@@ -619,8 +659,8 @@ START_TEST(test_shipped_conf)
     nmt_config_defaults(&c);
     nmt_config_defaults(&d);
     ck_assert_msg(nmt_config_load_file(&c, path, &err) == NMT_OK, "%s", err.msg);
-    ck_assert_str_ne(c.model, "");
-    snprintf(c.model, sizeof c.model, "%s", d.model);
+    ck_assert_int_eq(c.model.n, 1);
+    c.model = d.model;
     assert_same(&c, &d);
 
     /* uncomment every "# key = value" line: still valid, still the defaults */
@@ -646,7 +686,7 @@ START_TEST(test_shipped_conf)
     nmt_config_defaults(&u);
     const char *upath = write_conf("uncommented.conf", out);
     ck_assert_msg(nmt_config_load_file(&u, upath, &err) == NMT_OK, "%s", err.msg);
-    snprintf(u.model, sizeof u.model, "%s", d.model);
+    u.model = d.model;
     assert_same(&u, &d);
 
     /* every key appears in the file as "key = " (active or commented) */
@@ -673,6 +713,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_full_file);
     tcase_add_test(tc, test_syntax);
+    tcase_add_test(tc, test_lists);
     tcase_add_test(tc, test_file_errors);
     tcase_add_test(tc, test_nul_byte);
     tcase_add_test(tc, test_did_you_mean);

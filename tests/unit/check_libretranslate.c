@@ -162,37 +162,6 @@ END_TEST
 
 START_TEST(test_languages)
 {
-    nmt_lt_served served = {.source = "en", .target = "de"};
-    nmt_api_error e;
-    nmt_lt_request req = {0};
-    static const struct { const char *source, *target; int ok; } cases[] = {
-        {"en", "de", 1},   {"EN", "De", 1},  {"eng", "deu", 1}, {"auto", "ger", 1}, {"AUTO", "de", 1},
-        {"fr", "de", 0},   {"en", "fr", 0},  {"de", "en", 0},   {"en", "", 0},     {"english", "de", 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        snprintf(req.source, sizeof req.source, "%s", cases[i].source);
-        snprintf(req.target, sizeof req.target, "%s", cases[i].target);
-        int rc = nmt_lt_check_languages(&req, &served, &e);
-        ck_assert_msg((rc == 0) == cases[i].ok, "%s -> %s", cases[i].source, cases[i].target);
-        if (rc) {
-            ck_assert_int_eq(e.status, 400);
-            ck_assert_str_eq(e.code, "unsupported_language_pair");
-            ck_assert_msg(strstr(e.message, "served") != NULL, "%s", e.message);
-        }
-    }
-    /* a model that names no languages serves whatever is asked */
-    nmt_lt_served unnamed = {.source = "", .target = ""};
-    snprintf(req.source, sizeof req.source, "xx");
-    ck_assert_int_eq(nmt_lt_check_languages(&req, &unnamed, &e), 0);
-
-    char *body = nmt_lt_languages_body(&served);
-    ck_assert_str_eq(body, "[{\"code\":\"en\",\"name\":\"English\",\"targets\":[\"de\"]},"
-                           "{\"code\":\"de\",\"name\":\"German\",\"targets\":[]}]");
-    free(body);
-    body = nmt_lt_languages_body(&unnamed);
-    ck_assert_str_eq(body, "[]");
-    free(body);
-
     ck_assert(nmt_language_same("fre", "FR"));
     ck_assert(nmt_language_same("zho", "chi"));
     ck_assert(!nmt_language_same("nb", "no"));

@@ -180,8 +180,8 @@ START_TEST(test_counters_and_gauges)
     nmt_metrics_request(m, 204, 0.5);
     nmt_metrics_sentences_in(m, 7);
     nmt_metrics_sentences_in(m, -3); /* ignored */
-    nmt_metrics_batch(m, 3, 30, 40, 12);
-    nmt_metrics_batch(m, 4, 50, 60, 15);
+    nmt_metrics_batch(m, -1, 3, 30, 40, 12, 3);
+    nmt_metrics_batch(m, -1, 4, 50, 60, 15, 4);
     nmt_metrics_reject(m, NMT_REJECT_QUEUE_FULL);
     nmt_metrics_reject(m, NMT_REJECT_QUEUE_FULL);
     nmt_metrics_reject(m, NMT_REJECT_TIMEOUT);
@@ -232,7 +232,7 @@ START_TEST(test_histogram_buckets)
     /* batch sizes */
     const int sizes[] = {1, 2, 3, 4, 5, 256, 257, 1000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        nmt_metrics_batch(m, sizes[i], 0, 0, 0);
+        nmt_metrics_batch(m, -1, sizes[i], 0, 0, 0, sizes[i]);
 
     char *t = render(m);
     const char *d = "nmtd_request_duration_seconds_bucket";
@@ -306,9 +306,9 @@ START_TEST(test_continuous_scheduling)
 {
     nmt_metrics *m = new_metrics("0.1.0", "en-de-demo");
     nmt_metrics_admission(m, 3);
-    nmt_metrics_step(m, 3, 0, 0);
-    nmt_metrics_step(m, 3, 2, 17);
-    nmt_metrics_step(m, 1, 1, 4);
+    nmt_metrics_step(m, -1, 3, 0, 0, 0);
+    nmt_metrics_step(m, -1, 3, 2, 17, 2);
+    nmt_metrics_step(m, -1, 1, 1, 4, 1);
     nmt_metrics_rows_cancelled(m, 0);
     nmt_metrics_rows_cancelled(m, 2);
     char *t = render(m);
@@ -328,11 +328,40 @@ START_TEST(test_continuous_scheduling)
 }
 END_TEST
 
+/* Per-model series: one per added model, a pivoted sentence counts on both
+ * models and once in sentences_out. */
+START_TEST(test_models)
+{
+    nmt_metrics *m = new_metrics("0.1.0", "a,b");
+    nmt_err err;
+    ck_assert(nmt_metrics_add_model(m, "a", 1000, 0.5, &err) == NMT_OK);
+    ck_assert(nmt_metrics_add_model(m, "b\"x", 2000, 1.25, &err) == NMT_OK);
+    nmt_metrics_step(m, 0, 2, 1, 5, 0);  /* a's first translation of a pivoted sentence */
+    nmt_metrics_step(m, 1, 1, 1, 6, 1);  /* b finishes it */
+    nmt_metrics_batch(m, 1, 2, 8, 9, 4, 2);
+    nmt_metrics_batch(m, 7, 2, 8, 9, 4, 2); /* no such model: only the totals */
+    nmt_metrics_model_queue_depth(m, 1, 3);
+    char *t = render(m);
+    assert_sample(t, "nmtd_model_weight_bytes{model=\"a\"}", 1000);
+    assert_sample(t, "nmtd_model_weight_bytes{model=\"b\\\"x\"}", 2000);
+    assert_sample(t, "nmtd_model_sentences_total{model=\"a\"}", 1);
+    assert_sample(t, "nmtd_model_sentences_total{model=\"b\\\"x\"}", 3);
+    assert_sample(t, "nmtd_model_tokens_in_total{model=\"a\"}", 5);
+    assert_sample(t, "nmtd_model_tokens_out_total{model=\"a\"}", 2);
+    assert_sample(t, "nmtd_model_decode_steps_total{model=\"b\\\"x\"}", 5);
+    assert_sample(t, "nmtd_model_queue_depth_sentences{model=\"b\\\"x\"}", 3);
+    assert_sample(t, "nmtd_sentences_out_total", 5);
+    ck_assert_msg(strstr(t, "nmtd_model_load_seconds{model=\"a\"} 0.500") != NULL, "%s", t);
+    free(t);
+    nmt_metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_format)
 {
     nmt_metrics *m = new_metrics("0.1.0", "en-de-demo");
     nmt_metrics_request(m, 200, 0.02);
-    nmt_metrics_batch(m, 3, 10, 10, 5);
+    nmt_metrics_batch(m, -1, 3, 10, 10, 5, 3);
     char *t = render(m);
     int families = validate(t);
     ck_assert_int_eq(families, 20);
@@ -411,7 +440,7 @@ static void *hammer(void *arg)
     for (int i = 0; i < ITERS; i++) {
         nmt_metrics_request(m, i % 2 ? 200 : 503, 0.001);
         nmt_metrics_queue_wait(m, 0.25);
-        nmt_metrics_batch(m, 2, 10, 20, 5);
+        nmt_metrics_batch(m, -1, 2, 10, 20, 5, 2);
         nmt_metrics_sentences_in(m, 2);
         nmt_metrics_reject(m, NMT_REJECT_TIMEOUT);
         nmt_metrics_gauge_add(m, NMT_GAUGE_INFLIGHT, 1);
@@ -480,6 +509,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_label_escaping);
     tcase_add_test(tc, test_format);
     tcase_add_test(tc, test_continuous_scheduling);
+    tcase_add_test(tc, test_models);
     tcase_add_test(tc, test_concurrent);
     suite_add_tcase(s, tc);
     return s;
