@@ -35,6 +35,7 @@ struct nmt_job {
     unsigned char *unit_stage;  /* [n_units] 1 once a pivoted unit went to its second model */
     unsigned char *unit_forward;/* [n_units] set by the worker: stage 1 done, go to the second model */
     int **unit_pivot_ids;    /* [n_units] the second model's ids of a pivoted unit (malloc'd) */
+    struct pivot_split **unit_split; /* [n_units] a first translation too long for the second model as one */
     int n_units;             /* the units (segments, wrapped pieces) of all texts */
     int remaining;           /* units not yet accounted for (lock) */
     nmt_job_status status;   /* lock */
@@ -53,9 +54,18 @@ struct nmt_job {
     void *user;
 };
 
+/* A pivoted unit whose first translation is too long for its second model
+ * in one piece: cut into sentences (and wrapped) for that model; the
+ * unit's result is the pieces' translations joined. */
+typedef struct pivot_split {
+    nmt_text_plan *plan;
+    char **out; /* [units of plan] */
+} pivot_split;
+
 typedef struct item {
     nmt_job *job;
-    int index;
+    int index;               /* the unit; -1 - unit once skipped (client gone) */
+    int piece;               /* 0: the whole unit; k > 0: piece k - 1 of its pivot_split */
     int n_ids;
     double t_enq;
 } item;
@@ -157,6 +167,17 @@ void nmt_job_free(nmt_job *job)
         free(job->unit_out[u]);
     for (int u = 0; job->unit_pivot_ids && u < job->n_units; u++)
         free(job->unit_pivot_ids[u]);
+    for (int u = 0; job->unit_split && u < job->n_units; u++) {
+        pivot_split *sp = job->unit_split[u];
+        if (!sp)
+            continue;
+        for (int k = 0; sp->out && k < nmt_text_plan_units(sp->plan); k++)
+            free(sp->out[k]);
+        free(sp->out);
+        nmt_text_plan_free(sp->plan);
+        free(sp);
+    }
+    free(job->unit_split);
     free(job->unit_pivot_ids);
     free(job->unit_text);
     free(job->unit_stage);
@@ -264,14 +285,56 @@ static int take_batch(nmt_batcher *b, worker *w, int m, double now, int max_n, l
     return n;
 }
 
+static int item_unit(const item *it) { return it->index < 0 ? -1 - it->index : it->index; }
+
+/* The source ids an item decodes. */
+static const int *item_ids(const item *it, int *len)
+{
+    const nmt_job *job = it->job;
+    int u = item_unit(it);
+    if (it->piece)
+        return nmt_text_plan_ids(job->unit_split[u]->plan, it->piece - 1, len);
+    *len = job->unit_len[u];
+    return job->unit_ids[u];
+}
+
+/* Where an item's translation goes. */
+static char **item_out(const item *it)
+{
+    nmt_job *job = it->job;
+    int u = item_unit(it);
+    return it->piece ? &job->unit_split[u]->out[it->piece - 1] : &job->unit_out[u];
+}
+
+/* A first translation too long for the second model as one unit: cut it
+ * for that model (no lock held).  0, or -1 (logged). */
+static int split_for_pivot(nmt_batcher *b, nmt_job *job, int unit, const nmt_route *r, const char *text)
+{
+    pivot_split *sp = calloc(1, sizeof *sp);
+    nmt_err err;
+    nmt_text_opts o = {.split = 1, .newline_join = 0, .max_units = 1 << 20, .lang_token = r->then_lang_token};
+    if (!sp || nmt_text_plan_new(&sp->plan, b->models[r->then_model].tr, text, strlen(text), &o, &err) != NMT_OK ||
+        !(sp->out = calloc((size_t)nmt_text_plan_units(sp->plan) + 1, sizeof *sp->out))) {
+        nmt_error("batcher", "pivot: cannot cut a first translation for the second model");
+        if (sp)
+            nmt_text_plan_free(sp->plan);
+        free(sp);
+        return -1;
+    }
+    job->unit_split[unit] = sp;
+    return 0;
+}
+
 /* A unit's translation by the worker's model (no lock held; text may be
  * NULL: failed).  The first translation of a pivoted unit is tokenized for
  * its second model and marked to go there; otherwise it is the result. */
-static void unit_translated(nmt_batcher *b, nmt_job *job, int unit, char *text)
+static void unit_translated(nmt_batcher *b, const item *it, char *text)
 {
+    nmt_job *job = it->job;
+    int unit = item_unit(it);
     const nmt_route *r = &job->routes[job->unit_text[unit]];
-    if (!r->pivot || job->unit_stage[unit] || !text || !text[0]) {
-        job->unit_out[unit] = text; /* each slot is written by one worker only */
+    if (it->piece || !r->pivot || job->unit_stage[unit] || !text || !text[0]) {
+        *item_out(it) = text; /* each slot is written by one worker only */
         return;
     }
     const nmt_translator *tr = b->models[r->then_model].tr;
@@ -280,9 +343,16 @@ static void unit_translated(nmt_batcher *b, nmt_job *job, int unit, char *text)
     nmt_err err;
     nmt_code rc = ids ? nmt_translator_encode(tr, text, strlen(text), ids + prefix, cap - prefix, &n, &err)
                       : nmt_err_set(&err, NMT_ERR_NOMEM, "out of memory");
+    if (rc == NMT_ERR_TOO_LONG) {
+        free(ids);
+        if (split_for_pivot(b, job, unit, r, text) == 0)
+            job->unit_forward[unit] = 1;
+        free(text);
+        return;
+    }
     free(text);
     if (rc) {
-        nmt_error("batcher", "pivot: a first translation does not fit the second model (%s)", err.msg);
+        nmt_error("batcher", "pivot: a first translation cannot be tokenized for the second model (%s)", err.msg);
         free(ids);
         job->unit_out[unit] = NULL;
         return;
@@ -295,12 +365,16 @@ static void unit_translated(nmt_batcher *b, nmt_job *job, int unit, char *text)
     job->unit_forward[unit] = 1;
 }
 
-/* The generation limit of a unit in its current model. */
-static int unit_limit(const nmt_batcher *b, int model, const nmt_job *job, int unit)
+/* The generation limit of an item in its current model: the request's
+ * max_length, except in a pivoted unit's first model. */
+static int item_limit(const nmt_batcher *b, int model, const item *it)
 {
+    const nmt_job *job = it->job;
+    int unit = item_unit(it), len;
     const nmt_route *r = &job->routes[job->unit_text[unit]];
     int max_length = r->pivot && !job->unit_stage[unit] ? 0 : job->max_length;
-    return nmt_translator_limit(b->models[model].tr, job->unit_len[unit], &(nmt_translate_opts){.max_length = max_length});
+    item_ids(it, &len);
+    return nmt_translator_limit(b->models[model].tr, len, &(nmt_translate_opts){.max_length = max_length});
 }
 
 /* Decodes the live sentences of a batch (no lock held). */
@@ -321,9 +395,8 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
                 continue;
             }
         }
-        w->src[m] = job->unit_ids[w->batch[i].index];
-        w->src_len[m] = job->unit_len[w->batch[i].index];
-        w->limit[m] = unit_limit(b, w->model, job, w->batch[i].index);
+        w->src[m] = item_ids(&w->batch[i], &w->src_len[m]);
+        w->limit[m] = item_limit(b, w->model, &w->batch[i]);
         m++;
     }
     if (m == 0)
@@ -335,7 +408,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         nmt_error("batcher", "decoding failed: %s", err.msg);
         for (int i = 0; i < n; i++)
             if (w->batch[i].index >= 0)
-                w->batch[i].job->unit_out[w->batch[i].index] = NULL;
+                *item_out(&w->batch[i]) = NULL;
         return;
     }
     long tokens_in = 0;
@@ -347,8 +420,8 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         char *text = NULL;
         if (nmt_translator_decode(tr, w->out[k], w->out_len[k], &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
-        unit_translated(b, job, w->batch[i].index, text);
-        done += !job->unit_forward[w->batch[i].index];
+        unit_translated(b, &w->batch[i], text);
+        done += w->batch[i].piece || !job->unit_forward[w->batch[i].index];
         tokens_in += w->src_len[k];
         __atomic_add_fetch(&job->tokens_out, w->out_len[k], __ATOMIC_RELAXED);
         k++;
@@ -376,7 +449,7 @@ static nmt_job_status unit_outcome(const item *it)
 {
     if (it->index < 0)
         return NMT_JOB_CANCELLED;
-    return it->job->unit_out[it->index] ? NMT_JOB_OK : NMT_JOB_FAILED;
+    return *item_out(it) ? NMT_JOB_OK : NMT_JOB_FAILED;
 }
 
 /* Queues item it at the back of model m, past its capacity (lock held). */
@@ -403,19 +476,33 @@ static int enqueue_forced(nmt_batcher *b, int m, item it)
 static void unit_done(nmt_batcher *b, const item *it, nmt_job **completed, int *n_completed)
 {
     nmt_job *job = it->job;
-    if (it->index >= 0 && job->unit_forward[it->index]) {
-        int u = it->index;
+    if (it->index >= 0 && !it->piece && job->unit_forward[it->index]) {
+        int u = it->index, then = job->routes[job->unit_text[u]].then_model;
         job->unit_forward[u] = 0;
         job->unit_stage[u] = 1;
         nmt_job_status why = job->status != NMT_JOB_OK ? job->status : b->stopping ? NMT_JOB_SHUTDOWN : NMT_JOB_OK;
-        if (why == NMT_JOB_OK) {
+        if (why == NMT_JOB_OK && !job->unit_split[u]) {
             item next = {.job = job, .index = u, .n_ids = job->unit_len[u], .t_enq = nmt_now_s()};
-            if (enqueue_forced(b, job->routes[job->unit_text[u]].then_model, next) == 0) {
+            if (enqueue_forced(b, then, next) == 0) {
                 pthread_cond_signal(&b->work);
                 return;
             }
             nmt_error("batcher", "out of memory queueing a pivoted sentence");
             why = NMT_JOB_FAILED;
+        } else if (why == NMT_JOB_OK) { /* its pieces replace it: each is counted in remaining */
+            const nmt_text_plan *plan = job->unit_split[u]->plan;
+            for (int k = 0; k < nmt_text_plan_units(plan) && why == NMT_JOB_OK; k++) {
+                int len;
+                nmt_text_plan_ids(plan, k, &len);
+                item piece = {.job = job, .index = u, .piece = k + 1, .n_ids = len, .t_enq = nmt_now_s()};
+                if (nmt_text_plan_unit_empty(plan, k))
+                    why = (job->unit_split[u]->out[k] = strdup("")) ? NMT_JOB_OK : NMT_JOB_FAILED;
+                else if (enqueue_forced(b, then, piece) == 0)
+                    job->remaining++;
+                else
+                    why = NMT_JOB_FAILED;
+            }
+            pthread_cond_signal(&b->work);
         }
         settle_unit(b, job, why, completed, n_completed);
         return;
@@ -436,6 +523,16 @@ static void join_texts(nmt_job *job)
 {
     if (job->status != NMT_JOB_OK)
         return;
+    for (int u = 0; u < job->n_units; u++) {
+        nmt_err err;
+        if (job->unit_split[u] && nmt_text_plan_join(job->unit_split[u]->plan,
+                                                     (const char *const *)job->unit_split[u]->out, &job->unit_out[u],
+                                                     &err)) {
+            nmt_error("batcher", "joining a pivoted translation failed: %s", err.msg);
+            job->status = NMT_JOB_FAILED;
+            return;
+        }
+    }
     for (int i = 0; i < job->n; i++) {
         nmt_err err;
         if (nmt_text_plan_join(job->plans[i], (const char *const *)job->unit_out + job->first_unit[i],
@@ -607,7 +704,7 @@ static void *worker_main(void *arg)
             run_batch(b, w, n);
         } else {
             for (int i = 0; i < n; i++)
-                w->batch[i].job->unit_out[w->batch[i].index] = NULL; /* failed */
+                *item_out(&w->batch[i]) = NULL; /* failed */
         }
         pthread_mutex_lock(&b->lock);
         b->busy--;
@@ -648,10 +745,9 @@ static void admit_items(nmt_batcher *b, worker *w, int n, int *n_gone)
             w->batch[i].index = -1 - w->batch[i].index;
             continue;
         }
-        int unit = w->batch[i].index;
-        w->inputs[m] = (nmt_row_input){.ids = job->unit_ids[unit],
-                                       .len = job->unit_len[unit],
-                                       .limit = unit_limit(b, w->model, job, unit)};
+        int len;
+        const int *ids = item_ids(&w->batch[i], &len);
+        w->inputs[m] = (nmt_row_input){.ids = ids, .len = len, .limit = item_limit(b, w->model, &w->batch[i])};
         w->admitted[m++] = i;
     }
     if (m == 0)
@@ -683,15 +779,17 @@ static int step_rows(nmt_batcher *b, worker *w)
     for (int f = 0; f < n_fin; f++) {
         int row = w->finished[f], n_out;
         const int *ids = nmt_running_output(w->rb, row, &n_out);
-        nmt_job *job = w->row_item[row].job;
-        int unit = w->row_item[row].index;
+        const item *it = &w->row_item[row];
+        nmt_job *job = it->job;
         char *text = NULL;
         nmt_err err;
+        int len;
         if (nmt_translator_decode(tr, ids, n_out, &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
-        tokens_in += job->unit_len[unit];
-        unit_translated(b, job, unit, text);
-        done += !job->unit_forward[unit];
+        item_ids(it, &len);
+        tokens_in += len;
+        unit_translated(b, it, text);
+        done += it->piece || !job->unit_forward[it->index];
         __atomic_add_fetch(&job->tokens_out, n_out, __ATOMIC_RELAXED);
     }
     if (b->obs.step)
@@ -994,8 +1092,9 @@ nmt_code nmt_batcher_submit(nmt_batcher *b, const char *const *texts, const size
     job->unit_stage = calloc(m, 1);
     job->unit_forward = calloc(m, 1);
     job->unit_pivot_ids = calloc(m, sizeof *job->unit_pivot_ids);
+    job->unit_split = calloc(m, sizeof *job->unit_split);
     if (!job->unit_ids || !job->unit_len || !job->unit_out || !job->unit_text || !job->unit_stage ||
-        !job->unit_forward || !job->unit_pivot_ids) {
+        !job->unit_forward || !job->unit_pivot_ids || !job->unit_split) {
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         goto fail;
     }

@@ -481,8 +481,8 @@ int main(int argc, char **argv)
         goto out;
     }
     nmt_http_set_ready(http, 1);
-    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %d model%s on %s port %d", models.n,
-             models.n == 1 ? "" : "s", cfg.listen_address, nmt_http_port(http));
+    snprintf(notice, sizeof notice, "READY=1\nSTATUS=serving %s on %s port %d", names, cfg.listen_address,
+             nmt_http_port(http));
     nmt_sdnotify(notice); /* the model is loaded and the port listens */
     nmt_watchdog *wd = nmt_watchdog_start(batcher_healthy, batcher);
     nmt_info("main", "listening on http://%s%s%s:%d (models %s, %d workers x %d BLAS threads)",

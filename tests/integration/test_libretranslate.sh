@@ -85,7 +85,7 @@ expect "POST /detect, German (not served as a source): no candidate" 200 '. == [
 # errors: LibreTranslate's statuses and {"error": message}
 expect "missing q" 400 '.error | test("missing q parameter")' /translate -d '{"source": "en", "target": "de", "q": null}'
 expect "missing target" 400 '.error | test("missing target")' /translate --data-urlencode q=x --data-urlencode source=en
-expect "unsupported target" 400 '.error | test("fr is not supported as a target")' \
+expect "unsupported target" 400 '.error | test("no model translates en into fr \\(served: en-de\\)")' \
     /translate -d '{"q": "x", "source": "en", "target": "fr"}'
 expect "unsupported source" 400 '.error | test("served: en")' /translate -d '{"q": "x", "source": "de", "target": "de"}'
 # format html (Mastodon): markup, attributes, comments and entities in place, text nodes translated

@@ -14,13 +14,22 @@
 
 static nmt_translator *tr;
 
+static nmt_translator *de_en, *en_roa; /* two more models: German->English, English->{fr,es,it} */
+
 static void setup(void)
 {
     nmt_err err;
     ck_assert_msg(nmt_translator_load(&tr, tu_test_model("tiny-swish"), &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translator_load(&de_en, tu_test_model("tiny-de-en"), &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_translator_load(&en_roa, tu_test_model("tiny-en-roa"), &err) == NMT_OK, "%s", err.msg);
 }
 
-static void teardown(void) { nmt_translator_free(tr); }
+static void teardown(void)
+{
+    nmt_translator_free(tr);
+    nmt_translator_free(de_en);
+    nmt_translator_free(en_roa);
+}
 
 /* Completion bookkeeping shared by the callbacks. */
 typedef struct tracker {
@@ -80,6 +89,18 @@ static nmt_scheduling scheduling = NMT_SCHED_STATIC;
 static void use_static(void) { scheduling = NMT_SCHED_STATIC; }
 static void use_continuous(void) { scheduling = NMT_SCHED_CONTINUOUS; }
 
+/* A batcher over the three models (0 tiny-swish, 1 tiny-de-en, 2 tiny-en-roa). */
+static nmt_batcher *start_models(int workers, int max_sentences, int max_wait_ms, int capacity)
+{
+    nmt_batcher_opts o = {workers, max_sentences, 4096, max_wait_ms, capacity, 600000, scheduling, 1, 1};
+    const nmt_translator *models[3] = {tr, de_en, en_roa};
+    nmt_batcher *b;
+    nmt_err err;
+    tracker_reset();
+    ck_assert_msg(nmt_batcher_start(&b, models, 3, &o, &observer, &err) == NMT_OK, "%s", err.msg);
+    return b;
+}
+
 static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int max_wait_ms, int capacity,
                           int timeout_ms)
 {
@@ -115,6 +136,145 @@ static char *alone(const char *text)
     nmt_translator_state_free(ctx);
     return res.text;
 }
+
+static int gate_gone(void *user);
+
+/* What model m says for ids alone. */
+static char *alone_ids(const nmt_translator *m, const int *ids, int n)
+{
+    nmt_err err;
+    nmt_translator_state *ctx;
+    ck_assert(nmt_translator_state_new(&ctx, m, 1, 256, &err) == NMT_OK);
+    int out[256], out_len = 0;
+    const int *src[1] = {ids};
+    int *outs[1] = {out};
+    ck_assert(nmt_translate_ids(ctx, src, &n, NULL, 1, NULL, outs, &out_len, NULL, &err) == NMT_OK);
+    char *text_out = NULL;
+    ck_assert(nmt_translator_decode(m, out, out_len, &text_out, &err) == NMT_OK);
+    nmt_translator_state_free(ctx);
+    return text_out;
+}
+
+/* What model m says for text, cut into sentences (each starting with
+ * lang_token when > 0), each translated alone, put back together. */
+static char *alone_on(const nmt_translator *m, int lang_token, const char *text)
+{
+    nmt_text_plan *plan;
+    nmt_text_opts o = {.split = 1, .max_units = 1000, .lang_token = lang_token};
+    nmt_err err;
+    ck_assert(nmt_text_plan_new(&plan, m, text, strlen(text), &o, &err) == NMT_OK);
+    int n = nmt_text_plan_units(plan);
+    char **outs = calloc((size_t)n + 1, sizeof *outs);
+    for (int u = 0; u < n; u++) {
+        int len;
+        const int *ids = nmt_text_plan_ids(plan, u, &len);
+        ck_assert_int_eq(ids[0], lang_token > 0 ? lang_token : ids[0]);
+        outs[u] = nmt_text_plan_unit_empty(plan, u) ? strdup("") : alone_ids(m, ids, len);
+    }
+    char *joined;
+    ck_assert(nmt_text_plan_join(plan, (const char *const *)outs, &joined, &err) == NMT_OK);
+    for (int u = 0; u < n; u++)
+        free(outs[u]);
+    free(outs);
+    nmt_text_plan_free(plan);
+    return joined;
+}
+
+/* One request, four routes: each text is translated by its own model, a
+ * multilingual model's texts start every unit with its target token, and a
+ * pivoted text is the second model's translation of the first's. */
+START_TEST(test_models_and_pivot)
+{
+    static const char *const texts[] = {"the dog sees the cat", "der hund sieht die katze",
+                                        "the old woman reads! the teacher writes", "die kinder spielen"};
+    size_t lens[4];
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(texts[i]);
+    int fra = nmt_translator_lang_token_id(en_roa, "fra"), spa = nmt_translator_lang_token_id(en_roa, "spa");
+    ck_assert_int_gt(fra, 0);
+    nmt_route routes[4] = {{.model = 0},
+                           {.model = 1},
+                           {.model = 2, .lang_token = fra},
+                           {.model = 1, .pivot = 1, .then_model = 2, .then_lang_token = spa}};
+    nmt_batcher *b = start_models(2, 4, 1, 100);
+    nmt_err err;
+    int units = 0;
+    ck_assert(nmt_batcher_submit(b, texts, lens, 4, routes, &TEXT, 0, on_done, NULL, (void *)0L, NULL, &units, &err) ==
+              NMT_OK);
+    ck_assert_int_eq(units, 5); /* text 2 is two sentences */
+    wait_done(1);
+    nmt_job *job = T.jobs[0];
+    ck_assert_int_eq(nmt_job_status_of(job), NMT_JOB_OK);
+    char *want[4];
+    want[0] = alone_on(tr, 0, texts[0]);
+    want[1] = alone_on(de_en, 0, texts[1]);
+    char *s1 = alone_on(en_roa, fra, "the old woman reads!"), *s2 = alone_on(en_roa, fra, "the teacher writes");
+    want[2] = malloc(strlen(s1) + strlen(s2) + 2);
+    sprintf(want[2], "%s %s", s1, s2);
+    char *first = alone_on(de_en, 0, texts[3]);
+    want[3] = alone_on(en_roa, spa, first); /* too long for en_roa as one unit: cut into pieces */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(strcmp(nmt_job_text(job, i), want[i]) == 0, "text %d: '%s' vs '%s'", i, nmt_job_text(job, i),
+                      want[i]);
+        free(want[i]);
+    }
+    /* the token matters: French and Spanish differ on this model */
+    char *spanish = alone_on(en_roa, spa, "the old woman reads!");
+    ck_assert_str_ne(spanish, s1);
+    free(spanish);
+    free(s1);
+    free(s2);
+    free(first);
+    nmt_job_free(job);
+    /* a route to a model that is not there is refused */
+    nmt_route bad = {.model = 3};
+    ck_assert_int_eq(nmt_batcher_submit(b, texts, lens, 1, &bad, &TEXT, 0, on_done, NULL, NULL, NULL, NULL, &err),
+                     NMT_ERR_INVALID);
+    nmt_batcher_free(b);
+}
+END_TEST
+
+/* One worker, a flood of work for model 0, then one request for model 1:
+ * it is served after at most a batch or two of model 0's, not after all of
+ * them (model 0 alone would take 40 jobs / 4 per batch = 10 rounds). */
+START_TEST(test_models_fair)
+{
+    nmt_batcher *b = start_models(1, 4, 0, 100);
+    const char *flood = "the old woman reads the new newspaper in the garden";
+    size_t flood_len = strlen(flood);
+    nmt_err err;
+    /* the first job holds the worker at the gate while the rest queues */
+    ck_assert(nmt_batcher_submit(b, &flood, &flood_len, 1, NULL, &TEXT, 0, on_done, gate_gone, (void *)0L, NULL, NULL,
+                                 &err) == NMT_OK);
+    pthread_mutex_lock(&T.lock);
+    while (T.gate_state != 1)
+        pthread_cond_wait(&T.cond, &T.lock);
+    pthread_mutex_unlock(&T.lock);
+    for (long i = 1; i < 40; i++)
+        submit1(b, flood, i);
+    const char *text = "der hund sieht die katze";
+    size_t len = strlen(text);
+    nmt_route r = {.model = 1};
+    ck_assert(nmt_batcher_submit(b, &text, &len, 1, &r, &TEXT, 0, on_done, NULL, (void *)40L, NULL, NULL, &err) ==
+              NMT_OK);
+    ck_assert_int_eq(nmt_batcher_queue_depth(b, 0), 39);
+    ck_assert_int_eq(nmt_batcher_queue_depth(b, 1), 1);
+    ck_assert_int_eq(nmt_batcher_queue_depth(b, -1), 40);
+    pthread_mutex_lock(&T.lock);
+    T.gate_state = 2;
+    pthread_cond_broadcast(&T.cond);
+    pthread_mutex_unlock(&T.lock);
+    wait_done(41);
+    int position = -1;
+    for (int i = 0; i < 41; i++)
+        if (T.order[i] == 40)
+            position = i;
+    ck_assert_msg(position >= 0 && position <= 12, "model 1's request finished as number %d of 41", position + 1);
+    for (int i = 0; i < 41; i++)
+        nmt_job_free(T.jobs[i]);
+    nmt_batcher_free(b);
+}
+END_TEST
 
 START_TEST(test_fills_by_count)
 {
@@ -408,6 +568,8 @@ int main(void)
     tcase_add_test(tc, test_timeout);
     tcase_add_test(tc, test_client_gone_is_not_decoded);
     tcase_add_test(tc, test_short_joins_running_long);
+    tcase_add_test(tc, test_models_and_pivot);
+    tcase_add_test(tc, test_models_fair);
     suite_add_tcase(s, tc);
     /* the guarantees again under continuous scheduling */
     TCase *cont = tcase_create("continuous");
@@ -421,6 +583,8 @@ int main(void)
     tcase_add_test(cont, test_timeout);
     tcase_add_test(cont, test_client_gone_is_not_decoded);
     tcase_add_test(cont, test_short_joins_running_long);
+    tcase_add_test(cont, test_models_and_pivot);
+    tcase_add_test(cont, test_models_fair);
     suite_add_tcase(s, cont);
     return tu_run(s);
 }

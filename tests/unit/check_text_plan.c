@@ -168,6 +168,50 @@ START_TEST(test_wrap_long_segment)
 }
 END_TEST
 
+/* A language token starts every unit (also the pieces of a wrapped
+ * segment, which still fit), and a unit of nothing but it and </s> is
+ * empty. */
+START_TEST(test_lang_token)
+{
+    nmt_translator *roa;
+    nmt_err err;
+    ck_assert_msg(nmt_translator_load(&roa, tu_test_model("tiny-en-roa"), &err) == NMT_OK, "%s", err.msg);
+    const char *const *names;
+    ck_assert_int_eq(nmt_translator_lang_tokens(roa, &names), 3);
+    ck_assert_str_eq(names[1], "spa");
+    ck_assert_int_eq(nmt_translator_lang_tokens(tiny, NULL), 0);
+    int spa = nmt_translator_lang_token_id(roa, "spa");
+    ck_assert_int_gt(spa, 0);
+    ck_assert_int_eq(nmt_translator_lang_token_id(roa, "deu"), -1);
+    char text[4096] = "the dog sees the cat! ";
+    for (int i = 0; i < 100; i++)
+        strcat(text, "the dog sees ");
+    nmt_text_opts o = {.split = 1, .max_units = 100, .lang_token = spa}, plain = {.split = 1, .max_units = 100};
+    nmt_text_plan *p, *q;
+    ck_assert(nmt_text_plan_new(&p, roa, text, strlen(text), &o, &err) == NMT_OK);
+    ck_assert(nmt_text_plan_new(&q, roa, "the dog sees the cat!", 21, &plain, &err) == NMT_OK);
+    ck_assert_int_gt(nmt_text_plan_units(p), 2);
+    for (int u = 0; u < nmt_text_plan_units(p); u++) {
+        int n;
+        const int *ids = nmt_text_plan_ids(p, u, &n);
+        ck_assert_int_eq(ids[0], spa);
+        ck_assert_int_le(n, nmt_translator_max_positions(roa));
+        ck_assert(!nmt_text_plan_unit_empty(p, u));
+    }
+    int n_tok, n_plain;
+    const int *with = nmt_text_plan_ids(p, 0, &n_tok), *without = nmt_text_plan_ids(q, 0, &n_plain);
+    ck_assert_int_eq(n_tok, n_plain + 1);
+    ck_assert_mem_eq(with + 1, without, (size_t)n_plain * sizeof(int));
+    nmt_text_plan_free(p);
+    nmt_text_plan_free(q);
+    ck_assert(nmt_text_plan_new(&p, roa, "\x01", 1, &o, &err) == NMT_OK); /* a character the tokenizer drops */
+    if (nmt_text_plan_units(p) == 1)
+        ck_assert(nmt_text_plan_unit_empty(p, 0) == (nmt_text_plan_ids(p, 0, &n_tok), n_tok == 2));
+    nmt_text_plan_free(p);
+    nmt_translator_free(roa);
+}
+END_TEST
+
 START_TEST(test_unit_cap)
 {
     nmt_text_plan *p = NULL;
@@ -194,6 +238,7 @@ int main(void)
     tcase_add_test(tc, test_split_off);
     tcase_add_test(tc, test_wrap_long_segment);
     tcase_add_test(tc, test_unit_cap);
+    tcase_add_test(tc, test_lang_token);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
