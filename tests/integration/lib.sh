@@ -14,6 +14,27 @@ finish() {
 }
 # listening_port LOG: the port a daemon logged ("listening on http://127.0.0.1:PORT"), or nothing
 listening_port() { sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$1"; }
+# call PATH CURL-ARGS...: prints "STATUS BODY" of a request to the daemon on
+# $PORT (the body goes through $TMP/body)
+call() {
+    _path=$1
+    shift
+    curl -s -m 60 -o "$TMP/body" -w '%{http_code}' "$@" "http://127.0.0.1:$PORT$_path"
+    printf ' '
+    cat "$TMP/body"
+}
+# expect NAME WANT-STATUS JQ-FILTER PATH CURL-ARGS...: the status, and a jq
+# test on the body
+expect() {
+    _name=$1 _status=$2 _filter=$3
+    shift 3
+    _out=$(call "$@")
+    if [ "${_out%% *}" = "$_status" ] && printf '%s' "${_out#* }" | jq -e "$_filter" > /dev/null 2>&1; then
+        ok "$_name"
+    else
+        bad "$_name (got: $_out)"
+    fi
+}
 # start_nmtd LOG ARGS...: starts "$NMTD" ARGS on 127.0.0.1, port 0 (the kernel
 # picks), stderr to LOG; sets PID and PORT.  Status 1 (the log printed) when
 # it did not start within 30 s; PID is set either way, for the caller to stop.

@@ -27,26 +27,6 @@ start_daemon() { # NAME ARGS...: sets PID and PORT
     PIDS+=("$PID")
     return $rc
 }
-# call PATH CURL-ARGS...: prints "STATUS BODY"
-call() {
-    local path=$1
-    shift
-    curl -s -m 60 -o "$TMP/body" -w '%{http_code}' "$@" "http://127.0.0.1:$PORT$path"
-    printf ' '
-    cat "$TMP/body"
-}
-# expect NAME WANT-STATUS JQ-FILTER PATH CURL-ARGS...: status and a jq test on the body
-expect() {
-    local name=$1 status=$2 filter=$3
-    shift 3
-    local out
-    out=$(call "$@")
-    if [ "${out%% *}" = "$status" ] && printf '%s' "${out#* }" | jq -e "$filter" > /dev/null 2>&1; then
-        ok "$name"
-    else
-        bad "$name (got: $out)"
-    fi
-}
 
 start_daemon main --workers 2 --max-wait-ms 5 || exit 1
 S1=$(grep -v '^#' "$SRC/tests/data/en-de-demo.golden.tsv" | sed -n 1p | cut -f1)

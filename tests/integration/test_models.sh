@@ -36,26 +36,6 @@ start_daemon() { # NAME ARGS...: sets PID and PORT
     return $rc
 }
 stop_daemon() { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
-# call PATH CURL-ARGS...: prints "STATUS BODY"
-call() {
-    local path=$1
-    shift
-    curl -s -m 60 -o "$TMP/body" -w '%{http_code}' "$@" "http://127.0.0.1:$PORT$path"
-    printf ' '
-    cat "$TMP/body"
-}
-# expect NAME WANT-STATUS JQ-FILTER PATH CURL-ARGS...: status and a jq test on the body
-expect() {
-    local name=$1 status=$2 filter=$3
-    shift 3
-    local out
-    out=$(call "$@")
-    if [ "${out%% *}" = "$status" ] && printf '%s' "${out#* }" | jq -e "$filter" > /dev/null 2>&1; then
-        ok "$name"
-    else
-        bad "$name (got: $out)"
-    fi
-}
 # offline MODEL [PREFIX]: nmtd-translate on stdin's lines, each line prefixed
 offline() { sed "s/^/${2:-}/" | "$TRANSLATE" --model "$1" --log-level off; }
 json() { jq -n --arg t "$1" '$t'; }
