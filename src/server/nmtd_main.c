@@ -195,7 +195,8 @@ static char **model_dirs(const nmt_config *cfg, int *n_out, nmt_err *err)
             found[n_found++] = dir;
         }
         closedir(d);
-        qsort(found, (size_t)n_found, sizeof *found, by_name);
+        if (n_found > 1)
+            qsort(found, (size_t)n_found, sizeof *found, by_name);
         if (n_found == 0 && !use_list) {
             free(found);
             nmt_err_set(err, NMT_ERR_INVALID, "models_dir %s has no model (no subdirectory with a config.json)",

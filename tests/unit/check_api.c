@@ -79,6 +79,29 @@ START_TEST(test_bad_requests)
     expect_error("{\"text\": \"a\", \"max_length\": \"7\"}", 400, "invalid_max_length", "integer");
     expect_error("{\"text\": \"\xff\xfe\"}", 400, "invalid_utf8", "not valid UTF-8");
     expect_error("{\"text\": \"\xed\xa0\x80\"}", 400, "invalid_utf8", "not valid UTF-8"); /* a surrogate */
+    expect_error("{\"text\": \"a\", \"source\": 3}", 400, "invalid_request", "\"source\" must be a string");
+    expect_error("{\"text\": \"a\", \"target\": \"abcdefghijklmnopqrstuvwxyzabcdefg\"}", 400, "invalid_request",
+                 "at most 31 bytes");
+    expect_error("{\"text\": \"a\", \"model\": [\"m\"]}", 400, "invalid_request", "\"model\" must be a string");
+}
+END_TEST
+
+/* source, target and model are kept as sent (routing is model_set.c's). */
+START_TEST(test_routing_fields)
+{
+    nmt_api_request req;
+    nmt_api_error e;
+    const char *body = "{\"text\": \"a\", \"source\": \"EN\", \"target\": \"fra\", \"model\": \"opus-mt-en-roa\"}";
+    ck_assert_int_eq(nmt_api_parse_translate(body, strlen(body), &limits, &req, &e), 0);
+    ck_assert_str_eq(req.source, "EN");
+    ck_assert_str_eq(req.target, "fra");
+    ck_assert_str_eq(req.model, "opus-mt-en-roa");
+    nmt_api_request_free(&req);
+    body = "{\"text\": \"a\", \"source\": null}";
+    ck_assert_int_eq(nmt_api_parse_translate(body, strlen(body), &limits, &req, &e), 0);
+    ck_assert_str_eq(req.source, "");
+    ck_assert_str_eq(req.model, "");
+    nmt_api_request_free(&req);
 }
 END_TEST
 
@@ -152,6 +175,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_single_and_list);
     tcase_add_test(tc, test_bad_requests);
+    tcase_add_test(tc, test_routing_fields);
     tcase_add_test(tc, test_strict_json_and_nul);
     tcase_add_test(tc, test_character_count_is_code_points);
     tcase_add_test(tc, test_utf8_validation);
