@@ -14,7 +14,7 @@ root=$(cd "$here/.." && pwd)
 NMTD=${NMTD:-$root/nmtd}
 TMP=$(mktemp -d)
 PID=""
-cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { [ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"; }
 trap cleanup EXIT
 MODEL=${1:-}
 if [ -z "$MODEL" ]; then
@@ -45,9 +45,11 @@ run() { # LABEL ARGS...: starts nmtd, 48 requests per pair from 16 clients, prin
     local t0 t1
     t0=$(date +%s.%N)
     for p in $PAIRS; do
-        for i in $(seq 1 48); do echo "url = \"http://127.0.0.1:$port/translate\""; echo "data-binary = \"@$TMP/body-$p\""; done
+        for i in $(seq 1 48); do
+            printf 'next\nurl = "http://127.0.0.1:%s/translate"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\\\n"\nsilent\n' "$port" "$TMP/body-$p"
+        done
     done > "$TMP/curl.cfg"
-    curl -s --parallel --parallel-max 16 -K "$TMP/curl.cfg" -o /dev/null -w '%{http_code}\n' > "$TMP/codes"
+    curl -s --no-progress-meter --parallel --parallel-max 16 -K "$TMP/curl.cfg" -w '%{http_code}\n' > "$TMP/codes"
     t1=$(date +%s.%N)
     local ok weights hwm
     ok=$(grep -c '^200$' "$TMP/codes" || true)
