@@ -90,7 +90,7 @@ typedef struct worker {
     pthread_t thread;
     int started;
     int model;               /* the model whose state the worker holds; -1: none */
-    int batch_model;         /* the model of w->batch */
+    int batch_model;         /* continuous: the model whose rows this worker counts in serving */
     int draining;            /* continuous: stopped admitting so that another model gets a worker */
     nmt_translator_state *state;
     item *batch;             /* [max_batch_sentences] */
@@ -278,7 +278,6 @@ static int take_batch(nmt_batcher *b, worker *w, int m, double now, int max_n, l
     q->count = kept;
     q->tokens -= tokens;
     q->last_taken = now;
-    w->batch_model = m;
     if (b->obs.queue_wait)
         for (int i = 0; i < n; i++)
             b->obs.queue_wait(b->obs.user, m, now - w->batch[i].t_enq);

@@ -123,8 +123,9 @@ static const directive directives[] = {
           "api_key field or an X-API-Key header (else 403); health, readiness, metrics, /v1/model and "
           "/languages stay open. Read at start (a restart takes a changed file)."),
     D_STR(source_language, KIND_LANG, "",
-          "The source language's code for sentence splitting (en, de, ...). Empty: tokenizer_config.json's "
-          "source_lang; a language without rules of its own uses ICU's root rules."),
+          "The source language's code for sentence splitting (en, de, ...), for every served model. Empty: "
+          "each model's tokenizer_config.json source_lang; a language without rules of its own uses ICU's "
+          "root rules."),
     D_INT(max_body_bytes, 64, 1073741824, 1048576, "The largest request body, in bytes (else 413)."),
     D_INT(max_length_limit, 1, 100000, 512,
           "The largest max_length a request may ask for (else 400); the model's own limits still apply."),

@@ -359,7 +359,7 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
     if (cap)
         buf[0] = '\0';
 
-    family(&w, "nmtd_build_info", "gauge", "Version of nmtd and name of the loaded model; always 1.");
+    family(&w, "nmtd_build_info", "gauge", "Version of nmtd and the names of the served models (comma-separated); always 1.");
     emit(&w, "nmtd_build_info{version=\"%s\",model=\"%s\"} 1\n", m->version, m->model);
 
     family(&w, "nmtd_requests_total", "counter", "HTTP requests answered, by status code.");

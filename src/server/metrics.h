@@ -60,7 +60,7 @@ typedef enum nmt_gauge {
 } nmt_gauge;
 
 /* Allocates the metrics (all zero; uptime counts from now).  version and
- * model_name become the labels of nmtd_build_info (escaped here, copied:
+ * model_name (the served models' names, comma-separated) become the labels of nmtd_build_info (escaped here, copied:
  * the caller keeps its strings).  NMT_ERR_NOMEM on failure. */
 nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *model_name, nmt_err *err);
 

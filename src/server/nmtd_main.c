@@ -224,13 +224,22 @@ static char **model_dirs(const nmt_config *cfg, int *n_out, nmt_err *err)
     return dirs;
 }
 
+/* A model_languages entry's SRC-TGT when the entry (NAME=SRC-TGT) names
+ * model name, else NULL. */
+static const char *entry_for(const char *item, const char *name)
+{
+    const char *eq = strrchr(item, '=');
+    size_t n = strlen(name);
+    return eq && (size_t)(eq - item) == n && strncmp(item, name, n) == 0 ? eq : NULL;
+}
+
 /* model_languages: the NAME=SRC-TGT entry for name, split into source and
  * target; 0 when there is none, -1 when it is malformed (err set). */
 static int languages_for(const nmt_config *cfg, const char *name, char source[32], char target[32], nmt_err *err)
 {
     for (int i = 0; i < cfg->model_languages.n; i++) {
-        const char *item = cfg->model_languages.items[i], *eq = strrchr(item, '=');
-        if (!eq || (size_t)(eq - item) != strlen(name) || strncmp(item, name, strlen(name)) != 0)
+        const char *item = cfg->model_languages.items[i], *eq = entry_for(item, name);
+        if (!eq)
             continue;
         const char *dash = strchr(eq + 1, '-');
         if (!dash || dash == eq + 1 || !dash[1] || dash - eq - 1 >= 32 || strlen(dash + 1) >= 32) {
@@ -301,11 +310,10 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         rc = -1;
     }
     for (int i = 0; rc == 0 && i < cfg->model_languages.n; i++) { /* every entry names a served model */
-        const char *item = cfg->model_languages.items[i], *eq = strrchr(item, '=');
+        const char *item = cfg->model_languages.items[i];
         int known = 0;
-        for (int k = 0; eq && k < l->n && !known; k++)
-            known = strlen(nmt_translator_name(l->trs[k])) == (size_t)(eq - item) &&
-                    strncmp(item, nmt_translator_name(l->trs[k]), (size_t)(eq - item)) == 0;
+        for (int k = 0; k < l->n && !known; k++)
+            known = entry_for(item, nmt_translator_name(l->trs[k])) != NULL;
         if (!known) {
             nmt_error("main", "model_languages '%s' names no served model", item);
             rc = -1;

@@ -35,6 +35,29 @@ expect() {
         bad "$_name (got: $_out)"
     fi
 }
+# with_scratch: TMP, a scratch directory, and an EXIT trap that kills every
+# process given to track (space-separated in PIDS) and removes TMP
+# (KEEP_TMP=1 keeps it)
+with_scratch() {
+    TMP=$(mktemp -d)
+    PIDS=""
+    trap end_scratch EXIT
+}
+track() { PIDS="$PIDS $1"; }
+end_scratch() {
+    for _p in $PIDS; do kill -KILL "$_p" 2>/dev/null; done
+    if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+# start_tracked NAME ARGS...: start_nmtd with the log in $TMP/NAME.log, the
+# process tracked for end_scratch
+start_tracked() {
+    _name=$1
+    shift
+    start_nmtd "$TMP/$_name.log" "$@"
+    _rc=$?
+    track "$PID"
+    return $_rc
+}
 # start_nmtd LOG ARGS...: starts "$NMTD" ARGS on 127.0.0.1, port 0 (the kernel
 # picks), stderr to LOG; sets PID and PORT.  Status 1 (the log printed) when
 # it did not start within 30 s; PID is set either way, for the caller to stop.

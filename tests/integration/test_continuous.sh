@@ -19,23 +19,14 @@ BUILD=${NMT_BUILDDIR:-.}
 SRC=${NMT_SRCDIR:-.}
 NMTD="$BUILD/nmtd"
 TRANSLATE="$BUILD/nmtd-translate"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
 . "$SRC/tests/integration/lib.sh"
+with_scratch
 
 # start_daemon NAME MODEL ARGS...: nmtd on 127.0.0.1, port 0; sets PID and PORT
 start_daemon() {
-    local name=$1 model=$2 rc
+    local name=$1 model=$2
     shift 2
-    start_nmtd "$TMP/$name.log" --model "$model" --access-log no "$@"
-    rc=$?
-    PIDS+=("$PID")
-    return $rc
+    start_tracked "$name" --model "$model" --access-log no "$@"
 }
 # metric NAME: the value of an unlabelled metric of the running daemon
 metric() { curl -s "127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }

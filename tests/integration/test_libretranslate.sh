@@ -10,22 +10,13 @@ BUILD=${NMT_BUILDDIR:-.}
 SRC=${NMT_SRCDIR:-.}
 NMTD="$BUILD/nmtd"
 MODEL="$SRC/models/en-de-demo"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
 . "$SRC/tests/integration/lib.sh"
+with_scratch
 
 start_daemon() { # NAME ARGS...: sets PID and PORT
-    local name=$1 rc
+    local name=$1
     shift
-    start_nmtd "$TMP/$name.log" --model "$MODEL" --access-log no "$@"
-    rc=$?
-    PIDS+=("$PID")
-    return $rc
+    start_tracked "$name" --model "$MODEL" --access-log no "$@"
 }
 
 start_daemon main --workers 2 --max-wait-ms 5 || exit 1
@@ -100,6 +91,8 @@ for _ in $(seq 1 50); do
 done
 expect "queue full: 429" 429 '.error | test("queue")' /translate -d '{"q": "c", "source": "en", "target": "de"}'
 expect "queue full, nmtd's API: 503" 503 '.error.code == "queue_full"' /translate -d '{"text": "c"}'
+check "429 carries Retry-After" \
+    'curl -s -i -d "{\"q\": \"c\", \"source\": \"en\", \"target\": \"de\"}" "127.0.0.1:$PORT/translate" | tr -d "\r" | grep -q "^Retry-After: 1$"'
 wait "$first"
 kill -TERM "$PID"
 wait "$PID"

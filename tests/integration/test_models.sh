@@ -18,22 +18,13 @@ TRANSLATE="$BUILD/nmtd-translate"
 DEMO="$SRC/models/en-de-demo"
 DE_EN="$SRC/tests/data/models/tiny-de-en"
 EN_ROA="$SRC/tests/data/models/tiny-en-roa"
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    [ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
-}
-trap cleanup EXIT
 . "$SRC/tests/integration/lib.sh"
+with_scratch
 
 start_daemon() { # NAME ARGS...: sets PID and PORT
-    local name=$1 rc
+    local name=$1
     shift
-    start_nmtd "$TMP/$name.log" --access-log no "$@"
-    rc=$?
-    PIDS+=("$PID")
-    return $rc
+    start_tracked "$name" --access-log no "$@"
 }
 stop_daemon() { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
 # offline MODEL [PREFIX]: nmtd-translate on stdin's lines, each line prefixed
