@@ -101,3 +101,14 @@ int nmt_hex_digit(char c)
         return c - 'A' + 10;
     return -1;
 }
+
+char *nmt_path_basename(const char *path)
+{
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t begin = end;
+    while (begin > 0 && path[begin - 1] != '/')
+        begin--;
+    return strndup(path + begin, end - begin);
+}

@@ -14,6 +14,9 @@ nmt_code nmt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
 /* malloc'd "dir/name" (NULL when out of memory). */
 char *nmt_path_join(const char *dir, const char *name);
 
+/* "a/b/models/en-de/" -> "en-de" (malloc'd; NULL when out of memory). */
+char *nmt_path_basename(const char *path);
+
 /* Seconds on the monotonic clock (for intervals and deadlines). */
 double nmt_now_s(void);
 

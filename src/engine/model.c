@@ -57,19 +57,7 @@ static void read_output_row(void *user, int i, float *dst)
     nmt_model_read_row(m, m->output.w, i, dst);
 }
 
-/* "a/b/models/en-de/" -> "en-de" (malloc'd). */
-static char *dir_basename(const char *dir)
-{
-    size_t end = strlen(dir);
-    while (end > 1 && dir[end - 1] == '/')
-        end--;
-    size_t begin = end;
-    while (begin > 0 && dir[begin - 1] != '/')
-        begin--;
-    return strndup(dir + begin, end - begin);
-}
-
-static size_t count_weight_bytes(const nmt_hparams *hp)
+size_t nmt_model_weight_bytes(const nmt_hparams *hp)
 {
     size_t d = (size_t)hp->d_model, attn = 4 * (d * d + d), norm = 2 * d;
     size_t enc = attn + norm + (size_t)hp->enc_ffn * (2 * d + 1) + d + norm;
@@ -78,7 +66,7 @@ static size_t count_weight_bytes(const nmt_hparams *hp)
     return 4 * (vocab + (size_t)hp->enc_layers * enc + (size_t)hp->dec_layers * dec);
 }
 
-nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
+static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_err *err)
 {
     nmt_err local;
     if (!err)
@@ -87,11 +75,12 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
     nmt_model *m = calloc(1, sizeof *m);
     if (!m)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    m->check_only = check_only;
     nmt_code rc = nmt_hparams_load(&m->hp, dir, err);
     if (rc)
         goto fail;
     m->dir = strdup(dir);
-    m->name = dir_basename(dir);
+    m->name = nmt_path_basename(dir);
     char *path = nmt_path_join(dir, "model.safetensors");
     if (!m->dir || !m->name || !path) {
         free(path);
@@ -129,9 +118,13 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
     m->output.full = (nmt_linear_w){.w = m->output.w, .b = m->output.bias, .packed = NULL};
     m->output.read_row = read_output_row;
     m->output.read_user = m;
+    if (check_only) {
+        *out = m;
+        return NMT_OK;
+    }
     if (nmt_gemm_packed_available() && (rc = nmt_model_pack(m, err)))
         goto fail;
-    m->weight_bytes = count_weight_bytes(&m->hp);
+    m->weight_bytes = nmt_model_weight_bytes(&m->hp);
     nmt_info("model",
              "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB fp32%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
@@ -140,6 +133,18 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
     *out = m;
     return NMT_OK;
 fail:
+    nmt_model_free(m);
+    return rc;
+}
+
+nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err) { return load(out, dir, 0, err); }
+
+nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err)
+{
+    nmt_model *m = NULL;
+    nmt_code rc = load(&m, dir, 1, err);
+    if (rc == NMT_OK && file_dtype)
+        *file_dtype = m->file_dtype;
     nmt_model_free(m);
     return rc;
 }

@@ -57,6 +57,7 @@ typedef struct nmt_model {
     int packed;                 /* weights packed for the AVX-512 kernel */
     const char *file_dtype;     /* dtype of the stored embedding, e.g. "F32" */
     /* private to the model's files */
+    int check_only;             /* nmt_model_check: bind names and shapes, convert nothing */
     nmt_safetensors st;
     void **owned;
     int n_owned, cap_owned;
@@ -66,6 +67,15 @@ typedef struct nmt_model {
  * dir/model.safetensors.  Returns NMT_OK and a model in *out, or an error
  * naming the file and the problem (expected vs got). */
 nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err);
+
+/* Checks dir as nmt_model_load does (config.json, every tensor's name,
+ * dtype and shape) without reading or converting the weights: the cheap
+ * check for a model loaded later.  *file_dtype (may be NULL) gets the
+ * stored embedding's dtype ("F32", "F16", "BF16"). */
+nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err);
+
+/* The fp32 bytes of the weights of a model of these hyper-parameters. */
+size_t nmt_model_weight_bytes(const nmt_hparams *hp);
 
 /* Frees everything; accepts NULL. */
 void nmt_model_free(nmt_model *model);

@@ -12,7 +12,11 @@
 #include "util.h"
 
 struct nmt_translator {
-    nmt_model *model;
+    nmt_model *model;         /* NULL while the weights are not loaded */
+    nmt_hparams hp;           /* config.json's, kept while the weights come and go */
+    char *dir, *name;
+    const char *file_dtype;   /* as stored: "F32", "F16", "BF16" */
+    size_t weight_bytes;      /* fp32 bytes of the weights once loaded */
     nmt_tokenizer *tokenizer;
     nmt_segmenter *segmenter; /* sentence rules of the source language */
     char source_lang[16];     /* tokenizer_config.json's, "" when absent */
@@ -71,14 +75,13 @@ nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_e
 
 void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
 {
-    const nmt_model *m = tr->model;
-    const nmt_hparams *hp = &m->hp;
+    const nmt_hparams *hp = &tr->hp;
     const char *rules = nmt_segmenter_language(tr->segmenter);
     *out = (nmt_translator_info){
-        .name = m->name,
-        .path = m->dir,
+        .name = tr->name,
+        .path = tr->dir,
         .activation = hp->act_name,
-        .weights_dtype = m->file_dtype,
+        .weights_dtype = tr->file_dtype,
         .sentence_rules = rules[0] ? rules : "root",
         .source_lang = tr->source_lang,
         .target_lang = tr->target_lang,
@@ -90,13 +93,14 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
         .vocab_size = hp->vocab_size,
         .max_positions = hp->max_pos,
         .max_length = hp->max_length,
-        .weight_bytes_fp32 = m->weight_bytes,
+        .weight_bytes_fp32 = tr->weight_bytes,
+        .weights_loaded = tr->model != NULL,
     };
 }
 
-const char *nmt_translator_name(const nmt_translator *tr) { return tr->model->name; }
-int nmt_translator_max_positions(const nmt_translator *tr) { return tr->model->hp.max_pos; }
-int nmt_translator_eos_id(const nmt_translator *tr) { return tr->model->hp.eos_id; }
+const char *nmt_translator_name(const nmt_translator *tr) { return tr->name; }
+int nmt_translator_max_positions(const nmt_translator *tr) { return tr->hp.max_pos; }
+int nmt_translator_eos_id(const nmt_translator *tr) { return tr->hp.eos_id; }
 const nmt_model *nmt_translator_model(const nmt_translator *tr) { return tr->model; }
 const nmt_tokenizer *nmt_translator_tokenizer(const nmt_translator *tr) { return tr->tokenizer; }
 const nmt_segmenter *nmt_translator_segmenter(const nmt_translator *tr) { return tr->segmenter; }
@@ -106,7 +110,7 @@ const nmt_segmenter *nmt_translator_segmenter(const nmt_translator *tr) { return
  * tc-big's ">>por<<", ">>zho_Hans<<"). */
 static nmt_code find_lang_tokens(nmt_translator *tr, nmt_err *err)
 {
-    int vocab = tr->model->hp.vocab_size;
+    int vocab = tr->hp.vocab_size;
     for (int pass = 0; pass < 2; pass++) {
         int n = 0;
         for (int id = 0; id < vocab; id++) {
@@ -152,15 +156,41 @@ int nmt_translator_lang_token_id(const nmt_translator *tr, const char *name)
     return -1;
 }
 
-nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
+/* The weights loaded later must be those checked at start-up. */
+static int same_model(const nmt_hparams *a, const nmt_hparams *b)
+{
+    return a->d_model == b->d_model && a->enc_layers == b->enc_layers && a->dec_layers == b->dec_layers &&
+           a->enc_heads == b->enc_heads && a->dec_heads == b->dec_heads && a->enc_ffn == b->enc_ffn &&
+           a->dec_ffn == b->dec_ffn && a->vocab_size == b->vocab_size && a->max_pos == b->max_pos &&
+           a->pad_id == b->pad_id && a->eos_id == b->eos_id && a->dec_start_id == b->dec_start_id &&
+           a->act == b->act && a->tie_embeddings == b->tie_embeddings && a->scale_embedding == b->scale_embedding;
+}
+
+nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_weights, nmt_err *err)
 {
     *out = NULL;
     nmt_translator *tr = calloc(1, sizeof *tr);
     if (!tr)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-    nmt_code rc = nmt_model_load(&tr->model, dir, err);
+    nmt_code rc = NMT_OK;
+    tr->dir = strdup(dir);
+    tr->name = nmt_path_basename(dir);
+    if (!tr->dir || !tr->name)
+        rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    if (rc == NMT_OK && load_weights) {
+        rc = nmt_model_load(&tr->model, dir, err);
+        if (rc == NMT_OK) {
+            tr->hp = tr->model->hp;
+            tr->file_dtype = tr->model->file_dtype;
+        }
+    } else if (rc == NMT_OK) {
+        rc = nmt_model_check(dir, &tr->file_dtype, err);
+        if (rc == NMT_OK)
+            rc = nmt_hparams_load(&tr->hp, dir, err);
+    }
+    tr->weight_bytes = nmt_model_weight_bytes(&tr->hp);
     if (rc == NMT_OK)
-        rc = nmt_tokenizer_load(&tr->tokenizer, dir, &tr->model->hp, err);
+        rc = nmt_tokenizer_load(&tr->tokenizer, dir, &tr->hp, err);
     if (rc == NMT_OK) {
         model_languages(dir, tr->source_lang, tr->target_lang);
         rc = nmt_translator_set_language(tr, tr->source_lang, err);
@@ -175,6 +205,35 @@ nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err
     return NMT_OK;
 }
 
+nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
+{
+    return nmt_translator_open(out, dir, 1, err);
+}
+
+int nmt_translator_weights_loaded(const nmt_translator *tr) { return tr->model != NULL; }
+
+nmt_code nmt_translator_load_weights(nmt_translator *tr, nmt_err *err)
+{
+    if (tr->model)
+        return NMT_OK;
+    nmt_model *m = NULL;
+    nmt_code rc = nmt_model_load(&m, tr->dir, err);
+    if (rc)
+        return rc;
+    if (!same_model(&m->hp, &tr->hp)) { /* config.json changed since the check */
+        nmt_model_free(m);
+        return nmt_err_set(err, NMT_ERR_FORMAT, "%s/config.json changed since start-up: restart nmtd", tr->dir);
+    }
+    tr->model = m;
+    return NMT_OK;
+}
+
+void nmt_translator_unload_weights(nmt_translator *tr)
+{
+    nmt_model_free(tr->model);
+    tr->model = NULL;
+}
+
 void nmt_translator_free(nmt_translator *tr)
 {
     if (!tr)
@@ -186,6 +245,8 @@ void nmt_translator_free(nmt_translator *tr)
     nmt_segmenter_free(tr->segmenter);
     nmt_tokenizer_free(tr->tokenizer);
     nmt_model_free(tr->model);
+    free(tr->dir);
+    free(tr->name);
     free(tr);
 }
 
@@ -193,7 +254,7 @@ nmt_code nmt_translator_state_new(nmt_translator_state **out, const nmt_translat
                                 nmt_err *err)
 {
     *out = NULL;
-    const nmt_hparams *hp = &tr->model->hp;
+    const nmt_hparams *hp = &tr->hp;
     nmt_translator_state *state = calloc(1, sizeof *state);
     if (!state)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
@@ -248,7 +309,7 @@ void nmt_translator_state_free(nmt_translator_state *state)
 
 int nmt_translator_limit(const nmt_translator *tr, int n_src, const nmt_translate_opts *opts)
 {
-    const nmt_hparams *hp = &tr->model->hp;
+    const nmt_hparams *hp = &tr->hp;
     int limit;
     if (opts && opts->max_length > 0) {
         limit = opts->max_length;
@@ -268,8 +329,8 @@ static void decode_batch(nmt_translator_state *state, int n, const int *limits, 
     int min_length = opts ? opts->min_length : 0;
     for (int i = 0; i < n; i++) {
         state->limit[i] = limits ? limits[i] : nmt_translator_limit(state->tr, state->src_len[i], opts);
-        if (state->limit[i] > state->tr->model->hp.max_pos)
-            state->limit[i] = state->tr->model->hp.max_pos;
+        if (state->limit[i] > state->tr->hp.max_pos)
+            state->limit[i] = state->tr->hp.max_pos;
         if (state->limit[i] < 1)
             state->limit[i] = 1;
         if (state->limit[i] > state->search.max_steps)
@@ -295,7 +356,7 @@ nmt_code nmt_translate_ids(nmt_translator_state *state, const int *const *src, c
                            int n, const nmt_translate_opts *opts, int *const *out, int *out_len,
                            nmt_search_stats *stats, nmt_err *err)
 {
-    const nmt_hparams *hp = &state->tr->model->hp;
+    const nmt_hparams *hp = &state->tr->hp;
     for (int begin = 0; begin < n; begin += state->max_batch) {
         int m = n - begin < state->max_batch ? n - begin : state->max_batch;
         for (int i = 0; i < m; i++) {
@@ -319,7 +380,7 @@ nmt_code nmt_translate(nmt_translator_state *state, const char *const *texts, co
                        nmt_err *err)
 {
     const nmt_translator *tr = state->tr;
-    const nmt_hparams *hp = &tr->model->hp;
+    const nmt_hparams *hp = &tr->hp;
     int src_cap = hp->max_pos + 1;
     memset(results, 0, (size_t)n * sizeof *results);
     for (int begin = 0; begin < n; begin += state->max_batch) {

@@ -37,6 +37,7 @@ typedef struct nmt_translator_info {
     int max_positions;          /* max_position_embeddings: source and target length limit */
     int max_length;             /* the model's default generation limit */
     size_t weight_bytes_fp32;
+    int weights_loaded;         /* 0 while a model opened without its weights waits for its first use */
 } nmt_translator_info;
 
 typedef struct nmt_translator_state nmt_translator_state;
@@ -61,6 +62,17 @@ typedef struct nmt_translation {
  * rules follow tokenizer_config.json's "source_lang" (ICU's root rules
  * when it is absent). */
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err);
+/* The same, with load_weights == 0: everything but the weights (hyper-
+ * parameters, tokenizer, languages), and model.safetensors checked by
+ * name, dtype and shape without being read; nmt_translator_load_weights
+ * loads them later.  Until then only the accessors, encode and decode work. */
+nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_weights, nmt_err *err);
+/* Loads (or frees) the weights of an opened translator.  Not thread-safe:
+ * the caller guarantees that no state of tr exists while they change
+ * (states made before are rebuilt).  Loading again is a no-op. */
+int nmt_translator_weights_loaded(const nmt_translator *tr);
+nmt_code nmt_translator_load_weights(nmt_translator *tr, nmt_err *err);
+void nmt_translator_unload_weights(nmt_translator *tr);
 /* Sentence rules for another source language (ISO 639 code; "" = root).
  * Not thread-safe: call before translating. */
 nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_err *err);

@@ -77,7 +77,11 @@ typedef struct candidate {
 
 /* One model's queue and the scheduling facts about it (lock). */
 typedef struct model_queue {
-    const nmt_translator *tr;
+    nmt_translator *tr;
+    int resident;            /* its weights are loaded */
+    int loading;             /* a worker is loading them */
+    unsigned generation;     /* counts loads: a worker's state is of one generation */
+    double last_used;        /* when a worker last took or finished work of it (unloading order) */
     item *items;             /* [queue_capacity + pivot room], oldest first */
     int count, cap;
     long tokens;
@@ -90,6 +94,8 @@ typedef struct worker {
     pthread_t thread;
     int started;
     int model;               /* the model whose state the worker holds; -1: none */
+    unsigned generation;     /* ... made for that load of its weights */
+    unsigned want_generation;/* the generation of the model taken (read under the lock) */
     int batch_model;         /* continuous: the model whose rows this worker counts in serving */
     int draining;            /* continuous: stopped admitting so that another model gets a worker */
     nmt_translator_state *state;
@@ -130,6 +136,7 @@ struct nmt_batcher {
     int running;             /* worker threads inside worker_main */
     double last_progress;    /* when a batch last started or finished */
     int closing, stopping, closed;
+    int n_resident;          /* models whose weights are loaded or loading */
     worker *workers;
     int n_workers;
 };
@@ -278,6 +285,8 @@ static int take_batch(nmt_batcher *b, worker *w, int m, double now, int max_n, l
     q->count = kept;
     q->tokens -= tokens;
     q->last_taken = now;
+    q->last_used = now;
+    w->want_generation = q->generation;
     if (b->obs.queue_wait)
         for (int i = 0; i < n; i++)
             b->obs.queue_wait(b->obs.user, m, now - w->batch[i].t_enq);
@@ -566,7 +575,7 @@ static int batch_ready(const nmt_batcher *b, int m, double now, double *wait_s)
 }
 
 /* The model an idle worker serves next (lock held): among those whose
- * batch is ready, the one taken least recently (then the one whose oldest
+ * batch is ready and that no other worker is loading, the one taken least recently (then the one whose oldest
  * sentence waited longest); -1 when none is ready, with *wait_s the time
  * until the first will be. */
 static int pick_model(const nmt_batcher *b, double now, double *wait_s)
@@ -576,7 +585,7 @@ static int pick_model(const nmt_batcher *b, double now, double *wait_s)
     for (int m = 0; m < b->n_models; m++) {
         const model_queue *q = &b->models[m];
         double w;
-        if (q->count == 0)
+        if (q->count == 0 || q->loading)
             continue;
         if (!batch_ready(b, m, now, &w)) {
             if (w < *wait_s)
@@ -654,7 +663,7 @@ static void end_round(nmt_batcher *b, worker *w, int n_completed)
  * cannot be built. */
 static int hold_model(nmt_batcher *b, worker *w, int m)
 {
-    if (w->model == m)
+    if (w->model == m && w->generation == w->want_generation)
         return 0;
     nmt_translator_state_free(w->state);
     nmt_running_free(w->rb);
@@ -672,7 +681,83 @@ static int hold_model(nmt_batcher *b, worker *w, int m)
         return -1;
     }
     w->model = m;
+    w->generation = w->want_generation;
     return 0;
+}
+
+/* ---- weights on demand ------------------------------------------------ */
+
+/* Unloads least recently used models that no worker decodes or loads
+ * until at most max_loaded_models are resident (lock held; unloading is
+ * freeing memory, quick).  Models with nothing queued go first. */
+static void unload_excess(nmt_batcher *b)
+{
+    while (b->o.max_loaded_models > 0 && b->n_resident > b->o.max_loaded_models) {
+        int victim = -1;
+        for (int m = 0; m < b->n_models; m++) {
+            const model_queue *q = &b->models[m];
+            if (!q->resident || q->loading || q->serving > 0)
+                continue;
+            const model_queue *v = victim >= 0 ? &b->models[victim] : NULL;
+            if (!v || (q->count == 0) > (v->count == 0) ||
+                ((q->count == 0) == (v->count == 0) && q->last_used < v->last_used))
+                victim = m;
+        }
+        if (victim < 0)
+            return; /* every loaded model is being decoded: unload once one is done */
+        model_queue *q = &b->models[victim];
+        nmt_translator_unload_weights(q->tr);
+        q->resident = 0;
+        b->n_resident--;
+        nmt_info("batcher", "model %s unloaded (max_loaded_models %d)", nmt_translator_name(q->tr),
+                 b->o.max_loaded_models);
+        if (b->obs.weights)
+            b->obs.weights(b->obs.user, victim, 0, 0.0);
+    }
+}
+
+/* Loads the weights of model m, whose work this worker picked (lock held;
+ * released while loading).  The model counts as served meanwhile, so no
+ * other worker loads it, drains for it or unloads it.  When loading
+ * fails, its queued requests fail (500) and the next request tries again. */
+static void load_weights(nmt_batcher *b, worker *w, int m)
+{
+    model_queue *q = &b->models[m];
+    q->loading = 1;
+    q->serving++;
+    b->busy++;
+    b->n_resident++;
+    unload_excess(b);
+    pthread_mutex_unlock(&b->lock);
+    double t0 = nmt_now_s();
+    nmt_err err;
+    nmt_code rc = nmt_translator_load_weights(q->tr, &err);
+    double seconds = nmt_now_s() - t0;
+    if (rc)
+        nmt_error("batcher", "cannot load model %s: %s", nmt_translator_name(q->tr), err.msg);
+    else
+        nmt_info("batcher", "model %s loaded on first use in %.2f s", nmt_translator_name(q->tr), seconds);
+    pthread_mutex_lock(&b->lock);
+    q->loading = 0;
+    q->serving--;
+    b->busy--;
+    b->last_progress = nmt_now_s();
+    int n_completed = 0;
+    if (rc == NMT_OK) {
+        q->resident = 1;
+        q->generation++;
+        if (b->obs.weights)
+            b->obs.weights(b->obs.user, m, 1, seconds);
+    } else {
+        b->n_resident--;
+        while (q->count > 0 && n_completed < w->completed_cap) {
+            nmt_job *job = q->items[0].job;
+            if (fail_job(b, job, NMT_JOB_FAILED))
+                w->completed[n_completed++] = job;
+        }
+    }
+    pthread_cond_broadcast(&b->work);
+    end_round(b, w, n_completed);
 }
 
 static void *worker_continuous(worker *w);
@@ -693,6 +778,10 @@ static void *worker_main(void *arg)
             break;
         if (next == WAIT_AGAIN)
             continue;
+        if (!b->models[m].resident) {
+            load_weights(b, w, m);
+            continue;
+        }
         int n_completed = 0;
         int n = take_batch(b, w, m, now, b->o.max_batch_sentences, b->o.max_batch_tokens);
         b->busy++;
@@ -708,7 +797,8 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&b->lock);
         b->busy--;
         b->models[m].serving--;
-        b->last_progress = nmt_now_s();
+        b->last_progress = b->models[m].last_used = nmt_now_s();
+        unload_excess(b);
         finish_batch(b, w, n, w->completed, &n_completed);
         end_round(b, w, n_completed);
     }
@@ -814,6 +904,10 @@ static void *worker_continuous(worker *w)
                 break;
             if (next == WAIT_AGAIN)
                 continue;
+            if (!b->models[m].resident) {
+                load_weights(b, w, m);
+                continue;
+            }
         } else if (!w->draining && should_drain(b, m)) {
             w->draining = 1; /* another model waits with no worker: finish these rows, then move */
             b->n_draining++;
@@ -904,6 +998,8 @@ static void *worker_continuous(worker *w)
             w->active = 0;
             b->busy--;
             b->models[w->batch_model].serving--;
+            b->models[w->batch_model].last_used = nmt_now_s();
+            unload_excess(b);
             if (w->draining) {
                 w->draining = 0;
                 b->n_draining--;
@@ -970,12 +1066,15 @@ static nmt_code worker_init(worker *w, nmt_batcher *b, nmt_err *err)
     for (int i = 0; i < B; i++)
         w->out[i] = w->out_pool + (size_t)i * P;
     /* the first model's state now, so that a model too large for the caps fails at start */
+    if (!b->models[0].resident)
+        return NMT_OK;
+    w->want_generation = b->models[0].generation;
     return hold_model(b, w, 0) == 0 ? NMT_OK : nmt_err_set(err, NMT_ERR_NOMEM, "cannot build a worker's state");
 }
 
 /* ---- the batcher ------------------------------------------------------ */
 
-nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *const *models, int n_models,
+nmt_code nmt_batcher_start(nmt_batcher **out, nmt_translator *const *models, int n_models,
                            const nmt_batcher_opts *opts, const nmt_batcher_observer *observer, nmt_err *err)
 {
     *out = NULL;
@@ -1005,6 +1104,8 @@ nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *const *model
     for (int m = 0; m < n_models; m++) {
         model_queue *q = &b->models[m];
         q->tr = models[m];
+        q->resident = nmt_translator_weights_loaded(models[m]);
+        b->n_resident += q->resident;
         q->cap = opts->queue_capacity + opts->workers * opts->max_batch_sentences; /* room for pivoted units */
         if (!(q->items = calloc((size_t)q->cap, sizeof *q->items))) {
             nmt_batcher_free(b);

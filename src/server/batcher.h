@@ -50,6 +50,7 @@ typedef struct nmt_batcher_opts {
     nmt_scheduling scheduling;
     int admit_min_rows;      /* continuous: join a running decode only when this many rows are free ... */
     int admit_interval_steps;/* ... and at least this many steps after the last admission */
+    int max_loaded_models;   /* > 0: at most this many models' weights resident; 0: no bound */
 } nmt_batcher_opts;
 
 typedef enum nmt_job_status {
@@ -80,6 +81,8 @@ typedef struct nmt_batcher_observer {
     void (*admission)(void *user, int model, int sentences);
     void (*step)(void *user, int model, int live_rows, int finished, long tokens_in_finished, int done);
     void (*cancelled)(void *user, int model, int rows);
+    /* a model's weights were loaded (in seconds) or, with loaded == 0, unloaded */
+    void (*weights)(void *user, int model, int loaded, double seconds);
     void *user;
 } nmt_batcher_observer;
 
@@ -95,8 +98,15 @@ typedef struct nmt_route {
 } nmt_route;
 
 /* Starts opts->workers threads over n_models shared translators (each a
- * separate model with its own queue). */
-nmt_code nmt_batcher_start(nmt_batcher **out, const nmt_translator *const *models, int n_models,
+ * separate model with its own queue).  A translator opened without its
+ * weights (nmt_translator_open) is loaded by the first worker that takes
+ * its work; the requests of that model wait for it, the others go on.
+ * With max_loaded_models, a load first unloads the least recently used
+ * model that no worker is decoding (one with nothing queued first); when
+ * every loaded model is being decoded the bound is exceeded until one is
+ * done.  The batcher owns the weights' coming and going; the translators
+ * stay the caller's. */
+nmt_code nmt_batcher_start(nmt_batcher **out, nmt_translator *const *models, int n_models,
                            const nmt_batcher_opts *opts, const nmt_batcher_observer *observer, nmt_err *err);
 
 /* Cuts n texts into units (text_plan.h: segments, wrapped when too long;

@@ -71,6 +71,15 @@ static const directive directives[] = {
     D_STR(pivot_language, KIND_LANG, "en",
           "A pair no model serves is translated through this language when one model translates the source "
           "into it and another translates it into the target (the answer says \"pivot\"). Empty: never."),
+    D_STR(preload, KIND_BOOL, "yes",
+          "yes: every model's weights are loaded at start (up to max_loaded_models), so start-up fails on a "
+          "bad model and no request waits for a load. no: at start each model is only checked (config, "
+          "tokenizer, tensor names and shapes) and its weights load when its first request arrives; only "
+          "that model's requests wait for the load."),
+    D_INT(max_loaded_models, 0, 1000, 0,
+          "0: every model's weights stay loaded. N: at most N models' weights are resident; loading another "
+          "first unloads the least recently used model that no worker is decoding (it loads again when next "
+          "needed). With several workers the bound may be exceeded while every loaded model is busy."),
     D_STR(cors_origin, KIND_OPT_PATH, "",
           "Empty: no CORS headers. Otherwise the Access-Control-Allow-Origin sent on every answer (\"*\" or "
           "one origin, e.g. https://example.org), and OPTIONS preflight requests are answered, so that web "
@@ -121,7 +130,8 @@ static const directive directives[] = {
           "A file of API keys, one per line (# comments and blank lines ignored). Empty: no keys, every "
           "client is served. Set: POST /translate and /detect need one of the keys, in LibreTranslate's "
           "api_key field or an X-API-Key header (else 403); health, readiness, metrics, /v1/model and "
-          "/languages stay open. Read at start (a restart takes a changed file)."),
+          "/languages stay open. Read at start and again on SIGHUP (a file that then fails to read keeps the "
+          "keys in use)."),
     D_STR(source_language, KIND_LANG, "",
           "The source language's code for sentence splitting (en, de, ...), for every served model. Empty: "
           "each model's tokenizer_config.json source_lang; a language without rules of its own uses ICU's "

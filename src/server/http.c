@@ -54,6 +54,8 @@ struct nmt_http {
     atomic_int draining;
     atomic_int access_log;
     atomic_int inflight;       /* translate requests accepted whose connection has not ended */
+    pthread_mutex_t keys_lock; /* guards api_keys, which a reload replaces */
+    nmt_api_keys *api_keys;    /* the caller's (nmt_http_swap_api_keys) */
     MHD_socket quiesced_fd;    /* the listening socket after drain; closed after MHD stops */
     int port;
     char retry_after[16];
@@ -325,12 +327,13 @@ static int out_of_memory(nmt_api_error *e)
  * LibreTranslate api_key field, may be NULL) or the X-API-Key header. */
 static int key_accepted(const request_state *st, const char *body_key)
 {
-    const nmt_api_keys *keys = st->http->o.api_keys;
-    if (!keys)
-        return 1;
     const char *header = MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "X-API-Key");
-    return (body_key && nmt_api_keys_accept(keys, body_key, strlen(body_key))) ||
-           (header && nmt_api_keys_accept(keys, header, strlen(header)));
+    pthread_mutex_lock(&st->http->keys_lock);
+    const nmt_api_keys *keys = st->http->api_keys;
+    int ok = !keys || (body_key && nmt_api_keys_accept(keys, body_key, strlen(body_key))) ||
+             (header && nmt_api_keys_accept(keys, header, strlen(header)));
+    pthread_mutex_unlock(&st->http->keys_lock);
+    return ok;
 }
 
 static int forbidden(nmt_api_error *e)
@@ -956,6 +959,8 @@ nmt_code nmt_http_start(nmt_http **out, const nmt_http_opts *opts, nmt_batcher *
     http->metrics = metrics;
     http->quiesced_fd = MHD_INVALID_SOCKET;
     atomic_init(&http->access_log, opts->access_log);
+    pthread_mutex_init(&http->keys_lock, NULL);
+    http->api_keys = opts->api_keys;
     snprintf(http->retry_after, sizeof http->retry_after, "%d", opts->retry_after_s);
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
@@ -1035,6 +1040,15 @@ void nmt_http_drain(nmt_http *http)
 
 void nmt_http_set_access_log(nmt_http *http, int on) { atomic_store(&http->access_log, on); }
 
+nmt_api_keys *nmt_http_swap_api_keys(nmt_http *http, nmt_api_keys *keys)
+{
+    pthread_mutex_lock(&http->keys_lock);
+    nmt_api_keys *old = http->api_keys;
+    http->api_keys = keys;
+    pthread_mutex_unlock(&http->keys_lock);
+    return old;
+}
+
 int nmt_http_wait_idle(nmt_http *http, int timeout_ms)
 {
     double deadline = nmt_now_s() + timeout_ms / 1000.0;
@@ -1054,5 +1068,6 @@ void nmt_http_stop(nmt_http *http)
     nmt_conn_guard_stop(http->guard);
     if (http->quiesced_fd != MHD_INVALID_SOCKET)
         close(http->quiesced_fd);
+    pthread_mutex_destroy(&http->keys_lock);
     free(http);
 }

@@ -43,7 +43,7 @@ typedef struct nmt_http_opts {
     const char *model_info_json; /* body of GET /v1/model */
     const nmt_model_set *models; /* what is served and where requests go */
     const char *cors_origin;   /* "" or NULL: no CORS; else Access-Control-Allow-Origin */
-    const nmt_api_keys *api_keys; /* NULL: no keys; else translate and detect need one */
+    nmt_api_keys *api_keys;    /* NULL: no keys; else translate and detect need one; stays the caller's */
 } nmt_http_opts;
 
 /* Binds and starts serving; /ready answers 503 until nmt_http_set_ready(1). */
@@ -53,6 +53,9 @@ int nmt_http_port(const nmt_http *http);
 void nmt_http_set_ready(nmt_http *http, int ready);
 /* Turns the access log on or off (SIGHUP reload); thread-safe. */
 void nmt_http_set_access_log(nmt_http *http, int on);
+/* Replaces the API keys (NULL: none) and returns the previous ones, which
+ * no request uses once this returns: the caller frees them. */
+nmt_api_keys *nmt_http_swap_api_keys(nmt_http *http, nmt_api_keys *keys);
 
 /* Shutdown, step 1: /ready turns 503, the listening socket closes (no new
  * connections), new requests on open connections get 503 shutting_down. */

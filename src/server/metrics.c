@@ -101,8 +101,10 @@ static const struct {
 
 typedef struct model_metrics {
     char *name; /* escaped */
-    uint64_t weight_bytes;
-    double load_seconds;
+    uint64_t weight_bytes;             /* once loaded */
+    _Atomic int loaded;
+    _Atomic uint64_t load_microseconds; /* the last load */
+    _Atomic uint64_t loads, unloads;
     _Atomic uint64_t counters[M_COUNT_];
     _Atomic long queue_depth;
 } model_metrics;
@@ -272,8 +274,8 @@ nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *mod
     return NMT_OK;
 }
 
-nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, double load_seconds,
-                               nmt_err *err)
+nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, int loaded,
+                               double load_seconds, nmt_err *err)
 {
     model_metrics *grown = realloc(m->models, (size_t)(m->n_models + 1) * sizeof *grown);
     if (!grown)
@@ -284,9 +286,25 @@ nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_b
     if (!(mm->name = escape_label(name)))
         return nmt_err_set(err, NMT_ERR_NOMEM, "metrics: out of memory");
     mm->weight_bytes = weight_bytes;
-    mm->load_seconds = load_seconds;
     m->n_models++;
+    if (loaded)
+        nmt_metrics_model_weights(m, m->n_models - 1, 1, load_seconds);
     return NMT_OK;
+}
+
+void nmt_metrics_model_weights(nmt_metrics *m, int model, int loaded, double seconds)
+{
+    if (model < 0 || model >= m->n_models)
+        return;
+    model_metrics *mm = &m->models[model];
+    atomic_store_explicit(&mm->loaded, loaded ? 1 : 0, memory_order_relaxed);
+    if (loaded) {
+        atomic_store_explicit(&mm->load_microseconds, (uint64_t)(seconds > 0 ? seconds * 1e6 : 0),
+                              memory_order_relaxed);
+        atomic_fetch_add_explicit(&mm->loads, 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&mm->unloads, 1, memory_order_relaxed);
+    }
 }
 
 void nmt_metrics_model_queue_depth(nmt_metrics *m, int model, long depth)
@@ -393,13 +411,27 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
              (unsigned long long)load(&m->rejections[r]));
 
     if (m->n_models > 0) {
-        family(&w, "nmtd_model_weight_bytes", "gauge", "Bytes of a served model's weights in memory (fp32).");
+        family(&w, "nmtd_model_loaded", "gauge", "1 while a served model's weights are in memory, else 0.");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_loaded{model=\"%s\"} %d\n", m->models[i].name,
+                 atomic_load_explicit(&m->models[i].loaded, memory_order_relaxed));
+        family(&w, "nmtd_model_weight_bytes", "gauge", "Bytes of a served model's weights in memory (fp32; 0 while unloaded).");
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_weight_bytes{model=\"%s\"} %llu\n", m->models[i].name,
-                 (unsigned long long)m->models[i].weight_bytes);
-        family(&w, "nmtd_model_load_seconds", "gauge", "Seconds a served model took to load at start.");
+                 atomic_load_explicit(&m->models[i].loaded, memory_order_relaxed)
+                     ? (unsigned long long)m->models[i].weight_bytes : 0ULL);
+        family(&w, "nmtd_model_load_seconds", "gauge", "Seconds the last load of a served model's weights took.");
         for (int i = 0; i < m->n_models; i++)
-            emit(&w, "nmtd_model_load_seconds{model=\"%s\"} %.3f\n", m->models[i].name, m->models[i].load_seconds);
+            emit(&w, "nmtd_model_load_seconds{model=\"%s\"} %.3f\n", m->models[i].name,
+                 (double)load(&m->models[i].load_microseconds) / 1e6);
+        family(&w, "nmtd_model_loads_total", "counter", "Times a served model's weights were loaded (at start or on use).");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_loads_total{model=\"%s\"} %llu\n", m->models[i].name,
+                 (unsigned long long)load(&m->models[i].loads));
+        family(&w, "nmtd_model_unloads_total", "counter", "Times a served model's weights were unloaded (max_loaded_models).");
+        for (int i = 0; i < m->n_models; i++)
+            emit(&w, "nmtd_model_unloads_total{model=\"%s\"} %llu\n", m->models[i].name,
+                 (unsigned long long)load(&m->models[i].unloads));
         family(&w, "nmtd_model_queue_depth_sentences", "gauge", "Sentences waiting for a worker, by model.");
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_queue_depth_sentences{model=\"%s\"} %ld\n", m->models[i].name,

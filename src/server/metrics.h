@@ -25,9 +25,10 @@
  *   rejections_total{reason="queue_full|draining|invalid_request|body_too_large|timeout|client_gone"} counter
  *   uptime_seconds gauge (computed at render)
  * and per served model (label model, one series per configured model):
- *   model_weight_bytes, model_load_seconds, model_queue_depth_sentences  gauges
- *   model_sentences_total, model_tokens_in_total, model_tokens_out_total,
- *   model_decode_steps_total  counters */
+ *   model_loaded, model_weight_bytes (0 while unloaded), model_load_seconds (the
+ *   last load), model_queue_depth_sentences  gauges
+ *   model_loads_total, model_unloads_total, model_sentences_total,
+ *   model_tokens_in_total, model_tokens_out_total, model_decode_steps_total  counters */
 #ifndef NMT_METRICS_H
 #define NMT_METRICS_H
 
@@ -65,9 +66,13 @@ typedef enum nmt_gauge {
 nmt_code nmt_metrics_new(nmt_metrics **out, const char *version, const char *model_name, nmt_err *err);
 
 /* Adds a served model (index = models added before it), its weights' size
- * and loading time.  At start-up only, before any other thread uses m. */
-nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, double load_seconds,
-                               nmt_err *err);
+ * once loaded, whether they are, and how long that took.  At start-up
+ * only, before any other thread uses m. */
+nmt_code nmt_metrics_add_model(nmt_metrics *m, const char *name, size_t weight_bytes, int loaded,
+                               double load_seconds, nmt_err *err);
+
+/* A model's weights were loaded (in seconds) or, loaded == 0, unloaded. */
+void nmt_metrics_model_weights(nmt_metrics *m, int model, int loaded, double seconds);
 
 /* Sets a model's nmtd_model_queue_depth_sentences (before rendering). */
 void nmt_metrics_model_queue_depth(nmt_metrics *m, int model, long depth);

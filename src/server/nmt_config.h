@@ -54,6 +54,8 @@ typedef struct nmt_config {
     char models_dir[NMT_CONFIG_PATH_MAX];     /* "" or a directory whose subdirectories are models */
     nmt_config_list model_languages;          /* NAME=SRC-TGT: languages of a model that does not say */
     char pivot_language[16];                  /* "" = no pivoting */
+    int preload;                              /* load every model's weights at start; 0: on first use */
+    int max_loaded_models;                    /* > 0: at most this many models' weights resident */
     char cors_origin[256];                    /* "" = no CORS headers; "*" or an origin */
     char listen_address[NMT_CONFIG_ADDR_MAX]; /* IPv4 or IPv6 literal (checked with inet_pton) */
     int port;                                 /* 0..65535; 0 = let the kernel pick (log which) */

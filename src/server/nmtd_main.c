@@ -93,6 +93,24 @@ static char wait_signal(void)
 
 /* SIGHUP: the configuration again, from the same file and flags.  A bad
  * file keeps the running settings. */
+/* SIGHUP with api_keys_file: the file is read again (it may also be newly
+ * set or cleared); a file that cannot be read keeps the keys in use. */
+static void reload_api_keys(nmt_config *running, const nmt_config *fresh, nmt_http *http)
+{
+    nmt_api_keys *keys = NULL;
+    nmt_err err;
+    if (fresh->api_keys_file[0] && nmt_api_keys_load(&keys, fresh->api_keys_file, &err)) {
+        nmt_error("main", "SIGHUP: api_keys_file: %s; the keys in use stay", err.msg);
+        return;
+    }
+    nmt_api_keys_free(nmt_http_swap_api_keys(http, keys));
+    if (keys)
+        nmt_info("main", "SIGHUP: %d API keys from %s", nmt_api_keys_count(keys), fresh->api_keys_file);
+    else if (running->api_keys_file[0])
+        nmt_warn("main", "SIGHUP: api_keys_file cleared: translate and detect no longer need a key");
+    snprintf(running->api_keys_file, sizeof running->api_keys_file, "%s", fresh->api_keys_file);
+}
+
 static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
 {
     nmt_config fresh;
@@ -114,8 +132,10 @@ static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
             nmt_http_set_access_log(http, fresh.access_log);
             running->access_log = fresh.access_log;
         }
-        nmt_info("main", "SIGHUP: configuration reloaded (log_level, access_log apply now; other keys need a "
-                         "restart)");
+        if (fresh.api_keys_file[0] || running->api_keys_file[0])
+            reload_api_keys(running, &fresh, http);
+        nmt_info("main", "SIGHUP: configuration reloaded (log_level, access_log, api_keys_file apply now; other "
+                         "keys need a restart)");
     }
     nmt_config_free(&fresh);
     nmt_sdnotify("READY=1\nSTATUS=serving");
@@ -135,6 +155,11 @@ static void observe_admission(void *user, int model, int sentences)
 static void observe_step(void *user, int model, int live_rows, int finished, long tokens_in_finished, int done)
 {
     nmt_metrics_step(user, model, live_rows, finished, tokens_in_finished, done);
+}
+
+static void observe_weights(void *user, int model, int loaded, double seconds)
+{
+    nmt_metrics_model_weights(user, model, loaded, seconds);
 }
 
 static void observe_cancelled(void *user, int model, int rows)
@@ -276,9 +301,11 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         double t0 = nmt_now_s();
         nmt_translator *tr = NULL;
         char src[32] = "", tgt[32] = "", notice[NMT_CONFIG_PATH_MAX + 64];
-        snprintf(notice, sizeof notice, "STATUS=loading model %s", dirs[i]);
+        /* with max_loaded_models, the first that many load at start; the others on use */
+        int load_now = cfg->preload && (cfg->max_loaded_models == 0 || i < cfg->max_loaded_models);
+        snprintf(notice, sizeof notice, "STATUS=%s model %s", load_now ? "loading" : "checking", dirs[i]);
         nmt_sdnotify(notice);
-        if (nmt_translator_load(&tr, dirs[i], &err)) {
+        if (nmt_translator_open(&tr, dirs[i], load_now, &err)) {
             nmt_error("main", "cannot load the model %s: %s", dirs[i], err.msg);
             rc = -1;
             break;
@@ -298,8 +325,13 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
             nmt_translator_describe(tr, &ti);
             char pairs[256];
             nmt_model_set_describe(set, nmt_model_set_count(set) - 1, pairs, sizeof pairs);
-            nmt_info("main", "model %s (%s): %s, weights %.1f MiB, loaded in %.2f s", ti.name, dirs[i], pairs,
-                     (double)ti.weight_bytes_fp32 / (1 << 20), l->load_seconds[l->n - 1]);
+            if (load_now)
+                nmt_info("main", "model %s (%s): %s, weights %.1f MiB, loaded in %.2f s", ti.name, dirs[i], pairs,
+                         (double)ti.weight_bytes_fp32 / (1 << 20), l->load_seconds[l->n - 1]);
+            else
+                nmt_info("main", "model %s (%s): %s, weights %.1f MiB, checked in %.2f s; loads on first use",
+                         ti.name, dirs[i], pairs, (double)ti.weight_bytes_fp32 / (1 << 20),
+                         l->load_seconds[l->n - 1]);
         }
     }
     for (int i = 0; i < n_dirs; i++)
@@ -401,7 +433,9 @@ int main(int argc, char **argv)
     if (action == NMT_CONFIG_CHECK) {
         nmt_config_dump(&cfg, stdout);
         for (int i = 0; i < models.n; i++)
-            printf("# model %s loaded and checked\n", nmt_translator_name(models.trs[i]));
+            printf("# model %s %s\n", nmt_translator_name(models.trs[i]),
+                   nmt_translator_weights_loaded(models.trs[i]) ? "loaded and checked"
+                                                                : "checked (weights load on first use)");
         printf("# configuration valid\n");
         status = 0;
         goto out;
@@ -432,14 +466,15 @@ int main(int argc, char **argv)
         d->targets = calloc((size_t)(d->n_targets ? d->n_targets : 1), sizeof *d->targets);
         for (int t = 0; d->targets && t < d->n_targets; t++)
             ((const char **)d->targets)[t] = nmt_model_set_target(set, i, t);
-        d->load_seconds = models.load_seconds[i];
-        total_weights += d->info.weight_bytes_fp32;
-        if (!d->targets || nmt_metrics_add_model(metrics, d->info.name, d->info.weight_bytes_fp32, d->load_seconds, &err)) {
+        d->load_seconds = d->info.weights_loaded ? models.load_seconds[i] : 0.0;
+        total_weights += d->info.weights_loaded ? d->info.weight_bytes_fp32 : 0;
+        if (!d->targets || nmt_metrics_add_model(metrics, d->info.name, d->info.weight_bytes_fp32,
+                                                 d->info.weights_loaded, d->load_seconds, &err)) {
             nmt_error("main", "out of memory");
             goto out;
         }
     }
-    nmt_info("main", "%d model%s, %.1f MiB of weights in all", models.n, models.n == 1 ? "" : "s",
+    nmt_info("main", "%d model%s, %.1f MiB of weights loaded", models.n, models.n == 1 ? "" : "s",
              (double)total_weights / (1 << 20));
     nmt_batcher_opts bo = {
         .workers = cfg.workers,
@@ -451,14 +486,16 @@ int main(int argc, char **argv)
         .admit_interval_steps = cfg.admit_interval_steps,
         .queue_capacity = cfg.queue_capacity,
         .request_timeout_ms = cfg.request_timeout_ms,
+        .max_loaded_models = cfg.max_loaded_models,
     };
     nmt_batcher_observer obs = {.batch = observe_batch,
                                 .queue_wait = observe_queue_wait,
                                 .admission = observe_admission,
                                 .step = observe_step,
                                 .cancelled = observe_cancelled,
+                                .weights = observe_weights,
                                 .user = metrics};
-    if (nmt_batcher_start(&batcher, (const nmt_translator *const *)models.trs, models.n, &bo, &obs, &err)) {
+    if (nmt_batcher_start(&batcher, models.trs, models.n, &bo, &obs, &err)) {
         nmt_error("main", "%s", err.msg);
         goto out;
     }
@@ -512,6 +549,8 @@ int main(int argc, char **argv)
     nmt_info("main", "stopped");
     status = 0;
 out:
+    if (http) /* the keys in use: those of start-up or of the last reload */
+        api_keys = nmt_http_swap_api_keys(http, NULL);
     nmt_http_stop(http);
     nmt_batcher_free(batcher);
     nmt_metrics_free(metrics);

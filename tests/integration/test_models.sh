@@ -60,6 +60,8 @@ mid=$(printf '%s\n' "$DE" | offline "$DE_EN")
 
 expect "de->fr through English: \"pivot\": \"en\"" 200 '.pivot == "en" and (.translation | length) > 0' \
     /translate -d "$(jq -cn --arg t "$DE" '{text: $t, source: "de", target: "fr"}')"
+want_defr=$(curl -s -d "$(jq -cn --arg t "$DE" '{text: $t, source: "de", target: "fr"}')" "127.0.0.1:$PORT/translate" |
+    jq -r .translation)
 expect "a list: each text routed the same way" 200 ".translations == [$(json "$want_ende"), $(json "$want_ende")]" \
     /translate -d "$(jq -cn --arg t "$EN" '{text: [$t, $t], source: "en", target: "de"}')"
 # refusals
@@ -124,6 +126,38 @@ check "CORS preflight: 204 with the allowed origin and methods" \
 check "CORS header on an ordinary answer" \
     'curl -s -i "127.0.0.1:$PORT/languages" | tr -d "\r" | grep -q "^Access-Control-Allow-Origin: https://example.org"'
 stop_daemon
+
+# weights on demand: nothing loaded at start, each model on its first
+# request, at most one resident (one worker: the bound always holds)
+start_daemon lazy --model "$DEMO" --model "$DE_EN" --model "$EN_ROA" --preload no --max-loaded-models 1 \
+    --workers 1 --max-wait-ms 2 || exit 1
+loaded() { curl -s "127.0.0.1:$PORT/metrics" | sed -n "s/^nmtd_model_loaded{model=\"$1\"} //p"; }
+metric() { curl -s "127.0.0.1:$PORT/metrics" | sed -n "s/^$1 //p"; }
+check "preload no: ready with no weights loaded" \
+    '[ "$(curl -s -o /dev/null -w "%{http_code}" "127.0.0.1:$PORT/ready")" = 200 ] && [ "$(loaded en-de-demo)$(loaded tiny-de-en)$(loaded tiny-en-roa)" = 000 ]'
+check "preload no: the log says each model loads on first use" '[ "$(grep -c "loads on first use" "$TMP/lazy.log")" = 3 ]'
+expect "preload no: the first request loads its model" 200 ".translation == $(json "$want_ende")" \
+    /translate -d "$(jq -cn --arg t "$EN" '{text: $t, source: "en", target: "de"}')"
+check "... which is now loaded, the others not" '[ "$(loaded en-de-demo)$(loaded tiny-de-en)$(loaded tiny-en-roa)" = 100 ]'
+expect "max_loaded_models 1: another model's request" 200 ".translation == $(json "$want_deen")" \
+    /translate -d "$(jq -cn --arg t "$DE" '{text: $t, source: "de", target: "en"}')"
+check "... unloads the first" \
+    '[ "$(loaded en-de-demo)$(loaded tiny-de-en)" = 01 ] && [ "$(metric "nmtd_model_unloads_total{model=\"en-de-demo\"}")" = 1 ]'
+expect "a pivot through two models with one resident at a time" 200 ".translation == $(json "$want_defr") and .pivot == \"en\"" \
+    /translate -d "$(jq -cn --arg t "$DE" '{text: $t, source: "de", target: "fr"}')"
+expect "back to the first model: loaded again, same answer" 200 ".translation == $(json "$want_ende")" \
+    /translate -d "$(jq -cn --arg t "$EN" '{text: $t, source: "en", target: "de"}')"
+check "metrics: loads counted, weight bytes only for the loaded model" \
+    '[ "$(metric "nmtd_model_loads_total{model=\"en-de-demo\"}")" = 2 ] && [ "$(metric "nmtd_model_weight_bytes{model=\"tiny-de-en\"}")" = 0 ] && [ "$(metric "nmtd_model_weight_bytes{model=\"en-de-demo\"}")" != 0 ]'
+stop_daemon
+"$NMTD" --model "$DEMO" --model "$DE_EN" --preload no --check-config > "$TMP/check.out" 2>&1
+check "--check-config with preload no: checked, not loaded" \
+    '[ $? -eq 0 ] && [ "$(grep -c "checked (weights load on first use)" "$TMP/check.out")" = 2 ]'
+cp -r "$DE_EN" "$TMP/broken"
+printf 'not safetensors' > "$TMP/broken/model.safetensors"
+"$NMTD" --model "$DEMO" --model "$TMP/broken" --preload no --port 0 2> "$TMP/broken.log"
+check "preload no still checks every model at start: a broken one exits 1, named" \
+    '[ $? -eq 1 ] && grep -q "broken/model.safetensors" "$TMP/broken.log"'
 
 # start-up errors name what is wrong and exit non-zero
 "$NMTD" --model "$DEMO" --model "$DEMO" --port 0 2> "$TMP/dup.log"

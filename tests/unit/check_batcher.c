@@ -92,8 +92,8 @@ static void use_continuous(void) { scheduling = NMT_SCHED_CONTINUOUS; }
 /* A batcher over the three models (0 tiny-swish, 1 tiny-de-en, 2 tiny-en-roa). */
 static nmt_batcher *start_models(int workers, int max_sentences, int max_wait_ms, int capacity)
 {
-    nmt_batcher_opts o = {workers, max_sentences, 4096, max_wait_ms, capacity, 600000, scheduling, 1, 1};
-    const nmt_translator *models[3] = {tr, de_en, en_roa};
+    nmt_batcher_opts o = {workers, max_sentences, 4096, max_wait_ms, capacity, 600000, scheduling, 1, 1, 0};
+    nmt_translator *models[3] = {tr, de_en, en_roa};
     nmt_batcher *b;
     nmt_err err;
     tracker_reset();
@@ -104,11 +104,11 @@ static nmt_batcher *start_models(int workers, int max_sentences, int max_wait_ms
 static nmt_batcher *start(int workers, int max_sentences, int max_tokens, int max_wait_ms, int capacity,
                           int timeout_ms)
 {
-    nmt_batcher_opts o = {workers, max_sentences, max_tokens, max_wait_ms, capacity, timeout_ms, scheduling, 1, 1};
+    nmt_batcher_opts o = {workers, max_sentences, max_tokens, max_wait_ms, capacity, timeout_ms, scheduling, 1, 1, 0};
     nmt_batcher *b;
     nmt_err err;
     tracker_reset();
-    ck_assert_msg(nmt_batcher_start(&b, (const nmt_translator *const *)&tr, 1, &o, &observer, &err) == NMT_OK, "%s", err.msg);
+    ck_assert_msg(nmt_batcher_start(&b, &tr, 1, &o, &observer, &err) == NMT_OK, "%s", err.msg);
     return b;
 }
 
@@ -273,6 +273,134 @@ START_TEST(test_models_fair)
     for (int i = 0; i < 41; i++)
         nmt_job_free(T.jobs[i]);
     nmt_batcher_free(b);
+}
+END_TEST
+
+/* Weights on demand: the three models opened without their weights, at
+ * most one resident.  Each loads when its work is taken, the least
+ * recently used idle one is unloaded first, and every answer equals the
+ * preloaded models' answer.  Counted through the observer (called under
+ * the batcher's lock). */
+static int w_loaded, w_peak, w_loads, w_unloads;
+static void on_weights(void *user, int model, int loaded, double seconds)
+{
+    (void)user, (void)model, (void)seconds;
+    pthread_mutex_lock(&T.lock);
+    w_loaded += loaded ? 1 : -1;
+    w_loads += loaded;
+    w_unloads += !loaded;
+    if (w_loaded > w_peak)
+        w_peak = w_loaded;
+    pthread_mutex_unlock(&T.lock);
+}
+
+static nmt_batcher *start_lazy(nmt_translator **lazy, int workers, int max_loaded)
+{
+    nmt_batcher_opts o = {workers, 4, 4096, 1, 100, 600000, scheduling, 1, 1, max_loaded};
+    nmt_batcher_observer obs = observer;
+    obs.weights = on_weights;
+    nmt_batcher *b;
+    nmt_err err;
+    tracker_reset();
+    w_loaded = w_peak = w_loads = w_unloads = 0;
+    ck_assert_msg(nmt_batcher_start(&b, lazy, 3, &o, &obs, &err) == NMT_OK, "%s", err.msg);
+    return b;
+}
+
+START_TEST(test_models_on_demand)
+{
+    nmt_translator *lazy[3];
+    const char *names[3] = {"tiny-swish", "tiny-de-en", "tiny-en-roa"};
+    nmt_err err;
+    for (int m = 0; m < 3; m++) {
+        ck_assert_msg(nmt_translator_open(&lazy[m], tu_test_model(names[m]), 0, &err) == NMT_OK, "%s", err.msg);
+        ck_assert(!nmt_translator_weights_loaded(lazy[m]));
+    }
+    nmt_batcher *b = start_lazy(lazy, 2, 1);
+    static const char *const texts[3] = {"the dog sees the cat", "der hund sieht die katze", "the teacher writes"};
+    int fra = nmt_translator_lang_token_id(en_roa, "fra");
+    nmt_route routes[3] = {{.model = 0}, {.model = 1}, {.model = 2, .lang_token = fra}};
+    char *want[3] = {alone_on(tr, 0, texts[0]), alone_on(de_en, 0, texts[1]), alone_on(en_roa, fra, texts[2])};
+    /* one model after another, twice: each request loads its model and unloads the last */
+    int order[6] = {1, 2, 0, 1, 0, 2};
+    for (int k = 0; k < 6; k++) {
+        int m = order[k];
+        size_t len = strlen(texts[m]);
+        ck_assert(nmt_batcher_submit(b, &texts[m], &len, 1, &routes[m], &TEXT, 0, on_done, NULL, (void *)(long)k,
+                                     NULL, NULL, &err) == NMT_OK);
+        wait_done(k + 1);
+        ck_assert_int_eq(nmt_job_status_of(T.jobs[k]), NMT_JOB_OK);
+        ck_assert_str_eq(nmt_job_text(T.jobs[k], 0), want[m]);
+        nmt_job_free(T.jobs[k]);
+    }
+    pthread_mutex_lock(&T.lock);
+    ck_assert_int_eq(w_loads, 6);
+    ck_assert_int_eq(w_unloads, 5);
+    ck_assert_int_eq(w_peak, 1);
+    pthread_mutex_unlock(&T.lock);
+    /* all three at once in one request, then pivoted: over the bound only while all are decoded */
+    size_t lens[3] = {strlen(texts[0]), strlen(texts[1]), strlen(texts[2])};
+    ck_assert(nmt_batcher_submit(b, texts, lens, 3, routes, &TEXT, 0, on_done, NULL, (void *)6L, NULL, NULL, &err) ==
+              NMT_OK);
+    wait_done(7);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[6]), NMT_JOB_OK);
+    for (int m = 0; m < 3; m++)
+        ck_assert_str_eq(nmt_job_text(T.jobs[6], m), want[m]);
+    nmt_job_free(T.jobs[6]);
+    nmt_batcher_close(b, 10000); /* waits until the workers are idle: every batch has ended */
+    pthread_mutex_lock(&T.lock);
+    ck_assert_int_le(w_peak, 2); /* two workers decode at most two models at once */
+    ck_assert_int_eq(w_loaded, 1);
+    pthread_mutex_unlock(&T.lock);
+    nmt_batcher_free(b);
+    for (int m = 0; m < 3; m++) {
+        free(want[m]);
+        nmt_translator_free(lazy[m]);
+    }
+}
+END_TEST
+
+/* A model whose weights cannot load when its work comes (the file was
+ * damaged after start-up): its requests fail, another model's do not, and
+ * the next request tries again. */
+START_TEST(test_model_load_fails)
+{
+    char *dir = tu_tmpdir();
+    tu_copy_dir(tu_test_model("tiny-de-en"), dir);
+    nmt_translator *lazy[3];
+    nmt_err err;
+    ck_assert(nmt_translator_open(&lazy[0], tu_test_model("tiny-swish"), 0, &err) == NMT_OK);
+    ck_assert(nmt_translator_open(&lazy[1], dir, 0, &err) == NMT_OK);
+    ck_assert(nmt_translator_open(&lazy[2], tu_test_model("tiny-en-roa"), 0, &err) == NMT_OK);
+    tu_write_file(dir, "model.safetensors", "broken", 6);
+    nmt_batcher *b = start_lazy(lazy, 1, 0);
+    const char *texts[2] = {"der hund sieht die katze", "the dog sees the cat"};
+    size_t lens[2] = {strlen(texts[0]), strlen(texts[1])};
+    nmt_route to_de_en = {.model = 1}, to_swish = {.model = 0};
+    ck_assert(nmt_batcher_submit(b, &texts[0], &lens[0], 1, &to_de_en, &TEXT, 0, on_done, NULL, (void *)0L, NULL,
+                                 NULL, &err) == NMT_OK);
+    wait_done(1);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[0]), NMT_JOB_FAILED);
+    ck_assert(nmt_batcher_submit(b, &texts[1], &lens[1], 1, &to_swish, &TEXT, 0, on_done, NULL, (void *)1L, NULL,
+                                 NULL, &err) == NMT_OK);
+    wait_done(2);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[1]), NMT_JOB_OK);
+    /* mended: the next request loads it */
+    tu_copy_dir(tu_test_model("tiny-de-en"), dir);
+    ck_assert(nmt_batcher_submit(b, &texts[0], &lens[0], 1, &to_de_en, &TEXT, 0, on_done, NULL, (void *)2L, NULL,
+                                 NULL, &err) == NMT_OK);
+    wait_done(3);
+    ck_assert_int_eq(nmt_job_status_of(T.jobs[2]), NMT_JOB_OK);
+    char *want = alone_on(de_en, 0, texts[0]);
+    ck_assert_str_eq(nmt_job_text(T.jobs[2], 0), want);
+    free(want);
+    for (int i = 0; i < 3; i++)
+        nmt_job_free(T.jobs[i]);
+    nmt_batcher_free(b);
+    for (int m = 0; m < 3; m++)
+        nmt_translator_free(lazy[m]);
+    tu_rmtree(dir);
+    free(dir);
 }
 END_TEST
 
@@ -570,6 +698,8 @@ int main(void)
     tcase_add_test(tc, test_short_joins_running_long);
     tcase_add_test(tc, test_models_and_pivot);
     tcase_add_test(tc, test_models_fair);
+    tcase_add_test(tc, test_models_on_demand);
+    tcase_add_test(tc, test_model_load_fails);
     suite_add_tcase(s, tc);
     /* the guarantees again under continuous scheduling */
     TCase *cont = tcase_create("continuous");
@@ -585,6 +715,8 @@ int main(void)
     tcase_add_test(cont, test_short_joins_running_long);
     tcase_add_test(cont, test_models_and_pivot);
     tcase_add_test(cont, test_models_fair);
+    tcase_add_test(cont, test_models_on_demand);
+    tcase_add_test(cont, test_model_load_fails);
     suite_add_tcase(s, cont);
     return tu_run(s);
 }

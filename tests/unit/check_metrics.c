@@ -334,8 +334,8 @@ START_TEST(test_models)
 {
     nmt_metrics *m = new_metrics("0.1.0", "a,b");
     nmt_err err;
-    ck_assert(nmt_metrics_add_model(m, "a", 1000, 0.5, &err) == NMT_OK);
-    ck_assert(nmt_metrics_add_model(m, "b\"x", 2000, 1.25, &err) == NMT_OK);
+    ck_assert(nmt_metrics_add_model(m, "a", 1000, 1, 0.5, &err) == NMT_OK);
+    ck_assert(nmt_metrics_add_model(m, "b\"x", 2000, 1, 1.25, &err) == NMT_OK);
     nmt_metrics_step(m, 0, 2, 1, 5, 0);  /* a's first translation of a pivoted sentence */
     nmt_metrics_step(m, 1, 1, 1, 6, 1);  /* b finishes it */
     nmt_metrics_batch(m, 1, 2, 8, 9, 4, 2);
