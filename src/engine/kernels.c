@@ -20,6 +20,10 @@
 void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw)
 {
     const float *w = lw->w, *b = lw->b;
+    if (lw->q8) {
+        nmt_q8_linear(y, x, n, lw->q8, b);
+        return;
+    }
     if (lw->packed) {
         nmt_gemm_packed(y, x, n, in, lw->packed, out, b);
         return;

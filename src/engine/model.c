@@ -51,22 +51,43 @@ int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes)
     return 1;
 }
 
+void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes)
+{
+    if (nmt_model_release_mapped(m, w, bytes))
+        return;
+    if (w == m->embed)
+        return; /* still needed for token lookups */
+    nmt_model_disown(m, w);
+}
+
+const char *nmt_compute_type_name(nmt_compute_type t) { return t == NMT_COMPUTE_INT8 ? "int8" : "float32"; }
+
 static void read_output_row(void *user, int i, float *dst)
 {
     const nmt_model *m = user;
     nmt_model_read_row(m, m->output.w, i, dst);
 }
 
-size_t nmt_model_weight_bytes(const nmt_hparams *hp)
+/* Bytes of one linear layer's weights W[n][k] + b[n] as computed. */
+static size_t linear_bytes(size_t n, size_t k, nmt_compute_type compute)
 {
-    size_t d = (size_t)hp->d_model, attn = 4 * (d * d + d), norm = 2 * d;
-    size_t enc = attn + norm + (size_t)hp->enc_ffn * (2 * d + 1) + d + norm;
-    size_t dec = 2 * (attn + norm) + (size_t)hp->dec_ffn * (2 * d + 1) + d + norm;
-    size_t vocab = (size_t)hp->vocab_size * (d + 1) * (hp->tie_embeddings ? 1 : 2);
-    return 4 * (vocab + (size_t)hp->enc_layers * enc + (size_t)hp->dec_layers * dec);
+    size_t kp = (k + 15) / 16 * 16;
+    return (compute == NMT_COMPUTE_INT8 ? n * kp + 4 * n : 4 * n * k) + 4 * n;
 }
 
-static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_err *err)
+size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type c)
+{
+    size_t d = (size_t)hp->d_model, norm = 4 * 2 * d, attn = 4 * linear_bytes(d, d, c);
+    size_t enc = attn + norm + linear_bytes((size_t)hp->enc_ffn, d, c) + linear_bytes(d, (size_t)hp->enc_ffn, c) + norm;
+    size_t dec = 2 * (attn + norm) + linear_bytes((size_t)hp->dec_ffn, d, c) + linear_bytes(d, (size_t)hp->dec_ffn, c) +
+                 norm;
+    size_t V = (size_t)hp->vocab_size;
+    /* the output layer; untied, the embedding table too (fp32, read row by row) */
+    size_t vocab = linear_bytes(V, d, c) + (hp->tie_embeddings ? 0 : 4 * V * d);
+    return vocab + (size_t)hp->enc_layers * enc + (size_t)hp->dec_layers * dec;
+}
+
+static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compute_type compute, nmt_err *err)
 {
     nmt_err local;
     if (!err)
@@ -76,6 +97,7 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_err *
     if (!m)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     m->check_only = check_only;
+    m->compute = compute;
     nmt_code rc = nmt_hparams_load(&m->hp, dir, err);
     if (rc)
         goto fail;
@@ -122,14 +144,23 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_err *
         *out = m;
         return NMT_OK;
     }
-    if (nmt_gemm_packed_available() && (rc = nmt_model_pack(m, err)))
+    if (compute == NMT_COMPUTE_INT8) {
+        if ((rc = nmt_model_quantize(m, err)))
+            goto fail;
+    } else if (nmt_gemm_packed_available() && (rc = nmt_model_pack(m, err))) {
         goto fail;
-    m->weight_bytes = nmt_model_weight_bytes(&m->hp);
+    }
+    m->weight_bytes = nmt_model_weight_bytes(&m->hp, compute);
     nmt_info("model",
-             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB fp32%s)",
+             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s%s%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
-             m->output.screen ? ", packed for AVX-512, int8 output screen" : m->packed ? ", packed for AVX-512" : ", OpenBLAS");
+             nmt_compute_type_name(compute),
+             compute == NMT_COMPUTE_INT8 ? ", kernel " : "",
+             compute == NMT_COMPUTE_INT8 ? nmt_q8_kernel_name()
+             : m->output.screen        ? ", packed for AVX-512, int8 output screen"
+             : m->packed               ? ", packed for AVX-512"
+                                       : ", OpenBLAS");
     *out = m;
     return NMT_OK;
 fail:
@@ -137,12 +168,20 @@ fail:
     return rc;
 }
 
-nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err) { return load(out, dir, 0, err); }
+nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err)
+{
+    return load(out, dir, 0, NMT_COMPUTE_FLOAT32, err);
+}
+
+nmt_code nmt_model_load_as(nmt_model **out, const char *dir, nmt_compute_type compute, nmt_err *err)
+{
+    return load(out, dir, 0, compute, err);
+}
 
 nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err)
 {
     nmt_model *m = NULL;
-    nmt_code rc = load(&m, dir, 1, err);
+    nmt_code rc = load(&m, dir, 1, NMT_COMPUTE_FLOAT32, err);
     if (rc == NMT_OK && file_dtype)
         *file_dtype = m->file_dtype;
     nmt_model_free(m);

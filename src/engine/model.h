@@ -16,6 +16,13 @@
 #include "output_layer.h"
 #include "safetensors.h"
 
+/* How the linear layers compute: float32 (exact, the reference's tokens) or
+ * int8 (qgemm.h: weights quantized at load, the fp32 copy given back). */
+typedef enum nmt_compute_type { NMT_COMPUTE_FLOAT32, NMT_COMPUTE_INT8 } nmt_compute_type;
+
+/* "float32", "int8". */
+const char *nmt_compute_type_name(nmt_compute_type t);
+
 typedef struct nmt_norm_w {
     const float *gamma; /* [d_model] */
     const float *beta;  /* [d_model] */
@@ -53,7 +60,8 @@ typedef struct nmt_model {
     nmt_output_layer output;    /* hidden state -> next token */
     nmt_enc_layer *enc;         /* [enc_layers] */
     nmt_dec_layer *dec;         /* [dec_layers] */
-    size_t weight_bytes;        /* fp32 bytes of the weights in use */
+    size_t weight_bytes;        /* bytes of the weights in use (fp32, or int8 where quantized) */
+    nmt_compute_type compute;
     int packed;                 /* weights packed for the AVX-512 kernel */
     const char *file_dtype;     /* dtype of the stored embedding, e.g. "F32" */
     /* private to the model's files */
@@ -67,6 +75,8 @@ typedef struct nmt_model {
  * dir/model.safetensors.  Returns NMT_OK and a model in *out, or an error
  * naming the file and the problem (expected vs got). */
 nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err);
+/* The same computing as `compute` says. */
+nmt_code nmt_model_load_as(nmt_model **out, const char *dir, nmt_compute_type compute, nmt_err *err);
 
 /* Checks dir as nmt_model_load does (config.json, every tensor's name,
  * dtype and shape) without reading or converting the weights: the cheap
@@ -74,8 +84,10 @@ nmt_code nmt_model_load(nmt_model **out, const char *dir, nmt_err *err);
  * stored embedding's dtype ("F32", "F16", "BF16"). */
 nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err);
 
-/* The fp32 bytes of the weights of a model of these hyper-parameters. */
-size_t nmt_model_weight_bytes(const nmt_hparams *hp);
+/* The bytes of the weights of a model of these hyper-parameters, once
+ * loaded for `compute` (with int8, the linear layers' int8 rows and scales
+ * in place of their fp32 weights). */
+size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type compute);
 
 /* Frees everything; accepts NULL. */
 void nmt_model_free(nmt_model *model);

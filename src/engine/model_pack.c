@@ -9,18 +9,6 @@
 
 #include "gemm.h"
 
-/* The unpacked weights w[bytes] are no longer needed for compute: give back
- * their memory (file pages of the read-only mapping are dropped and would
- * simply be read again if touched; converted copies are freed). */
-static void release_unpacked(nmt_model *m, const float *w, size_t bytes)
-{
-    if (nmt_model_release_mapped(m, w, bytes))
-        return;
-    if (w == m->embed)
-        return; /* still needed for token lookups */
-    nmt_model_disown(m, w);
-}
-
 static void trim_output_rows(void *ctx)
 {
     nmt_model *m = ctx;
@@ -40,7 +28,7 @@ static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt
         nmt_gemm_pack(packed + (size_t)r * in, lw->w + (size_t)r * in, rows, in);
         nmt_model_release_mapped(m, lw->w + (size_t)r * in, (size_t)rows * in * sizeof(float));
     }
-    release_unpacked(m, lw->w, (size_t)out * in * sizeof(float)); /* a converted copy as a whole */
+    nmt_model_release_weights(m, lw->w, (size_t)out * in * sizeof(float)); /* a converted copy as a whole */
     lw->packed = packed;
     lw->w = NULL;
     return NMT_OK;

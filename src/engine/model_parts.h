@@ -15,6 +15,12 @@ void nmt_model_disown(nmt_model *m, const void *p);
  * file (they are read again if touched); 1 when it did. */
 int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes);
 
+/* The fp32 weights w[bytes] are no longer needed for compute: gives their
+ * memory back (file pages of the mapping are dropped, read again if ever
+ * touched; a converted copy is freed, unless it is the embedding table,
+ * still read for token lookups). */
+void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes);
+
 /* Binds every tensor a Marian model of m->hp needs (model.safetensors
  * already open in m->st), converting F16/BF16 to fp32; fails on a missing,
  * misshapen or unexplained tensor. */
@@ -23,5 +29,9 @@ nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
 /* Packs every weight matrix for the AVX-512 kernel and builds the output
  * layer's int8 screen where VNNI runs. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
+
+/* Quantizes every linear layer, output layer included, to int8 (qgemm.h)
+ * and gives the fp32 weights back, layer by layer. */
+nmt_code nmt_model_quantize(nmt_model *m, nmt_err *err);
 
 #endif

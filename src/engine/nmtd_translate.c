@@ -56,6 +56,8 @@ static void usage(FILE *f)
             "                         keep the spaces between them; a sentence too long for the\n"
             "                         model is wrapped, never cut\n"
             "      --source-language L  sentence rules for L (default: the model's source_lang)\n"
+            "      --compute-type T   auto, float32 (exact, the default for auto) or int8 (weights and\n"
+            "                         activations quantized per row, int32 sums)\n"
             "      --ids              print source ids TAB output ids TAB translation (not with --split)\n"
             "      --bench            print throughput and peak memory to stderr at the end\n"
             "      --log-level LEVEL  debug, info, warn (default), error, off\n"
@@ -273,7 +275,9 @@ int main(int argc, char **argv)
         {"ids", no_argument, NULL, 'I'},              {"bench", no_argument, NULL, 'B'},
         {"log-level", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
         {"split", no_argument, NULL, 's'},            {"source-language", required_argument, NULL, 'S'},
-        {"version", no_argument, NULL, 'V'},          {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},          {"compute-type", required_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0}};
+    nmt_compute_type compute = NMT_COMPUTE_FLOAT32;
     const char *model_dir = NULL;
     int batch_size = 32, threads = 1, workers = 0, show_ids = 0, bench = 0, split = 0, opt;
     const char *source_language = NULL;
@@ -291,6 +295,17 @@ int main(int argc, char **argv)
         case 'B': bench = 1; break;
         case 's': split = 1; break;
         case 'S': source_language = optarg; break;
+        case 'C':
+            if (strcmp(optarg, "int8") == 0) {
+                compute = NMT_COMPUTE_INT8;
+            } else if (strcmp(optarg, "float32") == 0 || strcmp(optarg, "auto") == 0) {
+                compute = NMT_COMPUTE_FLOAT32;
+            } else {
+                fprintf(stderr, "nmtd-translate: --compute-type must be auto, float32 or int8%s\n",
+                        strcmp(optarg, "bfloat16") == 0 ? " (bfloat16 is not implemented yet)" : "");
+                return 2;
+            }
+            break;
         case 'L': {
             nmt_log_level level;
             if (nmt_log_parse_level(optarg, &level)) {
@@ -327,7 +342,8 @@ int main(int argc, char **argv)
 
     nmt_translator *tr = NULL;
     nmt_err err;
-    if (nmt_translator_load(&tr, model_dir, &err)) {
+    nmt_translator_opts load_opts = {.load_weights = 1, .compute = compute};
+    if (nmt_translator_open(&tr, model_dir, &load_opts, &err)) {
         fprintf(stderr, "nmtd-translate: cannot load model: %s\n", err.msg);
         return 1;
     }

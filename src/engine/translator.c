@@ -16,7 +16,8 @@ struct nmt_translator {
     nmt_hparams hp;           /* config.json's, kept while the weights come and go */
     char *dir, *name;
     const char *file_dtype;   /* as stored: "F32", "F16", "BF16" */
-    size_t weight_bytes;      /* fp32 bytes of the weights once loaded */
+    size_t weight_bytes;      /* bytes of the weights once loaded */
+    nmt_compute_type compute;
     nmt_tokenizer *tokenizer;
     nmt_segmenter *segmenter; /* sentence rules of the source language */
     char source_lang[16];     /* tokenizer_config.json's, "" when absent */
@@ -93,7 +94,8 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
         .vocab_size = hp->vocab_size,
         .max_positions = hp->max_pos,
         .max_length = hp->max_length,
-        .weight_bytes_fp32 = tr->weight_bytes,
+        .weight_bytes = tr->weight_bytes,
+        .compute_type = nmt_compute_type_name(tr->compute),
         .weights_loaded = tr->model != NULL,
     };
 }
@@ -166,19 +168,21 @@ static int same_model(const nmt_hparams *a, const nmt_hparams *b)
            a->act == b->act && a->tie_embeddings == b->tie_embeddings && a->scale_embedding == b->scale_embedding;
 }
 
-nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_weights, nmt_err *err)
+nmt_code nmt_translator_open(nmt_translator **out, const char *dir, const nmt_translator_opts *opts, nmt_err *err)
 {
+    int load_weights = opts->load_weights;
     *out = NULL;
     nmt_translator *tr = calloc(1, sizeof *tr);
     if (!tr)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     nmt_code rc = NMT_OK;
+    tr->compute = opts->compute;
     tr->dir = strdup(dir);
     tr->name = nmt_path_basename(dir);
     if (!tr->dir || !tr->name)
         rc = nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     if (rc == NMT_OK && load_weights) {
-        rc = nmt_model_load(&tr->model, dir, err);
+        rc = nmt_model_load_as(&tr->model, dir, tr->compute, err);
         if (rc == NMT_OK) {
             tr->hp = tr->model->hp;
             tr->file_dtype = tr->model->file_dtype;
@@ -188,7 +192,7 @@ nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_wei
         if (rc == NMT_OK)
             rc = nmt_hparams_load(&tr->hp, dir, err);
     }
-    tr->weight_bytes = nmt_model_weight_bytes(&tr->hp);
+    tr->weight_bytes = nmt_model_weight_bytes(&tr->hp, tr->compute);
     if (rc == NMT_OK)
         rc = nmt_tokenizer_load(&tr->tokenizer, dir, &tr->hp, err);
     if (rc == NMT_OK) {
@@ -207,7 +211,8 @@ nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_wei
 
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err)
 {
-    return nmt_translator_open(out, dir, 1, err);
+    nmt_translator_opts opts = {.load_weights = 1, .compute = NMT_COMPUTE_FLOAT32};
+    return nmt_translator_open(out, dir, &opts, err);
 }
 
 int nmt_translator_weights_loaded(const nmt_translator *tr) { return tr->model != NULL; }
@@ -217,7 +222,7 @@ nmt_code nmt_translator_load_weights(nmt_translator *tr, nmt_err *err)
     if (tr->model)
         return NMT_OK;
     nmt_model *m = NULL;
-    nmt_code rc = nmt_model_load(&m, tr->dir, err);
+    nmt_code rc = nmt_model_load_as(&m, tr->dir, tr->compute, err);
     if (rc)
         return rc;
     if (!same_model(&m->hp, &tr->hp)) { /* config.json changed since the check */

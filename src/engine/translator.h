@@ -36,7 +36,8 @@ typedef struct nmt_translator_info {
     int d_model, encoder_layers, decoder_layers, attention_heads, ffn_dim, vocab_size;
     int max_positions;          /* max_position_embeddings: source and target length limit */
     int max_length;             /* the model's default generation limit */
-    size_t weight_bytes_fp32;
+    size_t weight_bytes;        /* of the weights as computed (fp32, or int8 for the linear layers) */
+    const char *compute_type;   /* "float32", "int8" */
     int weights_loaded;         /* 0 while a model opened without its weights waits for its first use */
 } nmt_translator_info;
 
@@ -62,11 +63,16 @@ typedef struct nmt_translation {
  * rules follow tokenizer_config.json's "source_lang" (ICU's root rules
  * when it is absent). */
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err);
-/* The same, with load_weights == 0: everything but the weights (hyper-
- * parameters, tokenizer, languages), and model.safetensors checked by
- * name, dtype and shape without being read; nmt_translator_load_weights
+typedef struct nmt_translator_opts {
+    int load_weights;         /* 0: everything but the weights (see nmt_translator_open) */
+    nmt_compute_type compute; /* float32 (exact) or int8 */
+} nmt_translator_opts;
+
+/* The same as opts say.  Without load_weights: everything but the weights
+ * (hyper-parameters, tokenizer, languages), and model.safetensors checked
+ * by name, dtype and shape without being read; nmt_translator_load_weights
  * loads them later.  Until then only the accessors, encode and decode work. */
-nmt_code nmt_translator_open(nmt_translator **out, const char *dir, int load_weights, nmt_err *err);
+nmt_code nmt_translator_open(nmt_translator **out, const char *dir, const nmt_translator_opts *opts, nmt_err *err);
 /* Loads (or frees) the weights of an opened translator.  Not thread-safe:
  * the caller guarantees that no state of tr exists while they change
  * (states made before are rebuilt).  Loading again is a no-op. */

@@ -266,7 +266,8 @@ static cJSON *model_object(const nmt_api_model *a)
     cJSON_AddNumberToObject(model, "max_length", m->max_length);
     cJSON_AddStringToObject(model, "activation", m->activation);
     cJSON_AddStringToObject(model, "weights_dtype", m->weights_dtype);
-    cJSON_AddNumberToObject(model, "weights_bytes_fp32", (double)m->weight_bytes_fp32);
+    cJSON_AddNumberToObject(model, "weight_bytes", (double)m->weight_bytes);
+    cJSON_AddStringToObject(model, "compute_type", m->compute_type ? m->compute_type : "float32");
     cJSON_AddNumberToObject(model, "load_seconds", a->load_seconds);
     cJSON_AddStringToObject(model, "sentence_rules", m->sentence_rules);
     cJSON_AddStringToObject(model, "source_language", m->source_lang ? m->source_lang : "");

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model.h"
 #include "util.h"
 
 #define CONFIG_FILE_MAX_BYTES (1u << 20)
@@ -36,6 +37,7 @@ typedef enum kind {
     KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
     KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
+    KIND_COMPUTE,  /* int NMT_COMPUTE_AUTO / NMT_COMPUTE_FLOAT32 / NMT_COMPUTE_INT8 from auto|float32|int8 */
     KIND_OPT_PATH, /* a string that may be empty, char[size] */
     KIND_LIST,     /* a repeatable non-empty string, nmt_config_list */
 } kind;
@@ -71,6 +73,10 @@ static const directive directives[] = {
     D_STR(pivot_language, KIND_LANG, "en",
           "A pair no model serves is translated through this language when one model translates the source "
           "into it and another translates it into the target (the answer says \"pivot\"). Empty: never."),
+    D_STR(compute_type, KIND_COMPUTE, "auto",
+          "How every model's linear layers compute. float32: exact, the PyTorch reference's tokens. int8: "
+          "weights quantized per row at load (a quarter of the memory), activations per row, int32 sums "
+          "(CTranslate2's int8_float32). auto: float32 (see the README's measurements for why)."),
     D_STR(preload, KIND_BOOL, "yes",
           "yes: every model's weights are loaded at start (up to max_loaded_models), so start-up fails on a "
           "bad model and no request waits for a load. no: at start each model is only checked (config, "
@@ -326,6 +332,16 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
             return NMT_OK;
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
+    case KIND_COMPUTE:
+        if (strcasecmp(text, "auto") == 0 || strcasecmp(text, "float32") == 0 || strcasecmp(text, "int8") == 0) {
+            *(int *)field = strcasecmp(text, "auto") == 0      ? NMT_COMPUTE_AUTO
+                            : strcasecmp(text, "int8") == 0    ? NMT_COMPUTE_INT8
+                                                               : NMT_COMPUTE_FLOAT32;
+            return NMT_OK;
+        }
+        if (strcasecmp(text, "bfloat16") == 0)
+            return nmt_err_set(err, NMT_ERR_INVALID, "bfloat16 is not implemented yet (auto, float32 or int8)");
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not auto, float32 or int8", text);
     case KIND_OPT_PATH:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %zu allowed", len,
@@ -442,6 +458,9 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     case KIND_NEWLINE: fputs(*(const int *)field == NMT_NEWLINE_JOIN ? "join" : "split", f); break;
     case KIND_SCHEDULING:
         fputs(*(const int *)field == NMT_SCHEDULING_STATIC ? "static" : "continuous", f);
+        break;
+    case KIND_COMPUTE:
+        fputs(*(const int *)field == NMT_COMPUTE_AUTO ? "auto" : nmt_compute_type_name(*(const int *)field), f);
         break;
     }
 }
@@ -790,7 +809,8 @@ void nmt_config_print_help(FILE *f, const char *prog)
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
         static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG", "continuous|static", "PATH", "VALUE"};
+                                              "split|join", "LANG", "continuous|static", "auto|float32|int8",
+                                              "PATH", "VALUE"};
         _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LIST + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)

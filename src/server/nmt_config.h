@@ -48,12 +48,14 @@ typedef struct nmt_config_list {
     int origin; /* where the entries came from: 0 default, 1 file, 2 flags */
 } nmt_config_list;
 enum { NMT_SCHEDULING_CONTINUOUS = 0, NMT_SCHEDULING_STATIC = 1 };
+enum { NMT_COMPUTE_AUTO = -1 }; /* else an nmt_compute_type (model.h) */
 
 typedef struct nmt_config {
     nmt_config_list model;                    /* model directories (Hugging Face Marian layout) */
     char models_dir[NMT_CONFIG_PATH_MAX];     /* "" or a directory whose subdirectories are models */
     nmt_config_list model_languages;          /* NAME=SRC-TGT: languages of a model that does not say */
     char pivot_language[16];                  /* "" = no pivoting */
+    int compute_type;                         /* NMT_COMPUTE_AUTO or an nmt_compute_type */
     int preload;                              /* load every model's weights at start; 0: on first use */
     int max_loaded_models;                    /* > 0: at most this many models' weights resident */
     char cors_origin[256];                    /* "" = no CORS headers; "*" or an origin */

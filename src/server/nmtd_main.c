@@ -297,6 +297,10 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         nmt_error("main", "out of memory");
         rc = -1;
     }
+    /* auto is float32 until a faster type measures as accurate on this CPU (README) */
+    nmt_compute_type compute = cfg->compute_type == NMT_COMPUTE_AUTO ? NMT_COMPUTE_FLOAT32 : (nmt_compute_type)cfg->compute_type;
+    nmt_info("main", "compute_type %s%s", nmt_compute_type_name(compute),
+             cfg->compute_type == NMT_COMPUTE_AUTO ? " (auto: the exact type)" : "");
     for (int i = 0; rc == 0 && i < n_dirs; i++) {
         double t0 = nmt_now_s();
         nmt_translator *tr = NULL;
@@ -305,7 +309,8 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         int load_now = cfg->preload && (cfg->max_loaded_models == 0 || i < cfg->max_loaded_models);
         snprintf(notice, sizeof notice, "STATUS=%s model %s", load_now ? "loading" : "checking", dirs[i]);
         nmt_sdnotify(notice);
-        if (nmt_translator_open(&tr, dirs[i], load_now, &err)) {
+        nmt_translator_opts to = {.load_weights = load_now, .compute = compute};
+        if (nmt_translator_open(&tr, dirs[i], &to, &err)) {
             nmt_error("main", "cannot load the model %s: %s", dirs[i], err.msg);
             rc = -1;
             break;
@@ -327,10 +332,10 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
             nmt_model_set_describe(set, nmt_model_set_count(set) - 1, pairs, sizeof pairs);
             if (load_now)
                 nmt_info("main", "model %s (%s): %s, weights %.1f MiB, loaded in %.2f s", ti.name, dirs[i], pairs,
-                         (double)ti.weight_bytes_fp32 / (1 << 20), l->load_seconds[l->n - 1]);
+                         (double)ti.weight_bytes / (1 << 20), l->load_seconds[l->n - 1]);
             else
                 nmt_info("main", "model %s (%s): %s, weights %.1f MiB, checked in %.2f s; loads on first use",
-                         ti.name, dirs[i], pairs, (double)ti.weight_bytes_fp32 / (1 << 20),
+                         ti.name, dirs[i], pairs, (double)ti.weight_bytes / (1 << 20),
                          l->load_seconds[l->n - 1]);
         }
     }
@@ -467,8 +472,8 @@ int main(int argc, char **argv)
         for (int t = 0; d->targets && t < d->n_targets; t++)
             ((const char **)d->targets)[t] = nmt_model_set_target(set, i, t);
         d->load_seconds = d->info.weights_loaded ? models.load_seconds[i] : 0.0;
-        total_weights += d->info.weights_loaded ? d->info.weight_bytes_fp32 : 0;
-        if (!d->targets || nmt_metrics_add_model(metrics, d->info.name, d->info.weight_bytes_fp32,
+        total_weights += d->info.weights_loaded ? d->info.weight_bytes : 0;
+        if (!d->targets || nmt_metrics_add_model(metrics, d->info.name, d->info.weight_bytes,
                                                  d->info.weights_loaded, d->load_seconds, &err)) {
             nmt_error("main", "out of memory");
             goto out;

@@ -294,6 +294,8 @@ static void on_weights(void *user, int model, int loaded, double seconds)
     pthread_mutex_unlock(&T.lock);
 }
 
+static const nmt_translator_opts LAZY = {.load_weights = 0, .compute = NMT_COMPUTE_FLOAT32};
+
 static nmt_batcher *start_lazy(nmt_translator **lazy, int workers, int max_loaded)
 {
     nmt_batcher_opts o = {workers, 4, 4096, 1, 100, 600000, scheduling, 1, 1, max_loaded};
@@ -313,7 +315,7 @@ START_TEST(test_models_on_demand)
     const char *names[3] = {"tiny-swish", "tiny-de-en", "tiny-en-roa"};
     nmt_err err;
     for (int m = 0; m < 3; m++) {
-        ck_assert_msg(nmt_translator_open(&lazy[m], tu_test_model(names[m]), 0, &err) == NMT_OK, "%s", err.msg);
+        ck_assert_msg(nmt_translator_open(&lazy[m], tu_test_model(names[m]), &LAZY, &err) == NMT_OK, "%s", err.msg);
         ck_assert(!nmt_translator_weights_loaded(lazy[m]));
     }
     nmt_batcher *b = start_lazy(lazy, 2, 1);
@@ -369,9 +371,9 @@ START_TEST(test_model_load_fails)
     tu_copy_dir(tu_test_model("tiny-de-en"), dir);
     nmt_translator *lazy[3];
     nmt_err err;
-    ck_assert(nmt_translator_open(&lazy[0], tu_test_model("tiny-swish"), 0, &err) == NMT_OK);
-    ck_assert(nmt_translator_open(&lazy[1], dir, 0, &err) == NMT_OK);
-    ck_assert(nmt_translator_open(&lazy[2], tu_test_model("tiny-en-roa"), 0, &err) == NMT_OK);
+    ck_assert(nmt_translator_open(&lazy[0], tu_test_model("tiny-swish"), &LAZY, &err) == NMT_OK);
+    ck_assert(nmt_translator_open(&lazy[1], dir, &LAZY, &err) == NMT_OK);
+    ck_assert(nmt_translator_open(&lazy[2], tu_test_model("tiny-en-roa"), &LAZY, &err) == NMT_OK);
     tu_write_file(dir, "model.safetensors", "broken", 6);
     nmt_batcher *b = start_lazy(lazy, 1, 0);
     const char *texts[2] = {"der hund sieht die katze", "the dog sees the cat"};

@@ -1,0 +1,45 @@
+/* qgemm.h: int8 linear layers (compute_type int8), CTranslate2's
+ * int8_float32 scheme: each weight row quantized once at load with its own
+ * scale (max |w| / 127), each activation row quantized per call with its
+ * own scale, products summed in int32, scaled back to fp32 and the fp32
+ * bias added; norms, softmax and attention stay fp32.
+ *
+ * Kernels are chosen at run time from the CPU: AVX2 (int8 widened to int16,
+ * VPMADDWD into int32: exact, no saturation) where present, else portable C.
+ * NMTD_KERNELS=generic forces the portable one.  Both give the same int32
+ * sums, so the same output bit for bit.
+ *
+ * The product needs per-thread scratch for the quantized activations: it
+ * grows to the largest call and is freed when the thread exits. */
+#ifndef NMT_QGEMM_H
+#define NMT_QGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* W[n][k] in int8, rows padded with zeros to kp (a multiple of 16). */
+typedef struct nmt_q8_matrix {
+    int8_t *w;    /* [n][kp] */
+    float *scale; /* [n] the row's max |w| / 127 (1 for an all-zero row) */
+    int n, k, kp;
+} nmt_q8_matrix;
+
+/* "avx2" or "generic": the kernel nmt_q8_linear runs on this CPU. */
+const char *nmt_q8_kernel_name(void);
+
+/* Quantizes w[n][k] (row-major) into q (allocated here; free with
+ * nmt_q8_free). */
+nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err);
+void nmt_q8_free(nmt_q8_matrix *q);
+size_t nmt_q8_bytes(const nmt_q8_matrix *q);
+
+/* y[m][n] = b[n] + sum_k x[m][k] * W[n][k] with W quantized in q and each
+ * row of x quantized on the fly (b may be NULL). */
+void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
+
+/* The same with the portable kernel, whatever the CPU (for tests). */
+void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
+
+#endif

@@ -1,0 +1,155 @@
+/* check_qgemm.c: the int8 linear layer (qgemm.h).  Everywhere: quantization
+ * round trips within half a step, the portable kernel equals a naive loop
+ * over the same int8 values exactly, and the product stays within the
+ * quantization error of the fp32 product; odd shapes included.  Where the
+ * CPU runs the AVX2 kernel (case "avx2", its own run int8_kernels.sh, SKIP
+ * elsewhere): it gives the portable kernel's output bit for bit. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qgemm.h"
+#include "testutil.h"
+
+static unsigned rng_state = 777;
+
+/* m rows, n outputs, k inputs: odd sizes, k not a multiple of 16, decode and
+ * encoder-like shapes */
+static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 33, 17}, {4, 2, 16}, {5, 64, 48},
+                                {9, 31, 100}, {32, 96, 64}, {13, 130, 512}};
+
+START_TEST(test_quantize_round_trip)
+{
+    int n = 40, k = 37;
+    float *w = malloc(sizeof(float) * n * k);
+    tu_fill(w, (size_t)n * k, &rng_state);
+    memset(w + 5 * k, 0, sizeof(float) * k); /* an all-zero row */
+    nmt_q8_matrix q;
+    nmt_err err;
+    ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
+    ck_assert_int_eq(q.kp, 48);
+    for (int j = 0; j < n; j++) {
+        float amax = 0;
+        for (int t = 0; t < k; t++)
+            amax = fmaxf(amax, fabsf(w[(size_t)j * k + t]));
+        ck_assert_float_eq_tol(q.scale[j], amax > 0 ? amax / 127 : 1.0f, 1e-7f);
+        for (int t = 0; t < q.kp; t++) {
+            int8_t v = q.w[(size_t)j * q.kp + t];
+            if (t >= k) {
+                ck_assert_int_eq(v, 0); /* padding */
+                continue;
+            }
+            ck_assert_int_ne(v, -128);
+            ck_assert_float_le(fabsf(v * q.scale[j] - w[(size_t)j * k + t]), 0.5f * q.scale[j] + 1e-6f);
+        }
+    }
+    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)n * 48 + (size_t)n * 4);
+    nmt_q8_free(&q);
+    free(w);
+}
+END_TEST
+
+/* The portable kernel against a naive loop that quantizes x the same way:
+ * the int32 sums are exact, so the results agree to float rounding; and the
+ * whole stays near the fp32 product. */
+START_TEST(test_generic_matches_naive)
+{
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int m = shapes[c][0], n = shapes[c][1], k = shapes[c][2];
+        float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n);
+        float *y = malloc(sizeof(float) * m * n);
+        tu_fill(w, (size_t)n * k, &rng_state);
+        tu_fill(x, (size_t)m * k, &rng_state);
+        tu_fill(b, (size_t)n, &rng_state);
+        nmt_q8_matrix q;
+        nmt_err err;
+        ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
+        nmt_q8_linear_generic(y, x, m, &q, b);
+        for (int i = 0; i < m; i++) {
+            const float *xr = x + (size_t)i * k;
+            float amax = 0;
+            for (int t = 0; t < k; t++)
+                amax = fmaxf(amax, fabsf(xr[t]));
+            float sx = amax > 0 ? amax / 127 : 1.0f;
+            for (int j = 0; j < n; j++) {
+                long acc = 0;
+                double exact = b[j], bound = 0;
+                for (int t = 0; t < k; t++) {
+                    long xq = lrintf(xr[t] * (1.0f / sx));
+                    acc += xq * q.w[(size_t)j * q.kp + t];
+                    exact += (double)xr[t] * w[(size_t)j * k + t];
+                    bound += 0.5 * sx * fabs(w[(size_t)j * k + t]) + 0.5 * q.scale[j] * fabs(xr[t]) +
+                             0.25 * sx * q.scale[j];
+                }
+                float want = (float)acc * (sx * q.scale[j]) + b[j], got = y[(size_t)i * n + j];
+                ck_assert_msg(fabsf(got - want) <= 1e-5f * (1 + fabsf(want)), "shape %zu [%d][%d]: %g vs %g", c, i,
+                              j, (double)got, (double)want);
+                ck_assert_msg(fabs(got - exact) <= bound + 1e-4, "shape %zu [%d][%d]: %g vs fp32 %g (bound %g)", c,
+                              i, j, (double)got, exact, bound);
+            }
+        }
+        nmt_q8_free(&q);
+        free(w);
+        free(x);
+        free(b);
+        free(y);
+    }
+}
+END_TEST
+
+/* The kernel this CPU runs (AVX2) gives the portable kernel's output bit
+ * for bit, without and with a bias, on every shape. */
+START_TEST(test_avx2_matches_generic)
+{
+    ck_assert_str_eq(nmt_q8_kernel_name(), "avx2");
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int m = shapes[c][0], n = shapes[c][1], k = shapes[c][2];
+        float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n);
+        float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
+        tu_fill(w, (size_t)n * k, &rng_state);
+        tu_fill(x, (size_t)m * k, &rng_state);
+        tu_fill(b, (size_t)n, &rng_state);
+        nmt_q8_matrix q;
+        nmt_err err;
+        ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            nmt_q8_linear(y1, x, m, &q, with_bias ? b : NULL);
+            nmt_q8_linear_generic(y2, x, m, &q, with_bias ? b : NULL);
+            ck_assert_msg(memcmp(y1, y2, sizeof(float) * m * n) == 0, "shape %zu differs", c);
+        }
+        nmt_q8_free(&q);
+        free(w);
+        free(x);
+        free(b);
+        free(y1);
+        free(y2);
+    }
+}
+END_TEST
+
+static Suite *qgemm_suite(void)
+{
+    Suite *s = suite_create("qgemm");
+    TCase *tc = tcase_create("portable");
+    tcase_add_test(tc, test_quantize_round_trip);
+    tcase_add_test(tc, test_generic_matches_naive);
+    suite_add_tcase(s, tc);
+    if (strcmp(nmt_q8_kernel_name(), "avx2") == 0) {
+        TCase *k = tcase_create("avx2");
+        tcase_add_test(k, test_avx2_matches_generic);
+        suite_add_tcase(s, k);
+    }
+    return s;
+}
+
+int main(void)
+{
+    const char *only = getenv("CK_RUN_CASE");
+    if (only && strcmp(only, "avx2") == 0 && strcmp(nmt_q8_kernel_name(), "avx2") != 0) {
+        printf("SKIP: this CPU lacks AVX2 (or NMTD_KERNELS=generic): the AVX2 int8 kernel cannot run here\n");
+        return 77;
+    }
+    return tu_run(qgemm_suite());
+}
