@@ -37,6 +37,9 @@
 #   BENCH_BATCHES   default "1 32";  BENCH_THREADS  default "1 2"
 #   BENCH_SENTENCES default 256;     BENCH_BATCH1_SENTENCES default 32
 #   BENCH_OUT_TOKENS default 32 (--max-length and --min-length)
+#   BENCH_COMPUTE   nmtd's compute types, default "float32 int8" (float32 is the one
+#                   compared with the reference; the others get their own table
+#                   against float32 in the same run)
 #   BENCH_SKIP      comma list of parts to skip: nmtd,reference,sgemm
 set -u
 
@@ -159,6 +162,12 @@ for b in $batches; do
             log "nmtd-translate batch $b threads $t ($(wc -l <"$input") sentences)"
             # shellcheck disable=SC2086
             run "nmtd_b${b}_t${t}" "$nmtd" $common
+            for ct in ${BENCH_COMPUTE:-float32 int8}; do
+                [ "$ct" = float32 ] && continue
+                log "nmtd-translate --compute-type $ct batch $b threads $t"
+                # shellcheck disable=SC2086
+                run "nmtd_${ct}_b${b}_t${t}" "$nmtd" $common --compute-type "$ct"
+            done
         fi
         if [ $ref_ok = 1 ]; then
             log "reference batch $b threads $t ($(wc -l <"$input") sentences)"
@@ -185,7 +194,7 @@ case $skip in
 esac
 
 # ---- (d) the report ------------------------------------------------------
-MODEL=$model RES=$res BATCHES="$batches" THREADS="$threads_list" NMTD="$nmtd" \
+COMPUTE="${BENCH_COMPUTE:-float32 int8}" MODEL=$model RES=$res BATCHES="$batches" THREADS="$threads_list" NMTD="$nmtd" \
 N_SENT=$n_sent N_SENT_B1=$n_sent_b1 OUT_TOKENS=$out_tokens "$py" - <<'EOF'
 import json, os, platform, re, subprocess
 res, model = os.environ["RES"], os.environ["MODEL"]
@@ -296,6 +305,38 @@ for b in os.environ["BATCHES"].split():
                 achieved[(who, b, t)] = (float(x["tokens_per_s"]), float(x["sentences_per_s"]))
             except (TypeError, KeyError, ValueError):
                 pass
+
+others = [c for c in os.environ.get("COMPUTE", "").split() if c != "float32"]
+if others:
+    flags = sorted(set(re.findall(r"\b(avx512[a-z_0-9]*|amx[a-z_0-9]*|avx2|fma)\b", read("/proc/cpuinfo") or "")))
+    print()
+    print("### Compute types against float32 (same run; CPU flags: %s)" % " ".join(flags))
+    print()
+    print("| batch | threads | compute type | tok/s | / float32 | peak RSS MiB | / float32 RSS | same text as float32 | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for b in os.environ["BATCHES"].split():
+        for t in os.environ["THREADS"].split():
+            f = bench_line("nmtd_b%s_t%s" % (b, t), "nmtd")
+            fo = read(os.path.join(res, "nmtd_b%s_t%s.out" % (b, t)))
+            for ct in others:
+                name = "nmtd_%s_b%s_t%s" % (ct, b, t)
+                x = bench_line(name, "nmtd")
+                xo = read(os.path.join(res, name + ".out"))
+                def ratio(key):
+                    try:
+                        return "%.2f" % (float(x[key]) / float(f[key]))
+                    except (TypeError, KeyError, ValueError, ZeroDivisionError):
+                        return "–"
+                same = "–"
+                if fo is not None and xo is not None:
+                    a, c = fo.splitlines(), xo.splitlines()
+                    same = "%d/%d lines" % (sum(1 for p, q in zip(a, c) if p == q), len(a))
+                if x is None or "failed" in x:
+                    print("| %s | %s | %s | %s | | | | | |" % (b, t, ct, (x or {}).get("failed", "–")))
+                    continue
+                print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    b, t, ct, x.get("tokens_per_s", "?"), ratio("tokens_per_s"), x.get("rss_mb", "?"),
+                    ratio("rss_mb"), same, (read(os.path.join(res, name + ".load")) or "–").strip()))
 
 sg = read(os.path.join(res, "sgemm.txt"))
 if sg:
