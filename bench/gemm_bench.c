@@ -1,8 +1,11 @@
 /* gemm_bench.c: the products y = x . W^T of the forward pass on the shapes
  * of opus-mt-en-de, computed by nmtd's packed kernel (nmt_gemm_packed, with
- * W packed once beforehand, as at model load) and by OpenBLAS
- * cblas_sgemm/sgemv in the same run, single-threaded, GFLOP/s each; also
- * checks that both agree.  Usage: bench/gemm_bench [seconds per shape] */
+ * W packed once beforehand, as at model load; AVX-512 only), by nmtd's int8
+ * product (nmt_q8_linear, W quantized beforehand, x quantized in the call;
+ * the kernel this CPU runs) and by OpenBLAS cblas_sgemm/sgemv in the same
+ * run, single-threaded, G(FL)OP/s each (a multiply-add counts 2); also the
+ * largest difference from OpenBLAS's fp32 result.
+ * Usage: bench/gemm_bench [seconds per shape] */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <time.h>
 
 #include "gemm.h"
+#include "qgemm.h"
 
 static double now(void)
 {
@@ -33,28 +37,41 @@ int main(int argc, char **argv)
                                     {32, 512, 512},  {32, 512, 2048},  {32, 2048, 512},  {32, 512, 58101},
                                     {64, 512, 2048}, {640, 512, 2048}, {640, 2048, 512}};
     openblas_set_num_threads(1);
-    if (!nmt_gemm_packed_available()) {
-        printf("the packed kernel is not available on this CPU (needs AVX-512)\n");
-        return 0;
-    }
-    printf("| M | K | N | nmtd GFLOP/s | OpenBLAS GFLOP/s | ratio | max abs diff |\n|---|---|---|---|---|---|---|\n");
+    int packed_ok = nmt_gemm_packed_available();
+    if (!packed_ok)
+        printf("the packed fp32 kernel is not available on this CPU (needs AVX-512): int8 against OpenBLAS only\n\n");
+    printf("| M | K | N | packed fp32 GFLOP/s | int8 (%s) GOP/s | OpenBLAS fp32 GFLOP/s | packed / OpenBLAS | int8 / OpenBLAS "
+           "| packed max abs diff | int8 max abs diff |\n|---|---|---|---|---|---|---|---|---|---|\n",
+           nmt_q8_kernel_name());
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
         float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k),
               *y1 = malloc(sizeof(float) * (size_t)m * n), *y2 = malloc(sizeof(float) * (size_t)m * n),
-              *packed = malloc(sizeof(float) * nmt_gemm_packed_size(n, k));
+              *y3 = malloc(sizeof(float) * (size_t)m * n),
+              *packed = packed_ok ? malloc(sizeof(float) * nmt_gemm_packed_size(n, k)) : NULL;
         for (size_t i = 0; i < (size_t)m * k; i++)
             x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
         for (size_t i = 0; i < (size_t)n * k; i++)
             w[i] = (float)((i * 40503u) % 997) / 997.0f - 0.5f;
-        nmt_gemm_pack(packed, w, n, k);
-        double gflop = 2.0 * m * k * n / 1e9, rate[2];
-        for (int which = 0; which < 2; which++) {
+        if (packed)
+            nmt_gemm_pack(packed, w, n, k);
+        nmt_q8_matrix q;
+        nmt_err err;
+        if (nmt_q8_quantize(&q, w, n, k, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        double gflop = 2.0 * m * k * n / 1e9, rate[3] = {0, 0, 0};
+        for (int which = 0; which < 3; which++) {
+            if (which == 0 && !packed)
+                continue;
             int reps = 0;
             double t0 = now(), t;
             do {
                 if (which == 0)
                     nmt_gemm_packed(y1, x, m, k, packed, n, NULL);
+                else if (which == 1)
+                    nmt_q8_linear(y3, x, m, &q, NULL);
                 else
                     blas(y2, x, m, k, w, n);
                 reps++;
@@ -62,10 +79,17 @@ int main(int argc, char **argv)
             } while (t < budget);
             rate[which] = gflop * reps / t;
         }
-        double diff = 0;
-        for (size_t i = 0; i < (size_t)m * n; i++)
-            diff = fmax(diff, fabs(y1[i] - y2[i]));
-        printf("| %d | %d | %d | %.1f | %.1f | %.2f | %.2g |\n", m, k, n, rate[0], rate[1], rate[0] / rate[1], diff);
+        double diff = 0, qdiff = 0;
+        for (size_t i = 0; i < (size_t)m * n; i++) {
+            diff = packed ? fmax(diff, fabs(y1[i] - y2[i])) : 0;
+            qdiff = fmax(qdiff, fabs(y3[i] - y2[i]));
+        }
+        printf("| %d | %d | %d | %s | %.1f | %.1f | %s | %.2f | %s | %.2g |\n", m, k, n,
+               packed ? "" : "–", rate[1], rate[2], packed ? "" : "–", rate[1] / rate[2], packed ? "" : "–", qdiff);
+        if (packed) /* the packed columns filled in on a line of their own */
+            printf("|  |  |  | %.1f |  |  | %.2f |  | %.2g |  |\n", rate[0], rate[0] / rate[2], diff);
+        nmt_q8_free(&q);
+        free(y3);
         free(x);
         free(w);
         free(y1);

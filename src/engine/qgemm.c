@@ -62,8 +62,13 @@ static scratch *thread_scratch(int m, int kp)
 
 /* ---- quantization --------------------------------------------------- */
 
-/* q[0..k) = round(x / scale) with scale = max |x| / 127; the rest of kp zeros. */
-static float quantize_row_f(const float *x, int k, int kp, void *dst, int wide)
+/* q[0..k) = round(x / scale) with scale = max |x| / 127 (round half to
+ * even, as lrintf in the default mode); the rest of kp zeros; int16 when
+ * wide, else int8.  Returns scale. */
+typedef float (*quantize_fn)(const float *x, int k, int kp, void *dst, int wide);
+static quantize_fn chosen_quantize(void);
+
+static float quantize_generic(const float *x, int k, int kp, void *dst, int wide)
 {
     float amax = 0.0f;
     for (int t = 0; t < k; t++) {
@@ -96,7 +101,7 @@ nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", n, k);
     }
     for (int j = 0; j < n; j++)
-        q->scale[j] = quantize_row_f(w + (size_t)j * k, k, q->kp, q->w + (size_t)j * q->kp, 0);
+        q->scale[j] = chosen_quantize()(w + (size_t)j * k, k, q->kp, q->w + (size_t)j * q->kp, 0);
     return NMT_OK;
 }
 
@@ -144,46 +149,139 @@ AVX2 static inline int32_t hsum(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
-/* acc of rows i .. i+R-1 against columns j, j+1 (C = 2) or j alone (C = 1). */
-#define BLOCK(R, C)                                                                                              \
-    do {                                                                                                         \
-        __m256i acc[R][C];                                                                                       \
-        for (int r = 0; r < R; r++)                                                                              \
-            for (int c = 0; c < C; c++)                                                                          \
-                acc[r][c] = _mm256_setzero_si256();                                                              \
-        for (int t = 0; t < kp; t += 16) {                                                                       \
-            __m256i wv[C];                                                                                       \
-            for (int c = 0; c < C; c++)                                                                          \
-                wv[c] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q->w + (size_t)(j + c) * kp + t))); \
-            for (int r = 0; r < R; r++) {                                                                        \
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)(i + r) * kp + t));               \
-                for (int c = 0; c < C; c++)                                                                      \
-                    acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(xv, wv[c]));                       \
-            }                                                                                                    \
-        }                                                                                                        \
-        for (int r = 0; r < R; r++)                                                                              \
-            for (int c = 0; c < C; c++)                                                                          \
-                y[(size_t)(i + r) * n + j + c] =                                                                 \
-                    (float)hsum(acc[r][c]) * (sx[i + r] * q->scale[j + c]) + (b ? b[j + c] : 0.0f);              \
-    } while (0)
+/* quantize_generic with 8 lanes: the same max, the same products, the same
+ * rounding (_mm256_cvtps_epi32 rounds half to even in the default mode). */
+AVX2 static float quantize_avx2(const float *x, int k, int kp, void *dst, int wide)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 8 <= k; t += 8)
+        vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + t)));
+    float lanes[8], amax = 0.0f;
+    _mm256_storeu_ps(lanes, vmax);
+    for (int l = 0; l < 8; l++)
+        amax = lanes[l] > amax ? lanes[l] : amax;
+    for (; t < k; t++)
+        amax = fabsf(x[t]) > amax ? fabsf(x[t]) : amax;
+    float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    int16_t *d16 = dst;
+    int8_t *d8 = dst;
+    for (t = 0; t + 8 <= k; t += 8) {
+        __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + t), vinv));
+        v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+        __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        if (wide)
+            _mm_storeu_si128((__m128i *)(d16 + t), p16);
+        else
+            _mm_storel_epi64((__m128i *)(d8 + t), _mm_packs_epi16(p16, p16));
+    }
+    for (; t < kp; t++) {
+        long v = t < k ? lrintf(x[t] * inv) : 0;
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        if (wide)
+            d16[t] = (int16_t)v;
+        else
+            d8[t] = (int8_t)v;
+    }
+    return scale;
+}
 
-/* Columns in pairs (the weights stream once per block of 4 rows), rows in
- * blocks of 4; the remainders one by one. */
+AVX2 static inline __m256i widen(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
+AVX2 static inline __m256i load16(const int16_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)); }
+
+/* y[i][j] = acc * sx[i] * scale[j] + b[j] */
+#define STORE(acc, i, j) y[(size_t)(i) * n + (j)] = (float)hsum(acc) * (sx[i] * q->scale[j]) + (b ? b[j] : 0.0f)
+
+/* Rows i .. i+3 against columns j, j+1: eight accumulators in registers,
+ * each column's 16 weights widened once per step for four rows. */
+AVX2 static inline void block_4x2(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
+                                  const float *b, int i, int j)
+{
+    int n = q->n, kp = q->kp;
+    const int16_t *x0 = xq + (size_t)i * kp, *x1 = x0 + kp, *x2 = x1 + kp, *x3 = x2 + kp;
+    const int8_t *w0 = q->w + (size_t)j * kp, *w1 = w0 + kp;
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int t = 0; t < kp; t += 16) {
+        __m256i v0 = widen(w0 + t), v1 = widen(w1 + t), x;
+        x = load16(x0 + t);
+        a00 = mac(a00, x, v0);
+        a01 = mac(a01, x, v1);
+        x = load16(x1 + t);
+        a10 = mac(a10, x, v0);
+        a11 = mac(a11, x, v1);
+        x = load16(x2 + t);
+        a20 = mac(a20, x, v0);
+        a21 = mac(a21, x, v1);
+        x = load16(x3 + t);
+        a30 = mac(a30, x, v0);
+        a31 = mac(a31, x, v1);
+    }
+    STORE(a00, i, j);
+    STORE(a01, i, j + 1);
+    STORE(a10, i + 1, j);
+    STORE(a11, i + 1, j + 1);
+    STORE(a20, i + 2, j);
+    STORE(a21, i + 2, j + 1);
+    STORE(a30, i + 3, j);
+    STORE(a31, i + 3, j + 1);
+}
+
+/* Row i against columns j .. j+3 (the rows left over, and M = 1). */
+AVX2 static inline void block_1x4(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
+                                  const float *b, int i, int j)
+{
+    int n = q->n, kp = q->kp;
+    const int16_t *x0 = xq + (size_t)i * kp;
+    const int8_t *w0 = q->w + (size_t)j * kp, *w1 = w0 + kp, *w2 = w1 + kp, *w3 = w2 + kp;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (int t = 0; t < kp; t += 16) {
+        __m256i x = load16(x0 + t);
+        a0 = mac(a0, x, widen(w0 + t));
+        a1 = mac(a1, x, widen(w1 + t));
+        a2 = mac(a2, x, widen(w2 + t));
+        a3 = mac(a3, x, widen(w3 + t));
+    }
+    STORE(a0, i, j);
+    STORE(a1, i, j + 1);
+    STORE(a2, i, j + 2);
+    STORE(a3, i, j + 3);
+}
+
+AVX2 static inline void block_1x1(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
+                                  const float *b, int i, int j)
+{
+    int n = q->n, kp = q->kp;
+    const int16_t *x0 = xq + (size_t)i * kp;
+    const int8_t *w0 = q->w + (size_t)j * kp;
+    __m256i a0 = _mm256_setzero_si256();
+    for (int t = 0; t < kp; t += 16)
+        a0 = mac(a0, load16(x0 + t), widen(w0 + t));
+    STORE(a0, i, j);
+}
+
+/* Columns in pairs (two weight rows, reused from L1 by every block of 4
+ * rows), rows in blocks of 4; rows left over 1 x 4, columns left over 1 x 1. */
 AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                              const float *b)
 {
-    int n = q->n, kp = q->kp;
-    int j = 0;
-    for (; j + 2 <= n; j += 2) {
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
-            BLOCK(4, 2);
-        for (; i < m; i++)
-            BLOCK(1, 2);
+    int n = q->n, m4 = m / 4 * 4, n2 = n / 2 * 2, n4 = n / 4 * 4;
+    for (int j = 0; j < n2; j += 2)
+        for (int i = 0; i < m4; i += 4)
+            block_4x2(y, xq, sx, q, b, i, j);
+    for (int i = m4; i < m; i++) {
+        int j = 0;
+        for (; j < n4; j += 4)
+            block_1x4(y, xq, sx, q, b, i, j);
+        for (; j < n; j++)
+            block_1x1(y, xq, sx, q, b, i, j);
     }
-    for (; j < n; j++)
-        for (int i = 0; i < m; i++)
-            BLOCK(1, 1);
+    if (n2 < n) /* the last column of the blocked rows */
+        for (int i = 0; i < m4; i++)
+            block_1x1(y, xq, sx, q, b, i, n - 1);
 }
 
 static int avx2_available(void) { return __builtin_cpu_supports("avx2"); }
@@ -191,6 +289,10 @@ static int avx2_available(void) { return __builtin_cpu_supports("avx2"); }
 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
 {
     kernel_generic(y, xq, sx, m, q, b);
+}
+static float quantize_avx2(const float *x, int k, int kp, void *dst, int wide)
+{
+    return quantize_generic(x, k, kp, dst, wide);
 }
 static int avx2_available(void) { return 0; }
 #endif
@@ -208,7 +310,10 @@ static q8_kernel chosen(void)
 
 const char *nmt_q8_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" : "generic"; }
 
-static void run(q8_kernel kernel, float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
+static quantize_fn chosen_quantize(void) { return chosen() == kernel_avx2 ? quantize_avx2 : quantize_generic; }
+
+static void run(q8_kernel kernel, quantize_fn quantize, float *y, const float *x, int m, const nmt_q8_matrix *q,
+                const float *b)
 {
     if (m <= 0)
         return;
@@ -226,16 +331,16 @@ static void run(q8_kernel kernel, float *y, const float *x, int m, const nmt_q8_
         return;
     }
     for (int i = 0; i < m; i++)
-        s->sx[i] = quantize_row_f(x + (size_t)i * q->k, q->k, q->kp, s->xq + (size_t)i * q->kp, 1);
+        s->sx[i] = quantize(x + (size_t)i * q->k, q->k, q->kp, s->xq + (size_t)i * q->kp, 1);
     kernel(y, s->xq, s->sx, m, q, b);
 }
 
 void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
 {
-    run(chosen(), y, x, m, q, b);
+    run(chosen(), chosen_quantize(), y, x, m, q, b);
 }
 
 void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
 {
-    run(kernel_generic, y, x, m, q, b);
+    run(kernel_generic, quantize_generic, y, x, m, q, b);
 }
