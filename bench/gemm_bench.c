@@ -84,10 +84,14 @@ int main(int argc, char **argv)
             diff = packed ? fmax(diff, fabs(y1[i] - y2[i])) : 0;
             qdiff = fmax(qdiff, fabs(y3[i] - y2[i]));
         }
-        printf("| %d | %d | %d | %s | %.1f | %.1f | %s | %.2f | %s | %.2g |\n", m, k, n,
-               packed ? "" : "–", rate[1], rate[2], packed ? "" : "–", rate[1] / rate[2], packed ? "" : "–", qdiff);
-        if (packed) /* the packed columns filled in on a line of their own */
-            printf("|  |  |  | %.1f |  |  | %.2f |  | %.2g |  |\n", rate[0], rate[0] / rate[2], diff);
+        char p_rate[32] = "–", p_ratio[32] = "–", p_diff[32] = "–";
+        if (packed) {
+            snprintf(p_rate, sizeof p_rate, "%.1f", rate[0]);
+            snprintf(p_ratio, sizeof p_ratio, "%.2f", rate[0] / rate[2]);
+            snprintf(p_diff, sizeof p_diff, "%.2g", diff);
+        }
+        printf("| %d | %d | %d | %s | %.1f | %.1f | %s | %.2f | %s | %.2g |\n", m, k, n, p_rate, rate[1], rate[2],
+               p_ratio, rate[1] / rate[2], p_diff, qdiff);
         nmt_q8_free(&q);
         free(y3);
         free(x);

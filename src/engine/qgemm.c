@@ -191,7 +191,10 @@ AVX2 static float quantize_avx2(const float *x, int k, int kp, void *dst, int wi
 
 AVX2 static inline __m256i widen(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
 AVX2 static inline __m256i load16(const int16_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
-AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w) { return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w)); }
+AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+}
 
 /* y[i][j] = acc * sx[i] * scale[j] + b[j] */
 #define STORE(acc, i, j) y[(size_t)(i) * n + (j)] = (float)hsum(acc) * (sx[i] * q->scale[j]) + (b ? b[j] : 0.0f)
@@ -264,14 +267,21 @@ AVX2 static inline void block_1x1(float *y, const int16_t *xq, const float *sx, 
 }
 
 /* Columns in pairs (two weight rows, reused from L1 by every block of 4
- * rows), rows in blocks of 4; rows left over 1 x 4, columns left over 1 x 1. */
+ * rows), rows in blocks of 4, at most ROW_CHUNK rows at a time so that
+ * their activations stay in L2 while the weights stream past (the
+ * encoder's hundreds of rows); rows left over 1 x 4, columns left over 1 x 1. */
+enum { ROW_CHUNK = 64 };
+
 AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                              const float *b)
 {
     int n = q->n, m4 = m / 4 * 4, n2 = n / 2 * 2, n4 = n / 4 * 4;
-    for (int j = 0; j < n2; j += 2)
-        for (int i = 0; i < m4; i += 4)
-            block_4x2(y, xq, sx, q, b, i, j);
+    for (int i0 = 0; i0 < m4; i0 += ROW_CHUNK) {
+        int i1 = i0 + ROW_CHUNK < m4 ? i0 + ROW_CHUNK : m4;
+        for (int j = 0; j < n2; j += 2)
+            for (int i = i0; i < i1; i += 4)
+                block_4x2(y, xq, sx, q, b, i, j);
+    }
     for (int i = m4; i < m; i++) {
         int j = 0;
         for (; j < n4; j += 4)

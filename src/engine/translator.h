@@ -1,5 +1,6 @@
 /* translator.h: texts in, texts out.  An nmt_translator is the loaded engine
- * (model + tokenizer): immutable, shared by every worker thread.  An
+ * (model + tokenizer): immutable but for its weights coming and going
+ * (nmt_translator_load_weights), shared by every worker thread.  An
  * nmt_translator_state is one worker's mutable state (search state, id buffers):
  * owned by one thread at a time.  The translator owns no threads.
  *
@@ -74,8 +75,9 @@ typedef struct nmt_translator_opts {
  * loads them later.  Until then only the accessors, encode and decode work. */
 nmt_code nmt_translator_open(nmt_translator **out, const char *dir, const nmt_translator_opts *opts, nmt_err *err);
 /* Loads (or frees) the weights of an opened translator.  Not thread-safe:
- * the caller guarantees that no state of tr exists while they change
- * (states made before are rebuilt).  Loading again is a no-op. */
+ * no state of tr may be in use while they change, and a state made before
+ * a load must be made again (its scratch is sized for the loaded weights).
+ * Loading loaded weights is a no-op.  The batcher does this for the daemon. */
 int nmt_translator_weights_loaded(const nmt_translator *tr);
 nmt_code nmt_translator_load_weights(nmt_translator *tr, nmt_err *err);
 void nmt_translator_unload_weights(nmt_translator *tr);

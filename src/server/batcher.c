@@ -8,8 +8,10 @@
  * every sentence makes progress, and fills the batch with the sentences
  * closest to it in length among the next few (4 x max_batch_sentences)
  * waiting, to limit padding work.  A worker holds the decoding state of one
- * model at a time and rebuilds it when it moves to another.  Removing taken sentences compacts the array: the queue is bounded,
- * so this is cheap.  Everything under b->lock is bookkeeping; tokenization
+ * model at a time and rebuilds it when it moves to another, or when that
+ * model's weights were loaded again (weights on demand: load_weights,
+ * unload_excess).  Removing taken sentences compacts the array: the queue
+ * is bounded, so this is cheap.  Everything under b->lock is bookkeeping; tokenization
  * (in submit, on the caller's thread), decoding and detokenization run
  * outside it.  A job completes when its last sentence is accounted for;
  * done() is called after the lock is released.  Expired jobs are swept from

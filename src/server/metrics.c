@@ -415,7 +415,8 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_loaded{model=\"%s\"} %d\n", m->models[i].name,
                  atomic_load_explicit(&m->models[i].loaded, memory_order_relaxed));
-        family(&w, "nmtd_model_weight_bytes", "gauge", "Bytes of a served model's weights in memory (fp32; 0 while unloaded).");
+        family(&w, "nmtd_model_weight_bytes", "gauge",
+               "Bytes of a served model's weights in memory as computed (fp32, or int8 rows; 0 while unloaded).");
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_weight_bytes{model=\"%s\"} %llu\n", m->models[i].name,
                  atomic_load_explicit(&m->models[i].loaded, memory_order_relaxed)
@@ -424,11 +425,13 @@ size_t nmt_metrics_render_buf(const nmt_metrics *m, char *buf, size_t cap)
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_load_seconds{model=\"%s\"} %.3f\n", m->models[i].name,
                  (double)load(&m->models[i].load_microseconds) / 1e6);
-        family(&w, "nmtd_model_loads_total", "counter", "Times a served model's weights were loaded (at start or on use).");
+        family(&w, "nmtd_model_loads_total", "counter",
+               "Times a served model's weights were loaded (at start or on use).");
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_loads_total{model=\"%s\"} %llu\n", m->models[i].name,
                  (unsigned long long)load(&m->models[i].loads));
-        family(&w, "nmtd_model_unloads_total", "counter", "Times a served model's weights were unloaded (max_loaded_models).");
+        family(&w, "nmtd_model_unloads_total", "counter",
+               "Times a served model's weights were unloaded (max_loaded_models).");
         for (int i = 0; i < m->n_models; i++)
             emit(&w, "nmtd_model_unloads_total{model=\"%s\"} %llu\n", m->models[i].name,
                  (unsigned long long)load(&m->models[i].unloads));

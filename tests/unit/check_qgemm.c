@@ -16,9 +16,9 @@
 static unsigned rng_state = 777;
 
 /* m rows, n outputs, k inputs: odd sizes, k not a multiple of 16, decode and
- * encoder-like shapes */
+ * encoder-like shapes, more rows than the AVX2 kernel's row chunk (64) */
 static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 33, 17}, {4, 2, 16}, {5, 64, 48},
-                                {9, 31, 100}, {32, 96, 64}, {13, 130, 512}};
+                                {9, 31, 100}, {32, 96, 64}, {13, 130, 512}, {70, 9, 40}};
 
 START_TEST(test_quantize_round_trip)
 {
