@@ -22,6 +22,60 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* The ceiling of each path on this core: independent chains of the
+ * instructions its inner loop is made of, nothing else (12 chains hide the
+ * latency).  int8 (AVX2): VPMADDWD + VPADDD, 16 multiply-adds per pair;
+ * fp32: VFMADD, 8 multiply-adds. */
+#define TWELVE(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) op(8) op(9) op(10) op(11)
+
+__attribute__((target("avx2"))) static double peak_int8_avx2(double budget)
+{
+    __m256i a[12], w = _mm256_set1_epi16(1), one = _mm256_set1_epi32(1);
+    for (int c = 0; c < 12; c++)
+        a[c] = _mm256_set1_epi32(c);
+    long iters = 0;
+    double t0 = now(), t;
+    do {
+        for (int r = 0; r < 1000; r++) {
+#define STEP(c) a[c] = _mm256_add_epi32(_mm256_madd_epi16(a[c], w), one);
+            TWELVE(STEP)
+#undef STEP
+        }
+        iters += 1000;
+        t = now() - t0;
+    } while (t < budget);
+    volatile int sink = _mm256_extract_epi32(a[0], 0) + _mm256_extract_epi32(a[11], 0);
+    (void)sink;
+    return 2.0 * 16 * 12 * (double)iters / t / 1e9;
+}
+
+__attribute__((target("avx2,fma"))) static double peak_fma(double budget)
+{
+    __m256 a[12], w = _mm256_set1_ps(0.999f), x = _mm256_set1_ps(1e-3f);
+    for (int c = 0; c < 12; c++)
+        a[c] = _mm256_set1_ps((float)c);
+    long iters = 0;
+    double t0 = now(), t;
+    do {
+        for (int r = 0; r < 1000; r++) {
+#define STEP(c) a[c] = _mm256_fmadd_ps(a[c], w, x);
+            TWELVE(STEP)
+#undef STEP
+        }
+        iters += 1000;
+        t = now() - t0;
+    } while (t < budget);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_add_ps(a[0], a[11]));
+    volatile float sink = lanes[0];
+    (void)sink;
+    return 2.0 * 8 * 12 * (double)iters / t / 1e9;
+}
+#endif
+
 static void blas(float *y, const float *x, int m, int k, const float *w, int n)
 {
     if (m == 1)
@@ -40,6 +94,11 @@ int main(int argc, char **argv)
     int packed_ok = nmt_gemm_packed_available();
     if (!packed_ok)
         printf("the packed fp32 kernel is not available on this CPU (needs AVX-512): int8 against OpenBLAS only\n\n");
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        printf("Ceilings on one core (independent instruction chains, nothing else): int8 AVX2 (VPMADDWD+VPADDD) "
+               "%.1f GOP/s, fp32 AVX2 FMA %.1f GFLOP/s\n\n", peak_int8_avx2(budget), peak_fma(budget));
+#endif
     printf("| M | K | N | packed fp32 GFLOP/s | int8 (%s) GOP/s | OpenBLAS fp32 GFLOP/s | packed / OpenBLAS | int8 / OpenBLAS "
            "| packed max abs diff | int8 max abs diff |\n|---|---|---|---|---|---|---|---|---|---|\n",
            nmt_q8_kernel_name());

@@ -69,7 +69,8 @@ static const directive directives[] = {
           "after the model entries; with models_dir set and no model given, only these."),
     D_STR(model_languages, KIND_LIST, "",
           "NAME=SRC-TGT (e.g. my-model=en-de): the languages of the model whose directory is named NAME, "
-          "when its tokenizer_config.json does not say or says wrong. Repeatable."),
+          "when its tokenizer_config.json does not say or says wrong; SRC also chooses its sentence rules "
+          "(unless source_language is set). Repeatable."),
     D_STR(pivot_language, KIND_LANG, "en",
           "A pair no model serves is translated through this language when one model translates the source "
           "into it and another translates it into the target (the answer says \"pivot\"). Empty: never."),

@@ -318,12 +318,17 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         l->trs[l->n] = tr;
         l->load_seconds[l->n] = nmt_now_s() - t0;
         l->n++;
+        int declared = 0;
         if (cfg->source_language[0] && nmt_translator_set_language(tr, cfg->source_language, &err)) {
             nmt_error("main", "source_language: %s", err.msg);
             rc = -1;
-        } else if (languages_for(cfg, nmt_translator_name(tr), src, tgt, &err) < 0 ||
+        } else if ((declared = languages_for(cfg, nmt_translator_name(tr), src, tgt, &err)) < 0 ||
                    nmt_model_set_add(set, tr, src, tgt, &err)) {
             nmt_error("main", "%s", err.msg);
+            rc = -1;
+        } else if (declared && !cfg->source_language[0] && nmt_translator_set_language(tr, src, &err)) {
+            /* model_languages also says how to cut its source into sentences */
+            nmt_error("main", "model_languages for %s: %s", nmt_translator_name(tr), err.msg);
             rc = -1;
         } else {
             nmt_translator_info ti;

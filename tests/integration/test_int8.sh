@@ -31,6 +31,12 @@ acc=$(percent "$TMP/sentences.int8" "$TMP/sentences.ref")
 check "int8: held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
 same=$(percent "$TMP/sentences.int8" "$TMP/sentences.f32")
 check "int8: $same% of held-out sentences as float32 translates them (bar 99%)" 'at_least "$same" 99'
+# a BF16 checkpoint: converted copies are freed once quantized (ASan watches)
+grep -v '^#' "$SRC/tests/data/tiny-bf16.golden.tsv" | cut -f1 > "$TMP/bf16.in"
+"$BIN" --model "$SRC/tests/data/models/tiny-bf16" --compute-type int8 < "$TMP/bf16.in" > "$TMP/bf16.out" 2> "$TMP/bf16-run.log"
+rc=$?
+check "int8 on a BF16 checkpoint: every line translated (exit $rc)" \
+    '[ "$rc" -eq 0 ] && [ "$(wc -l < "$TMP/bf16.out")" = "$(wc -l < "$TMP/bf16.in")" ]'
 head -300 "$TMP/sentences.in" > "$TMP/some.in"
 NMTD_KERNELS=generic "$BIN" --model "$DEMO" --compute-type int8 < "$TMP/some.in" > "$TMP/some.generic"
 head -300 "$TMP/sentences.int8" > "$TMP/some.int8"

@@ -117,6 +117,7 @@ rm "$TMP/models/b-unnamed/tokenizer_config.json"
 mkdir "$TMP/models/not-a-model"
 start_daemon dir --models-dir "$TMP/models" --model-languages b-unnamed=de-en --cors-origin https://example.org || exit 1
 check "models_dir: its two models, in name order" 'grep -q "2 models" "$TMP/dir.log"'
+check "model_languages sets the sentence rules of a model that declares none" 'grep -q "sentence rules: de" "$TMP/dir.log"'
 expect "model_languages gives a model without tokenizer_config.json its pair" 200 ".translation == $(json "$want_deen")" \
     /translate -d "$(jq -cn --arg t "$DE" '{text: $t, source: "de", target: "en"}')"
 hdrs=$(curl -s -i -X OPTIONS -H 'Origin: https://example.org' -H 'Access-Control-Request-Method: POST' \
