@@ -32,6 +32,18 @@ static void scratch_free(void *p)
 
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
 
+/* p (*cap elements of size bytes) with room for need > 0 elements: p
+ * itself, or p grown (*cap updated), or NULL when out of memory (p kept). */
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    void *grown = realloc(p, need * size);
+    if (grown)
+        *cap = need;
+    return grown;
+}
+
 /* This thread's scratch with room for m rows of kp; NULL when out of memory. */
 static scratch *thread_scratch(int m, int kp)
 {
@@ -42,21 +54,14 @@ static scratch *thread_scratch(int m, int kp)
             return NULL;
         pthread_setspecific(scratch_key, s);
     }
-    size_t need_xq = (size_t)m * kp, need_sx = (size_t)m;
-    if (need_xq > s->cap_xq) {
-        int16_t *grown = realloc(s->xq, need_xq * sizeof *grown);
-        if (!grown)
-            return NULL;
-        s->xq = grown;
-        s->cap_xq = need_xq;
-    }
-    if (need_sx > s->cap_sx) {
-        float *grown = realloc(s->sx, need_sx * sizeof *grown);
-        if (!grown)
-            return NULL;
-        s->sx = grown;
-        s->cap_sx = need_sx;
-    }
+    int16_t *xq = grow(s->xq, &s->cap_xq, (size_t)m * kp, sizeof *s->xq);
+    if (!xq)
+        return NULL;
+    s->xq = xq;
+    float *sx = grow(s->sx, &s->cap_sx, (size_t)m, sizeof *s->sx);
+    if (!sx)
+        return NULL;
+    s->sx = sx;
     return s;
 }
 

@@ -20,6 +20,35 @@ static unsigned rng_state = 777;
 static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 33, 17}, {4, 2, 16}, {5, 64, 48},
                                 {9, 31, 100}, {32, 96, 64}, {13, 130, 512}, {70, 9, 40}};
 
+/* One shape's random weights (quantized), inputs and bias. */
+typedef struct problem {
+    int m, n, k;
+    float *w, *x, *b;
+    nmt_q8_matrix q;
+} problem;
+
+static problem problem_new(size_t shape)
+{
+    problem p = {.m = shapes[shape][0], .n = shapes[shape][1], .k = shapes[shape][2]};
+    p.w = malloc(sizeof(float) * p.n * p.k);
+    p.x = malloc(sizeof(float) * p.m * p.k);
+    p.b = malloc(sizeof(float) * p.n);
+    tu_fill(p.w, (size_t)p.n * p.k, &rng_state);
+    tu_fill(p.x, (size_t)p.m * p.k, &rng_state);
+    tu_fill(p.b, (size_t)p.n, &rng_state);
+    nmt_err err;
+    ck_assert(nmt_q8_quantize(&p.q, p.w, p.n, p.k, &err) == NMT_OK);
+    return p;
+}
+
+static void problem_free(problem *p)
+{
+    nmt_q8_free(&p->q);
+    free(p->w);
+    free(p->x);
+    free(p->b);
+}
+
 START_TEST(test_quantize_round_trip)
 {
     int n = 40, k = 37;
@@ -57,15 +86,11 @@ END_TEST
 START_TEST(test_generic_matches_naive)
 {
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        int m = shapes[c][0], n = shapes[c][1], k = shapes[c][2];
-        float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n);
+        problem p = problem_new(c);
+        int m = p.m, n = p.n, k = p.k;
+        const float *w = p.w, *x = p.x, *b = p.b;
+        const nmt_q8_matrix q = p.q;
         float *y = malloc(sizeof(float) * m * n);
-        tu_fill(w, (size_t)n * k, &rng_state);
-        tu_fill(x, (size_t)m * k, &rng_state);
-        tu_fill(b, (size_t)n, &rng_state);
-        nmt_q8_matrix q;
-        nmt_err err;
-        ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
         nmt_q8_linear_generic(y, x, m, &q, b);
         for (int i = 0; i < m; i++) {
             const float *xr = x + (size_t)i * k;
@@ -90,10 +115,7 @@ START_TEST(test_generic_matches_naive)
                               i, j, (double)got, exact, bound);
             }
         }
-        nmt_q8_free(&q);
-        free(w);
-        free(x);
-        free(b);
+        problem_free(&p);
         free(y);
     }
 }
@@ -105,24 +127,15 @@ START_TEST(test_avx2_matches_generic)
 {
     ck_assert_str_eq(nmt_q8_kernel_name(), "avx2");
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
-        int m = shapes[c][0], n = shapes[c][1], k = shapes[c][2];
-        float *w = malloc(sizeof(float) * n * k), *x = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * n);
+        problem p = problem_new(c);
+        int m = p.m, n = p.n;
         float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
-        tu_fill(w, (size_t)n * k, &rng_state);
-        tu_fill(x, (size_t)m * k, &rng_state);
-        tu_fill(b, (size_t)n, &rng_state);
-        nmt_q8_matrix q;
-        nmt_err err;
-        ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
-            nmt_q8_linear(y1, x, m, &q, with_bias ? b : NULL);
-            nmt_q8_linear_generic(y2, x, m, &q, with_bias ? b : NULL);
+            nmt_q8_linear(y1, p.x, m, &p.q, with_bias ? p.b : NULL);
+            nmt_q8_linear_generic(y2, p.x, m, &p.q, with_bias ? p.b : NULL);
             ck_assert_msg(memcmp(y1, y2, sizeof(float) * m * n) == 0, "shape %zu differs", c);
         }
-        nmt_q8_free(&q);
-        free(w);
-        free(x);
-        free(b);
+        problem_free(&p);
         free(y1);
         free(y2);
     }
