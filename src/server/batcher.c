@@ -387,6 +387,15 @@ static int item_limit(const nmt_batcher *b, int model, const item *it)
     return nmt_translator_limit(b->models[model].tr, len, &(nmt_translate_opts){.max_length = max_length});
 }
 
+/* Whether a decoded item counts as a finished sentence of its request (for
+ * the observers' `done`): a unit that goes on to its second model does
+ * not; a unit cut into pieces for its second model counts once, with its
+ * first piece. */
+static int final_result(const nmt_job *job, const item *it)
+{
+    return it->piece ? it->piece == 1 : !job->unit_forward[it->index];
+}
+
 /* Decodes the live sentences of a batch (no lock held). */
 static void run_batch(nmt_batcher *b, worker *w, int n)
 {
@@ -431,7 +440,7 @@ static void run_batch(nmt_batcher *b, worker *w, int n)
         if (nmt_translator_decode(tr, w->out[k], w->out_len[k], &text, &err))
             nmt_error("batcher", "detokenization failed: %s", err.msg);
         unit_translated(b, &w->batch[i], text);
-        done += w->batch[i].piece || !job->unit_forward[w->batch[i].index];
+        done += final_result(job, &w->batch[i]);
         tokens_in += w->src_len[k];
         __atomic_add_fetch(&job->tokens_out, w->out_len[k], __ATOMIC_RELAXED);
         k++;
@@ -880,7 +889,7 @@ static int step_rows(nmt_batcher *b, worker *w)
         item_ids(it, &len);
         tokens_in += len;
         unit_translated(b, it, text);
-        done += it->piece || !job->unit_forward[it->index];
+        done += final_result(job, it);
         __atomic_add_fetch(&job->tokens_out, n_out, __ATOMIC_RELAXED);
     }
     if (b->obs.step)

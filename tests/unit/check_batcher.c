@@ -41,6 +41,7 @@ typedef struct tracker {
     int n_batches;
     long order[64];       /* slots in the order their jobs completed */
     int gate_state;       /* 0: closed, 1: a worker waits at the gate, 2: open */
+    int done_units;       /* the observers' `done`, summed */
 } tracker;
 
 static tracker T;
@@ -64,17 +65,27 @@ static void on_done(nmt_job *job, void *user)
 
 static void on_batch(void *user, int model, int sentences, long tokens_in, long tokens_out, int steps, int done)
 {
-    (void)user, (void)model, (void)tokens_in, (void)tokens_out, (void)steps, (void)done;
+    (void)user, (void)model, (void)tokens_in, (void)tokens_out, (void)steps;
     pthread_mutex_lock(&T.lock);
     if (T.n_batches < 256)
         T.batch_sizes[T.n_batches++] = sentences;
+    T.done_units += done;
     pthread_mutex_unlock(&T.lock);
 }
 
 /* continuous scheduling: a group admitted together counts as a batch */
 static void on_admission(void *user, int model, int sentences) { on_batch(user, model, sentences, 0, 0, 0, 0); }
 
-static const nmt_batcher_observer observer = {.batch = on_batch, .admission = on_admission};
+/* continuous scheduling: a step's sentences that are finally done */
+static void on_step(void *user, int model, int live_rows, int finished, long tokens_in, int done)
+{
+    (void)user, (void)model, (void)live_rows, (void)finished, (void)tokens_in;
+    pthread_mutex_lock(&T.lock);
+    T.done_units += done;
+    pthread_mutex_unlock(&T.lock);
+}
+
+static const nmt_batcher_observer observer = {.batch = on_batch, .admission = on_admission, .step = on_step};
 
 static void wait_done(int n)
 {
@@ -218,6 +229,11 @@ START_TEST(test_models_and_pivot)
                       want[i]);
         free(want[i]);
     }
+    /* each of the 5 sentences counted done once: a pivoted one not on its
+     * first model, nor once per piece on its second */
+    pthread_mutex_lock(&T.lock);
+    ck_assert_int_eq(T.done_units, 5);
+    pthread_mutex_unlock(&T.lock);
     /* the token matters: French and Spanish differ on this model */
     char *spanish = alone_on(en_roa, spa, "the old woman reads!");
     ck_assert_str_ne(spanish, s1);
