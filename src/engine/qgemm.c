@@ -245,8 +245,13 @@ AVX2 static inline void block_1x4(float *y, const int16_t *xq, const float *sx, 
     int n = q->n, kp = q->kp;
     const int16_t *x0 = xq + (size_t)i * kp;
     const int8_t *w0 = q->w + (size_t)j * kp, *w1 = w0 + kp, *w2 = w1 + kp, *w3 = w2 + kp;
+    const int8_t *next = w0 + 4 * (size_t)kp; /* the next four rows: fetched ahead (one row of x reads
+                                                  weights faster than the hardware prefetcher brings them) */
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (int t = 0; t < kp; t += 16) {
+        if ((t & 63) == 0)
+            for (int r = 0; r < 4; r++)
+                _mm_prefetch((const char *)(next + (size_t)r * kp + t), _MM_HINT_T0);
         __m256i x = load16(x0 + t);
         a0 = mac(a0, x, widen(w0 + t));
         a1 = mac(a1, x, widen(w1 + t));
