@@ -8,7 +8,8 @@
 # Defaults: the demo model and the first 2000 held-out inputs from
 # tests/data/heldout-*.tsv.  Environment: N (requests, default 2000),
 # CONCURRENCY (default 64), WORKERS (default 2), BATCH (default 32),
-# MAX_WAIT_MS (default 5), NMTD and NMTD_TRANSLATE (binaries, default ./).
+# MAX_WAIT_MS (default 5), COMPUTE_TYPE (default auto; both sides), NMTD and
+# NMTD_TRANSLATE (binaries, default ./).
 # Talks only to 127.0.0.1 on a port the kernel picks; stops the daemon it
 # starts.  One sentence per request: the hardest case for the batcher.
 set -eu
@@ -37,11 +38,13 @@ now() { date +%s.%N; }
 
 # offline (its own --bench timing: decoding only, loading excluded, like the daemon's)
 "$translate" --model "$model" --batch-size "$batch" --threads "$workers" --workers "$workers" --bench \
+    --compute-type "${COMPUTE_TYPE:-auto}" \
     < "$tmp/in.txt" > "$tmp/offline.txt" 2> "$tmp/offline.err"
 offline=$(sed -n 's/.*sentences_per_s=\([0-9.]*\).*/\1/p' "$tmp/offline.err")
 
 # daemon
 "$nmtd" --model "$model" --port 0 --workers "$workers" --max-batch-sentences "$batch" --max-wait-ms "$wait_ms" \
+    --compute-type "${COMPUTE_TYPE:-auto}" \
     --access-log no 2> "$tmp/nmtd.log" &
 pid=$!
 port=""

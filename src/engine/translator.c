@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "log.h"
 #include "util.h"
 
@@ -96,6 +97,9 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
         .max_length = hp->max_length,
         .weight_bytes = tr->weight_bytes,
         .compute_type = nmt_compute_type_name(tr->compute),
+        .kernel = tr->compute == NMT_COMPUTE_INT8
+                      ? (strcmp(nmt_q8_kernel_name(), "avx2") == 0 ? "int8-avx2" : "int8-generic")
+                      : (nmt_gemm_packed_available() ? "avx512-packed" : "openblas"),
         .weights_loaded = tr->model != NULL,
     };
 }

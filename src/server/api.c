@@ -268,6 +268,7 @@ static cJSON *model_object(const nmt_api_model *a)
     cJSON_AddStringToObject(model, "weights_dtype", m->weights_dtype);
     cJSON_AddNumberToObject(model, "weight_bytes", (double)m->weight_bytes);
     cJSON_AddStringToObject(model, "compute_type", m->compute_type ? m->compute_type : "float32");
+    cJSON_AddStringToObject(model, "kernel", m->kernel ? m->kernel : "");
     cJSON_AddNumberToObject(model, "load_seconds", a->load_seconds);
     cJSON_AddStringToObject(model, "sentence_rules", m->sentence_rules);
     cJSON_AddStringToObject(model, "source_language", m->source_lang ? m->source_lang : "");

@@ -51,7 +51,8 @@ want=$(printf '%s\n' "$S" | "$BIN" --model "$DEMO" --compute-type int8)
 expect "daemon, compute_type int8: the same translation as nmtd-translate" 200 \
     ".translation == $(jq -n --arg t "$want" '$t')" /translate -d "$(jq -cn --arg t "$S" '{text: $t}')"
 int8_bytes=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
-expect "/v1/model says int8" 200 '.model.compute_type == "int8"' /v1/model
+expect "/v1/model says int8 and which kernel" 200 \
+    '.model.compute_type == "int8" and (.model.kernel | test("^int8-(avx2|generic)$"))' /v1/model
 kill -TERM "$PID"
 wait "$PID"
 start_tracked f32 --model "$DEMO" --access-log no || exit 1
