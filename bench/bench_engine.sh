@@ -40,7 +40,8 @@
 #   BENCH_COMPUTE   nmtd's compute types, default "float32 int8" (float32 is the one
 #                   compared with the reference; the others get their own table
 #                   against float32 in the same run)
-#   BENCH_SKIP      comma list of parts to skip: nmtd,reference,sgemm
+#   BENCH_SKIP      comma list of parts to skip: nmtd,reference,sgemm,gemm (gemm:
+#                   bench/gemm_bench, the int8 product and its instruction ceiling)
 set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -193,6 +194,18 @@ case $skip in
     fi;;
 esac
 
+# ---- (e') int8 product ceiling (bench/gemm_bench, built by make) ----------
+case $skip in
+*,gemm,*) ;;
+*)
+    if [ -x "$root/bench/gemm_bench" ]; then
+        log "measuring the products and their instruction ceilings (bench/gemm_bench)"
+        "$root/bench/gemm_bench" 0.3 >"$res/gemm_bench.txt" 2>&1 || log "gemm_bench failed"
+    else
+        log "bench/gemm_bench not built (make): no int8 ceiling"
+    fi;;
+esac
+
 # ---- (d) the report ------------------------------------------------------
 COMPUTE="${BENCH_COMPUTE:-float32 int8}" MODEL=$model RES=$res BATCHES="$batches" THREADS="$threads_list" NMTD="$nmtd" \
 N_SENT=$n_sent N_SENT_B1=$n_sent_b1 OUT_TOKENS=$out_tokens "$py" - <<'EOF'
@@ -312,8 +325,16 @@ if others:
     print()
     print("### Compute types against float32 (same run; CPU flags: %s)" % " ".join(flags))
     print()
-    print("| batch | threads | compute type | tok/s | / float32 | peak RSS MiB | / float32 RSS | same text as float32 | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    gb = read(os.path.join(res, "gemm_bench.txt")) or ""
+    m = re.search(r"int8 AVX2 \(VPMADDWD\+VPADDD\) ([0-9.]+) GOP/s", gb)
+    int8_peak = float(m.group(1)) if m else None
+    if int8_peak:
+        print("int8 ceiling (bench/gemm_bench: VPMADDWD+VPADDD chains on one core): %.1f GOP/s; \"decode GOP/s\" = "
+              "tok/s x %.1f MOP per step (decoder products and output layer)." % (int8_peak, step_flops / 1e6))
+        print()
+    print("| batch | threads | compute type | tok/s | / float32 | decode GOP/s | % of ceiling (threads x int8) "
+          "| peak RSS MiB | / float32 RSS | same text as float32 | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for b in os.environ["BATCHES"].split():
         for t in os.environ["THREADS"].split():
             f = bench_line("nmtd_b%s_t%s" % (b, t), "nmtd")
@@ -332,10 +353,18 @@ if others:
                     a, c = fo.splitlines(), xo.splitlines()
                     same = "%d/%d lines" % (sum(1 for p, q in zip(a, c) if p == q), len(a))
                 if x is None or "failed" in x:
-                    print("| %s | %s | %s | %s | | | | | |" % (b, t, ct, (x or {}).get("failed", "–")))
+                    print("| %s | %s | %s | %s | | | | | | | |" % (b, t, ct, (x or {}).get("failed", "–")))
                     continue
-                print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                    b, t, ct, x.get("tokens_per_s", "?"), ratio("tokens_per_s"), x.get("rss_mb", "?"),
+                gops = pct = "–"
+                try:
+                    g = float(x["tokens_per_s"]) * step_flops / 1e9
+                    gops = "%.1f" % g
+                    if int8_peak and ct == "int8":
+                        pct = "%.0f%%" % (100 * g / (int8_peak * int(t)))
+                except (KeyError, ValueError):
+                    pass
+                print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    b, t, ct, x.get("tokens_per_s", "?"), ratio("tokens_per_s"), gops, pct, x.get("rss_mb", "?"),
                     ratio("rss_mb"), same, (read(os.path.join(res, name + ".load")) or "–").strip()))
 
 sg = read(os.path.join(res, "sgemm.txt"))
