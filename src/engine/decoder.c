@@ -20,17 +20,28 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
     int in_place = 1; /* the batch's tokens go to consecutive cross rows: project straight there */
     for (int i = 1; i < src->n && in_place; i++)
         in_place = cross_at[i] - cross_at[0] == src->off[i] - src->off[0];
-    for (int l = 0; l < hp->dec_layers; l++) {
+    if (in_place) { /* every layer's keys and values in shared products: enc_out quantized once per group */
+        size_t first = (size_t)(cross_at[0] - src->off[0]) * d;
+        float *ys[NMT_LINEAR_SHARED_MAX];
+        const nmt_linear_w *lws[NMT_LINEAR_SHARED_MAX];
+        for (int l0 = 0; l0 < hp->dec_layers; l0 += NMT_LINEAR_SHARED_MAX / 2) {
+            int count = 0;
+            for (int l = l0; l < hp->dec_layers && l < l0 + NMT_LINEAR_SHARED_MAX / 2; l++) {
+                const nmt_attn_w *a = &model->dec[l].cross_attn;
+                ys[count] = nmt_decoder_state_cross(ds, ds->cross_k, l) + first;
+                lws[count++] = &a->k;
+                ys[count] = nmt_decoder_state_cross(ds, ds->cross_v, l) + first;
+                lws[count++] = &a->v;
+            }
+            nmt_linear_shared(ys, enc_out, src->total, d, d, lws, count);
+        }
+    }
+    for (int l = 0; l < hp->dec_layers && !in_place; l++) {
         const nmt_attn_w *a = &model->dec[l].cross_attn;
         float *ck = nmt_decoder_state_cross(ds, ds->cross_k, l), *cv = nmt_decoder_state_cross(ds, ds->cross_v, l);
-        if (in_place) {
-            size_t first = (size_t)(cross_at[0] - src->off[0]) * d;
-            nmt_linear(ck + first, enc_out, src->total, d, d, &a->k);
-            nmt_linear(cv + first, enc_out, src->total, d, d, &a->v);
-            continue;
-        }
-        nmt_linear(act->k, enc_out, src->total, d, d, &a->k); /* one product for the batch, then scattered */
-        nmt_linear(act->v, enc_out, src->total, d, d, &a->v);
+        float *const kv[2] = {act->k, act->v}; /* one product for the batch, then scattered */
+        const nmt_linear_w *const kv_w[2] = {&a->k, &a->v};
+        nmt_linear_shared(kv, enc_out, src->total, d, d, kv_w, 2);
         for (int i = 0; i < src->n; i++) {
             size_t bytes = (size_t)src->len[i] * d * sizeof(float);
             memcpy(ck + (size_t)cross_at[i] * d, act->k + (size_t)src->off[i] * d, bytes);
@@ -81,11 +92,11 @@ void nmt_decoder_step(const nmt_model *model, nmt_decoder_state *ds, const int *
         nmt_embed(model, act->x + (size_t)i * d, tokens[i], ds->steps[rows[i]]);
     for (int l = 0; l < hp->dec_layers; l++) {
         const nmt_dec_layer *L = &model->dec[l];
-        nmt_linear(act->k, act->x, n, d, d, &L->self_attn.k);
-        nmt_linear(act->v, act->x, n, d, d, &L->self_attn.v);
+        nmt_project_qkv(&L->self_attn, d, act, n);
         attend_own_prefix(ds, l, rows, n, act);
         nmt_attention_sublayer(&L->self_attn, &L->self_norm, d, hp->dec_heads, hp->ln_eps, act, n);
         attend_own_source(ds, l, rows, n, act);
+        nmt_project_q(&L->cross_attn, d, act, n);
         nmt_attention_sublayer(&L->cross_attn, &L->cross_norm, d, hp->dec_heads, hp->ln_eps, act, n);
         nmt_ffn_sublayer(&L->fc1, &L->fc2, &L->final_norm, d, hp->dec_ffn, hp->act, hp->ln_eps, act, n);
     }

@@ -19,8 +19,7 @@ void nmt_encoder_forward(const nmt_model *model, const nmt_source_batch *src, nm
         }
     for (int l = 0; l < hp->enc_layers; l++) {
         const nmt_enc_layer *L = &model->enc[l];
-        nmt_linear(act->k, act->x, total, d, d, &L->self_attn.k);
-        nmt_linear(act->v, act->x, total, d, d, &L->self_attn.v);
+        nmt_project_qkv(&L->self_attn, d, act, total);
         for (int s = 0; s < src->n; s++) /* each token sees its own sentence */
             for (int i = 0; i < src->len[s]; i++) {
                 int t = src->off[s] + i;

@@ -41,6 +41,26 @@ void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_line
     }
 }
 
+void nmt_linear_shared(float *const *ys, const float *x, int n, int in, int out, const nmt_linear_w *const *lws,
+                       int count)
+{
+    int all_q8 = count > 0 && count <= NMT_LINEAR_SHARED_MAX;
+    for (int i = 0; i < count && all_q8; i++)
+        all_q8 = lws[i]->q8 != NULL;
+    if (!all_q8) {
+        for (int i = 0; i < count; i++)
+            nmt_linear(ys[i], x, n, in, out, lws[i]);
+        return;
+    }
+    const nmt_q8_matrix *qs[NMT_LINEAR_SHARED_MAX];
+    const float *bs[NMT_LINEAR_SHARED_MAX];
+    for (int i = 0; i < count; i++) {
+        qs[i] = lws[i]->q8;
+        bs[i] = lws[i]->b;
+    }
+    nmt_q8_linear_shared(ys, x, n, qs, bs, count);
+}
+
 void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
                         float eps)
 {

@@ -25,6 +25,13 @@ typedef enum nmt_activation { NMT_ACT_SWISH, NMT_ACT_RELU, NMT_ACT_GELU, NMT_ACT
  * is quantized, the packed kernel when it is packed, else OpenBLAS. */
 void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw);
 
+/* ys[i][n][out] = x . W_i^T + b_i for count layers (at most
+ * NMT_LINEAR_SHARED_MAX) that read the same x: int8 layers quantize x once
+ * for all of them.  Equal to count nmt_linear calls. */
+#define NMT_LINEAR_SHARED_MAX 32
+void nmt_linear_shared(float *const *ys, const float *x, int n, int in, int out, const nmt_linear_w *const *lws,
+                       int count);
+
 /* x[n][d] = LayerNorm(x + delta) * gamma + beta, eps inside the sqrt
  * (delta may be NULL for a plain layer norm).  In place on x. */
 void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,

@@ -332,35 +332,51 @@ const char *nmt_q8_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" :
 
 static quantize_fn chosen_quantize(void) { return chosen() == kernel_avx2 ? quantize_avx2 : quantize_generic; }
 
-static void run(q8_kernel kernel, quantize_fn quantize, float *y, const float *x, int m, const nmt_q8_matrix *q,
-                const float *b)
+/* Out of memory for the scratch: fp32 activations against the int8 weights. */
+static void unquantized(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
 {
-    if (m <= 0)
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < q->n; j++) {
+            const int8_t *wr = q->w + (size_t)j * q->kp;
+            const float *xr = x + (size_t)i * q->k;
+            float acc = 0.0f;
+            for (int t = 0; t < q->k; t++)
+                acc += xr[t] * (float)wr[t];
+            y[(size_t)i * q->n + j] = acc * q->scale[j] + (b ? b[j] : 0.0f);
+        }
+}
+
+/* x quantized once, then each of the count products (same k). */
+static void run(q8_kernel kernel, quantize_fn quantize, float *const *ys, const float *x, int m,
+                const nmt_q8_matrix *const *qs, const float *const *bs, int count)
+{
+    if (m <= 0 || count <= 0)
         return;
-    scratch *s = thread_scratch(m, q->kp);
-    if (!s) { /* out of memory for the scratch: fp32 activations against the int8 weights */
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < q->n; j++) {
-                const int8_t *wr = q->w + (size_t)j * q->kp;
-                const float *xr = x + (size_t)i * q->k;
-                float acc = 0.0f;
-                for (int t = 0; t < q->k; t++)
-                    acc += xr[t] * (float)wr[t];
-                y[(size_t)i * q->n + j] = acc * q->scale[j] + (b ? b[j] : 0.0f);
-            }
+    int k = qs[0]->k, kp = qs[0]->kp;
+    scratch *s = thread_scratch(m, kp);
+    if (!s) {
+        for (int c = 0; c < count; c++)
+            unquantized(ys[c], x, m, qs[c], bs[c]);
         return;
     }
     for (int i = 0; i < m; i++)
-        s->sx[i] = quantize(x + (size_t)i * q->k, q->k, q->kp, s->xq + (size_t)i * q->kp, 1);
-    kernel(y, s->xq, s->sx, m, q, b);
+        s->sx[i] = quantize(x + (size_t)i * k, k, kp, s->xq + (size_t)i * kp, 1);
+    for (int c = 0; c < count; c++)
+        kernel(ys[c], s->xq, s->sx, m, qs[c], bs[c]);
 }
 
 void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
 {
-    run(chosen(), chosen_quantize(), y, x, m, q, b);
+    run(chosen(), chosen_quantize(), &y, x, m, &q, &b, 1);
+}
+
+void nmt_q8_linear_shared(float *const *ys, const float *x, int m, const nmt_q8_matrix *const *qs,
+                          const float *const *bs, int count)
+{
+    run(chosen(), chosen_quantize(), ys, x, m, qs, bs, count);
 }
 
 void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
 {
-    run(kernel_generic, quantize_generic, y, x, m, q, b);
+    run(kernel_generic, quantize_generic, &y, x, m, &q, &b, 1);
 }

@@ -39,6 +39,12 @@ size_t nmt_q8_bytes(const nmt_q8_matrix *q);
  * row of x quantized on the fly (b may be NULL). */
 void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
 
+/* ys[c] = the product of x with qs[c] (bias bs[c], may be NULL) for count
+ * matrices of the same k that read the same x: x is quantized once (the
+ * results equal count nmt_q8_linear calls). */
+void nmt_q8_linear_shared(float *const *ys, const float *x, int m, const nmt_q8_matrix *const *qs,
+                          const float *const *bs, int count);
+
 /* The same with the portable kernel, whatever the CPU (for tests). */
 void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
 

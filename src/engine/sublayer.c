@@ -6,11 +6,22 @@
 #include "attention.h"
 #include "kernels.h"
 
+void nmt_project_qkv(const nmt_attn_w *w, int d, nmt_activations *act, int n)
+{
+    float *const ys[3] = {act->q, act->k, act->v};
+    const nmt_linear_w *const lws[3] = {&w->q, &w->k, &w->v};
+    nmt_linear_shared(ys, act->x, n, d, d, lws, 3);
+}
+
+void nmt_project_q(const nmt_attn_w *w, int d, nmt_activations *act, int n)
+{
+    nmt_linear(act->q, act->x, n, d, d, &w->q);
+}
+
 void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, int heads, float ln_eps,
                             nmt_activations *act, int n)
 {
     float q_scale = 1.0f / sqrtf((float)(d / heads));
-    nmt_linear(act->q, act->x, n, d, d, &w->q);
     for (size_t i = 0; i < (size_t)n * d; i++)
         act->q[i] *= q_scale;
     nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->scores);

@@ -13,8 +13,16 @@
 #include "activations.h"
 #include "model.h"
 
-/* The attention sub-layer over n rows with `heads` heads; W_q's output is
- * scaled by head_dim^-0.5 before the scores, as Hugging Face scales it. */
+/* The projections that read act->x before an attention sub-layer: self-
+ * attention's queries, keys and values into act->q, act->k, act->v (one
+ * shared product: x quantized once under int8), or cross-attention's
+ * queries alone. */
+void nmt_project_qkv(const nmt_attn_w *w, int d, nmt_activations *act, int n);
+void nmt_project_q(const nmt_attn_w *w, int d, nmt_activations *act, int n);
+
+/* The attention sub-layer over n rows with `heads` heads, its queries
+ * already in act->q (nmt_project_qkv or nmt_project_q); they are scaled by
+ * head_dim^-0.5 before the scores, as Hugging Face scales them. */
 void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, int heads, float ln_eps,
                             nmt_activations *act, int n);
 

@@ -122,6 +122,7 @@ START_TEST(test_attention_sublayer_matches_naive)
         act.v_rows[r] = vals;
         act.n_keys[r] = nk[r];
     }
+    nmt_project_q(&w, D, &act, N);
     nmt_attention_sublayer(&w, &norm, D, H, 1e-5f, &act, N);
     for (int r = 0; r < N; r++) {
         float q[D];

@@ -43,6 +43,48 @@ START_TEST(test_linear_matches_naive)
 }
 END_TEST
 
+/* Layers that read the same x, fp32 and int8: nmt_linear_shared gives
+ * what one nmt_linear per layer gives, bit for bit (int8: x quantized once
+ * is quantized as each call would). */
+START_TEST(test_linear_shared_equals_separate)
+{
+    enum { N = 5, IN = 40, OUT = 24, L = 3 };
+    float *x = malloc(sizeof(float) * N * IN), *w[L], b[L][OUT], *shared[L], *separate[L];
+    nmt_linear_w lw_f32[L], lw_q8[L];
+    nmt_q8_matrix q[L];
+    nmt_err err;
+    tu_fill(x, (size_t)N * IN, &rng_state);
+    for (int l = 0; l < L; l++) {
+        w[l] = malloc(sizeof(float) * OUT * IN);
+        tu_fill(w[l], (size_t)OUT * IN, &rng_state);
+        tu_fill(b[l], OUT, &rng_state);
+        ck_assert(nmt_q8_quantize(&q[l], w[l], OUT, IN, &err) == NMT_OK);
+        lw_f32[l] = (nmt_linear_w){.w = w[l], .b = b[l]};
+        lw_q8[l] = (nmt_linear_w){.b = l == 1 ? NULL : b[l], .q8 = &q[l]};
+        shared[l] = malloc(sizeof(float) * N * OUT);
+        separate[l] = malloc(sizeof(float) * N * OUT);
+    }
+    for (int kind = 0; kind < 2; kind++) {
+        const nmt_linear_w *lws[L];
+        for (int l = 0; l < L; l++)
+            lws[l] = kind ? &lw_q8[l] : &lw_f32[l];
+        nmt_linear_shared(shared, x, N, IN, OUT, lws, L);
+        for (int l = 0; l < L; l++) {
+            nmt_linear(separate[l], x, N, IN, OUT, lws[l]);
+            ck_assert_msg(memcmp(shared[l], separate[l], sizeof(float) * N * OUT) == 0, "%s layer %d differs",
+                          kind ? "int8" : "fp32", l);
+        }
+    }
+    for (int l = 0; l < L; l++) {
+        nmt_q8_free(&q[l]);
+        free(w[l]);
+        free(shared[l]);
+        free(separate[l]);
+    }
+    free(x);
+}
+END_TEST
+
 START_TEST(test_add_layer_norm_matches_naive)
 {
     enum { N = 4, D = 33 };
@@ -153,6 +195,7 @@ static Suite *kernels_suite(void)
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_linear_matches_naive);
+    tcase_add_test(tc, test_linear_shared_equals_separate);
     tcase_add_test(tc, test_add_layer_norm_matches_naive);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_activations);
