@@ -11,8 +11,9 @@
  * model at a time and rebuilds it when it moves to another, or when that
  * model's weights were loaded again (weights on demand: load_weights,
  * unload_excess).  Removing taken sentences compacts the array: the queue
- * is bounded, so this is cheap.  Everything under b->lock is bookkeeping; tokenization
- * (in submit, on the caller's thread), decoding and detokenization run
+ * is bounded, so this is cheap.  Everything under b->lock is bookkeeping
+ * (and unloading, which only frees); tokenization (in submit, on the
+ * caller's thread), loading, decoding and detokenization run
  * outside it.  A job completes when its last sentence is accounted for;
  * done() is called after the lock is released.  Expired jobs are swept from
  * the queue whenever a worker cuts a batch, so a 504 does not wait for its
@@ -586,9 +587,9 @@ static int batch_ready(const nmt_batcher *b, int m, double now, double *wait_s)
 }
 
 /* The model an idle worker serves next (lock held): among those whose
- * batch is ready and that no other worker is loading, the one taken least recently (then the one whose oldest
- * sentence waited longest); -1 when none is ready, with *wait_s the time
- * until the first will be. */
+ * batch is ready and that no other worker is loading, the one taken least
+ * recently (then the one whose oldest sentence waited longest); -1 when
+ * none is ready, with *wait_s the time until the first will be. */
 static int pick_model(const nmt_batcher *b, double now, double *wait_s)
 {
     int best = -1;
