@@ -60,6 +60,37 @@ void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes)
     nmt_model_disown(m, w);
 }
 
+static nmt_code visit_attn(nmt_model *m, nmt_attn_w *a, int d, nmt_linear_visit visit, nmt_err *err)
+{
+    nmt_linear_w *const proj[4] = {&a->q, &a->k, &a->v, &a->o};
+    for (int i = 0; i < 4; i++) {
+        nmt_code rc = visit(m, proj[i], d, d, err);
+        if (rc)
+            return rc;
+    }
+    return NMT_OK;
+}
+
+nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *err)
+{
+    const nmt_hparams *hp = &m->hp;
+    int d = hp->d_model;
+    nmt_code rc;
+    for (int l = 0; l < hp->enc_layers; l++) {
+        nmt_enc_layer *L = &m->enc[l];
+        if ((rc = visit_attn(m, &L->self_attn, d, visit, err)) || (rc = visit(m, &L->fc1, hp->enc_ffn, d, err)) ||
+            (rc = visit(m, &L->fc2, d, hp->enc_ffn, err)))
+            return rc;
+    }
+    for (int l = 0; l < hp->dec_layers; l++) {
+        nmt_dec_layer *L = &m->dec[l];
+        if ((rc = visit_attn(m, &L->self_attn, d, visit, err)) || (rc = visit_attn(m, &L->cross_attn, d, visit, err)) ||
+            (rc = visit(m, &L->fc1, hp->dec_ffn, d, err)) || (rc = visit(m, &L->fc2, d, hp->dec_ffn, err)))
+            return rc;
+    }
+    return NMT_OK;
+}
+
 const char *nmt_compute_type_name(nmt_compute_type t) { return t == NMT_COMPUTE_INT8 ? "int8" : "float32"; }
 
 static void read_output_row(void *user, int i, float *dst)
@@ -71,8 +102,7 @@ static void read_output_row(void *user, int i, float *dst)
 /* Bytes of one linear layer's weights W[n][k] + b[n] as computed. */
 static size_t linear_bytes(size_t n, size_t k, nmt_compute_type compute)
 {
-    size_t kp = (k + 15) / 16 * 16;
-    return (compute == NMT_COMPUTE_INT8 ? n * kp + 4 * n : 4 * n * k) + 4 * n;
+    return (compute == NMT_COMPUTE_INT8 ? nmt_q8_bytes_for((int)n, (int)k) : 4 * n * k) + 4 * n;
 }
 
 size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type c)
@@ -178,10 +208,12 @@ nmt_code nmt_model_load_as(nmt_model **out, const char *dir, nmt_compute_type co
     return load(out, dir, 0, compute, err);
 }
 
-nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err)
+nmt_code nmt_model_check(const char *dir, nmt_hparams *hp, const char **file_dtype, nmt_err *err)
 {
     nmt_model *m = NULL;
     nmt_code rc = load(&m, dir, 1, NMT_COMPUTE_FLOAT32, err);
+    if (rc == NMT_OK)
+        *hp = m->hp;
     if (rc == NMT_OK && file_dtype)
         *file_dtype = m->file_dtype;
     nmt_model_free(m);

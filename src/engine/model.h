@@ -80,9 +80,10 @@ nmt_code nmt_model_load_as(nmt_model **out, const char *dir, nmt_compute_type co
 
 /* Checks dir as nmt_model_load does (config.json, every tensor's name,
  * dtype and shape) without reading or converting the weights: the cheap
- * check for a model loaded later.  *file_dtype (may be NULL) gets the
- * stored embedding's dtype ("F32", "F16", "BF16"). */
-nmt_code nmt_model_check(const char *dir, const char **file_dtype, nmt_err *err);
+ * check for a model loaded later.  *hp gets its hyper-parameters and
+ * *file_dtype (may be NULL) the stored embedding's dtype ("F32", "F16",
+ * "BF16"). */
+nmt_code nmt_model_check(const char *dir, nmt_hparams *hp, const char **file_dtype, nmt_err *err);
 
 /* The bytes of the weights of a model of these hyper-parameters, once
  * loaded for `compute` (with int8, the linear layers' int8 rows and scales

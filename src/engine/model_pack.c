@@ -34,34 +34,15 @@ static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt
     return NMT_OK;
 }
 
-static nmt_code pack_attn(nmt_model *m, nmt_attn_w *a, int d, nmt_err *err)
-{
-    nmt_code rc;
-    if ((rc = pack_linear(m, &a->q, d, d, err)) || (rc = pack_linear(m, &a->k, d, d, err)) ||
-        (rc = pack_linear(m, &a->v, d, d, err)) || (rc = pack_linear(m, &a->o, d, d, err)))
-        return rc;
-    return NMT_OK;
-}
-
 /* Packs every weight matrix once, layer by layer, so that peak memory stays
  * near one copy of the weights. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
 {
     const nmt_hparams *hp = &m->hp;
     int d = hp->d_model;
-    nmt_code rc;
-    for (int l = 0; l < hp->enc_layers; l++) {
-        nmt_enc_layer *L = &m->enc[l];
-        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_linear(m, &L->fc1, hp->enc_ffn, d, err)) ||
-            (rc = pack_linear(m, &L->fc2, d, hp->enc_ffn, err)))
-            return rc;
-    }
-    for (int l = 0; l < hp->dec_layers; l++) {
-        nmt_dec_layer *L = &m->dec[l];
-        if ((rc = pack_attn(m, &L->self_attn, d, err)) || (rc = pack_attn(m, &L->cross_attn, d, err)) ||
-            (rc = pack_linear(m, &L->fc1, hp->dec_ffn, d, err)) || (rc = pack_linear(m, &L->fc2, d, hp->dec_ffn, err)))
-            return rc;
-    }
+    nmt_code rc = nmt_model_each_linear(m, pack_linear, err);
+    if (rc)
+        return rc;
     if (nmt_logits_screen_available()) {
         /* the output layer goes through the int8 screen; the fp32 rows stay
          * where they are, read only for the few tokens the screen keeps */

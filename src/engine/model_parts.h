@@ -21,6 +21,13 @@ int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes);
  * still read for token lookups). */
 void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes);
 
+/* Calls visit on every linear layer of the encoder and decoder stacks
+ * (not the output layer) with its shape W[out][in], layer by layer in the
+ * order they run (self-attention q, k, v, o, cross-attention q, k, v, o,
+ * fc1, fc2); stops at the first error. */
+typedef nmt_code (*nmt_linear_visit)(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err);
+nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *err);
+
 /* Binds every tensor a Marian model of m->hp needs (model.safetensors
  * already open in m->st), converting F16/BF16 to fp32; fails on a missing,
  * misshapen or unexplained tensor. */

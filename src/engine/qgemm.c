@@ -9,6 +9,9 @@
 
 #define KP_ALIGN 16
 
+/* Row length k padded to whole 16-byte steps of the kernels. */
+static int padded(int k) { return (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN; }
+
 /* ---- per-thread scratch --------------------------------------------- */
 
 typedef struct scratch {
@@ -98,7 +101,7 @@ nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err
     memset(q, 0, sizeof *q);
     q->n = n;
     q->k = k;
-    q->kp = (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN;
+    q->kp = padded(k);
     q->w = malloc((size_t)n * q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
     if (!q->w || !q->scale) {
@@ -118,7 +121,9 @@ void nmt_q8_free(nmt_q8_matrix *q)
     q->scale = NULL;
 }
 
-size_t nmt_q8_bytes(const nmt_q8_matrix *q) { return (size_t)q->n * q->kp + (size_t)q->n * sizeof(float); }
+size_t nmt_q8_bytes_for(int n, int k) { return (size_t)n * padded(k) + (size_t)n * sizeof(float); }
+
+size_t nmt_q8_bytes(const nmt_q8_matrix *q) { return nmt_q8_bytes_for(q->n, q->k); }
 
 /* ---- kernels -------------------------------------------------------- */
 

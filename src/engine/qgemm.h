@@ -34,6 +34,8 @@ const char *nmt_q8_kernel_name(void);
 nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err);
 void nmt_q8_free(nmt_q8_matrix *q);
 size_t nmt_q8_bytes(const nmt_q8_matrix *q);
+/* The same for an n x k matrix before it is quantized (rows padded, scales). */
+size_t nmt_q8_bytes_for(int n, int k);
 
 /* y[m][n] = b[n] + sum_k x[m][k] * W[n][k] with W quantized in q and each
  * row of x quantized on the fly (b may be NULL). */

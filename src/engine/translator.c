@@ -192,9 +192,7 @@ nmt_code nmt_translator_open(nmt_translator **out, const char *dir, const nmt_tr
             tr->file_dtype = tr->model->file_dtype;
         }
     } else if (rc == NMT_OK) {
-        rc = nmt_model_check(dir, &tr->file_dtype, err);
-        if (rc == NMT_OK)
-            rc = nmt_hparams_load(&tr->hp, dir, err);
+        rc = nmt_model_check(dir, &tr->hp, &tr->file_dtype, err);
     }
     tr->weight_bytes = nmt_model_weight_bytes(&tr->hp, tr->compute);
     if (rc == NMT_OK)

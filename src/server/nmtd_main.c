@@ -91,8 +91,6 @@ static char wait_signal(void)
     }
 }
 
-/* SIGHUP: the configuration again, from the same file and flags.  A bad
- * file keeps the running settings. */
 /* SIGHUP with api_keys_file: the file is read again (it may also be newly
  * set or cleared); a file that cannot be read keeps the keys in use. */
 static void reload_api_keys(nmt_config *running, const nmt_config *fresh, nmt_http *http)
@@ -111,6 +109,8 @@ static void reload_api_keys(nmt_config *running, const nmt_config *fresh, nmt_ht
     snprintf(running->api_keys_file, sizeof running->api_keys_file, "%s", fresh->api_keys_file);
 }
 
+/* SIGHUP: the configuration again, from the same file and flags.  A bad
+ * file keeps the running settings. */
 static void reload(nmt_config *running, int argc, char **argv, nmt_http *http)
 {
     nmt_config fresh;
@@ -178,7 +178,7 @@ static void observe_queue_wait(void *user, int model, double seconds)
 typedef struct loaded_models {
     nmt_translator **trs;
     double *load_seconds;
-    int n, cap;
+    int n;
 } loaded_models;
 
 static void loaded_free(loaded_models *l)
@@ -209,7 +209,8 @@ static char **model_dirs(const nmt_config *cfg, int *n_out, nmt_err *err)
         while ((de = readdir(d))) {
             if (de->d_name[0] == '.')
                 continue;
-            char *dir = nmt_path_join(cfg->models_dir, de->d_name), *conf = dir ? nmt_path_join(dir, "config.json") : NULL;
+            char *dir = nmt_path_join(cfg->models_dir, de->d_name);
+            char *conf = dir ? nmt_path_join(dir, "config.json") : NULL;
             char **grown = conf && nmt_file_exists(conf) ? realloc(found, (size_t)(n_found + 1) * sizeof *found) : NULL;
             free(conf);
             if (!grown) {
@@ -298,7 +299,8 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         rc = -1;
     }
     /* auto is float32 until a faster type measures as accurate on this CPU (README) */
-    nmt_compute_type compute = cfg->compute_type == NMT_COMPUTE_AUTO ? NMT_COMPUTE_FLOAT32 : (nmt_compute_type)cfg->compute_type;
+    nmt_compute_type compute =
+        cfg->compute_type == NMT_COMPUTE_AUTO ? NMT_COMPUTE_FLOAT32 : (nmt_compute_type)cfg->compute_type;
     nmt_info("main", "compute_type %s%s", nmt_compute_type_name(compute),
              cfg->compute_type == NMT_COMPUTE_AUTO ? " (auto: the exact type)" : "");
     for (int i = 0; rc == 0 && i < n_dirs; i++) {
