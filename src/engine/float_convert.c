@@ -1,4 +1,4 @@
-/* float_convert.c: F16/BF16 -> F32 (see float_convert.h). */
+/* float_convert.c: F16/BF16 -> F32, F32 -> BF16 (see float_convert.h). */
 #include "float_convert.h"
 
 #include <string.h>
@@ -33,6 +33,16 @@ float nmt_bf16_to_f32(uint16_t h)
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
+}
+
+uint16_t nmt_f32_to_bf16(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) /* NaN: keep the sign and the top of the payload, quiet */
+        return (uint16_t)((bits >> 16) | 0x0040u);
+    bits += 0x7fffu + ((bits >> 16) & 1u); /* half of the dropped ulp, plus one when the kept lsb is odd */
+    return (uint16_t)(bits >> 16);
 }
 
 void nmt_convert_to_f32(float *dst, const unsigned char *src, int64_t n, nmt_dtype dtype)

@@ -1,5 +1,6 @@
 /* float_convert.h: the checkpoint dtypes nmtd computes from, widened to
- * fp32 exactly (every F16 and BF16 value is an fp32 value). */
+ * fp32 exactly (every F16 and BF16 value is an fp32 value), and fp32
+ * rounded to bfloat16 (compute_type bfloat16). */
 #ifndef NMT_FLOAT_CONVERT_H
 #define NMT_FLOAT_CONVERT_H
 
@@ -12,6 +13,11 @@ float nmt_f16_to_f32(uint16_t h);
 
 /* bfloat16 -> binary32: the upper half of the fp32 bits. */
 float nmt_bf16_to_f32(uint16_t h);
+
+/* binary32 -> bfloat16, rounded to nearest, ties to even (as PyTorch's
+ * .to(torch.bfloat16)); infinities kept, NaNs stay NaNs (quiet), values
+ * beyond bfloat16's range become infinities. */
+uint16_t nmt_f32_to_bf16(float f);
 
 /* dst[i] = element i of the n little-endian elements of type dtype at src
  * (F32, F16 or BF16; src need not be aligned). */

@@ -24,6 +24,10 @@ void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_line
         nmt_q8_linear(y, x, n, lw->q8, b);
         return;
     }
+    if (lw->bf16) {
+        nmt_bf16_linear(y, x, n, lw->bf16, b);
+        return;
+    }
     if (lw->packed) {
         nmt_gemm_packed(y, x, n, in, lw->packed, out, b);
         return;

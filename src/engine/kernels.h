@@ -7,22 +7,26 @@
 
 #include <stddef.h>
 
+#include "bf16_gemm.h"
 #include "qgemm.h"
 
 /* A linear layer's weights: W[out][in] (PyTorch's layout), b[out], and,
  * when the CPU runs the packed kernel, W packed once by nmt_gemm_pack, or,
- * with compute_type int8, W quantized (qgemm.h). */
+ * with compute_type int8, W quantized (qgemm.h), or, with bfloat16, W
+ * rounded to bfloat16 panels (bf16_gemm.h). */
 typedef struct nmt_linear_w {
-    const float *w;           /* [out][in] (NULL once packed or quantized) */
+    const float *w;           /* [out][in] (NULL once packed, quantized or rounded) */
     const float *b;           /* [out] (may be NULL) */
     const float *packed;      /* nmt_gemm_pack(w), or NULL */
     const nmt_q8_matrix *q8;  /* int8 W, or NULL */
+    const nmt_bf16_matrix *bf16; /* bfloat16 W, or NULL */
 } nmt_linear_w;
 
 typedef enum nmt_activation { NMT_ACT_SWISH, NMT_ACT_RELU, NMT_ACT_GELU, NMT_ACT_GELU_TANH } nmt_activation;
 
 /* y[n][out] = x[n][in] . W[out][in]^T + b[out]: the int8 product when lw
- * is quantized, the packed kernel when it is packed, else OpenBLAS. */
+ * is quantized, the bfloat16 one when it is rounded, the packed kernel when
+ * it is packed, else OpenBLAS. */
 void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw);
 
 /* ys[i][n][out] = x . W_i^T + b_i for count layers (at most

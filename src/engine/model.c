@@ -91,7 +91,10 @@ nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *er
     return NMT_OK;
 }
 
-const char *nmt_compute_type_name(nmt_compute_type t) { return t == NMT_COMPUTE_INT8 ? "int8" : "float32"; }
+const char *nmt_compute_type_name(nmt_compute_type t)
+{
+    return t == NMT_COMPUTE_INT8 ? "int8" : t == NMT_COMPUTE_BFLOAT16 ? "bfloat16" : "float32";
+}
 
 static void read_output_row(void *user, int i, float *dst)
 {
@@ -102,7 +105,10 @@ static void read_output_row(void *user, int i, float *dst)
 /* Bytes of one linear layer's weights W[n][k] + b[n] as computed. */
 static size_t linear_bytes(size_t n, size_t k, nmt_compute_type compute)
 {
-    return (compute == NMT_COMPUTE_INT8 ? nmt_q8_bytes_for((int)n, (int)k) : 4 * n * k) + 4 * n;
+    size_t w = compute == NMT_COMPUTE_INT8       ? nmt_q8_bytes_for((int)n, (int)k)
+               : compute == NMT_COMPUTE_BFLOAT16 ? nmt_bf16_bytes_for((int)n, (int)k)
+                                                 : 4 * n * k;
+    return w + 4 * n;
 }
 
 size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type c)
@@ -174,7 +180,7 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
         *out = m;
         return NMT_OK;
     }
-    if (compute == NMT_COMPUTE_INT8) {
+    if (compute != NMT_COMPUTE_FLOAT32) {
         if ((rc = nmt_model_quantize(m, err)))
             goto fail;
     } else if (nmt_gemm_packed_available() && (rc = nmt_model_pack(m, err))) {
@@ -185,9 +191,9 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
              "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s%s%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
-             nmt_compute_type_name(compute),
-             compute == NMT_COMPUTE_INT8 ? ", kernel " : "",
-             compute == NMT_COMPUTE_INT8 ? nmt_q8_kernel_name()
+             nmt_compute_type_name(compute), compute != NMT_COMPUTE_FLOAT32 ? ", kernel " : "",
+             compute == NMT_COMPUTE_INT8       ? nmt_q8_kernel_name()
+             : compute == NMT_COMPUTE_BFLOAT16 ? nmt_bf16_kernel_name()
              : m->output.screen        ? ", packed for AVX-512, int8 output screen"
              : m->packed               ? ", packed for AVX-512"
                                        : ", OpenBLAS");

@@ -16,11 +16,12 @@
 #include "output_layer.h"
 #include "safetensors.h"
 
-/* How the linear layers compute: float32 (exact, the reference's tokens) or
- * int8 (qgemm.h: weights quantized at load, the fp32 copy given back). */
-typedef enum nmt_compute_type { NMT_COMPUTE_FLOAT32, NMT_COMPUTE_INT8 } nmt_compute_type;
+/* How the linear layers compute: float32 (exact, the reference's tokens),
+ * int8 (qgemm.h: weights quantized at load, the fp32 copy given back) or
+ * bfloat16 (bf16_gemm.h: weights rounded at load, the fp32 copy given back). */
+typedef enum nmt_compute_type { NMT_COMPUTE_FLOAT32, NMT_COMPUTE_INT8, NMT_COMPUTE_BFLOAT16 } nmt_compute_type;
 
-/* "float32", "int8". */
+/* "float32", "int8", "bfloat16". */
 const char *nmt_compute_type_name(nmt_compute_type t);
 
 typedef struct nmt_norm_w {
@@ -60,7 +61,7 @@ typedef struct nmt_model {
     nmt_output_layer output;    /* hidden state -> next token */
     nmt_enc_layer *enc;         /* [enc_layers] */
     nmt_dec_layer *dec;         /* [dec_layers] */
-    size_t weight_bytes;        /* bytes of the weights in use (fp32, or int8 where quantized) */
+    size_t weight_bytes;        /* bytes of the weights in use (fp32, or int8 / bfloat16 where converted) */
     nmt_compute_type compute;
     int packed;                 /* weights packed for the AVX-512 kernel */
     const char *file_dtype;     /* dtype of the stored embedding, e.g. "F32" */
@@ -87,7 +88,7 @@ nmt_code nmt_model_check(const char *dir, nmt_hparams *hp, const char **file_dty
 
 /* The bytes of the weights of a model of these hyper-parameters, once
  * loaded for `compute` (with int8, the linear layers' int8 rows and scales
- * in place of their fp32 weights). */
+ * in place of their fp32 weights; with bfloat16, their bfloat16 panels). */
 size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type compute);
 
 /* Frees everything; accepts NULL. */

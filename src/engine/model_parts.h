@@ -37,8 +37,9 @@ nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
  * layer's int8 screen where VNNI runs. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
 
-/* Quantizes every linear layer, output layer included, to int8 (qgemm.h)
- * and gives the fp32 weights back, layer by layer. */
+/* Converts every linear layer, output layer included, to m->compute (int8:
+ * qgemm.h, bfloat16: bf16_gemm.h) and gives the fp32 weights back, layer
+ * by layer. */
 nmt_code nmt_model_quantize(nmt_model *m, nmt_err *err);
 
 #endif

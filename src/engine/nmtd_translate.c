@@ -56,8 +56,9 @@ static void usage(FILE *f)
             "                         keep the spaces between them; a sentence too long for the\n"
             "                         model is wrapped, never cut\n"
             "      --source-language L  sentence rules for L (default: the model's source_lang)\n"
-            "      --compute-type T   auto, float32 (exact, the default for auto) or int8 (weights and\n"
-            "                         activations quantized per row, int32 sums)\n"
+            "      --compute-type T   auto, float32 (exact, the default for auto), int8 (weights and\n"
+            "                         activations quantized per row, int32 sums) or bfloat16 (weights\n"
+            "                         rounded to bfloat16, fp32 activations and sums)\n"
             "      --ids              print source ids TAB output ids TAB translation (not with --split)\n"
             "      --bench            print throughput and peak memory to stderr at the end\n"
             "      --log-level LEVEL  debug, info, warn (default), error, off\n"
@@ -298,11 +299,12 @@ int main(int argc, char **argv)
         case 'C':
             if (strcmp(optarg, "int8") == 0) {
                 compute = NMT_COMPUTE_INT8;
+            } else if (strcmp(optarg, "bfloat16") == 0) {
+                compute = NMT_COMPUTE_BFLOAT16;
             } else if (strcmp(optarg, "float32") == 0 || strcmp(optarg, "auto") == 0) {
                 compute = NMT_COMPUTE_FLOAT32;
             } else {
-                fprintf(stderr, "nmtd-translate: --compute-type must be auto, float32 or int8%s\n",
-                        strcmp(optarg, "bfloat16") == 0 ? " (bfloat16 is not implemented yet)" : "");
+                fprintf(stderr, "nmtd-translate: --compute-type must be auto, float32, int8 or bfloat16\n");
                 return 2;
             }
             break;

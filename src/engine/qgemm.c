@@ -96,7 +96,7 @@ static float quantize_generic(const float *x, int k, int kp, void *dst, int wide
     return scale;
 }
 
-nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err)
+nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
 {
     memset(q, 0, sizeof *q);
     q->n = n;
@@ -108,9 +108,21 @@ nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err
         nmt_q8_free(q);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", n, k);
     }
-    for (int j = 0; j < n; j++)
-        q->scale[j] = chosen_quantize()(w + (size_t)j * k, k, q->kp, q->w + (size_t)j * q->kp, 0);
     return NMT_OK;
+}
+
+void nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count)
+{
+    for (int r = 0; r < count; r++)
+        q->scale[j0 + r] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, q->w + (size_t)(j0 + r) * q->kp, 0);
+}
+
+nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err)
+{
+    nmt_code rc = nmt_q8_alloc(q, n, k, err);
+    if (rc == NMT_OK)
+        nmt_q8_set_rows(q, w, 0, n);
+    return rc;
 }
 
 void nmt_q8_free(nmt_q8_matrix *q)

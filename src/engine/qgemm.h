@@ -32,6 +32,11 @@ const char *nmt_q8_kernel_name(void);
 /* Quantizes w[n][k] (row-major) into q (allocated here; free with
  * nmt_q8_free). */
 nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err);
+/* The same in steps: q allocated for n x k, then rows j0 .. j0+count-1
+ * quantized from w[count][k] (so that a caller can give back each step's
+ * fp32 rows before it reads the next). */
+nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err);
+void nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count);
 void nmt_q8_free(nmt_q8_matrix *q);
 size_t nmt_q8_bytes(const nmt_q8_matrix *q);
 /* The same for an n x k matrix before it is quantized (rows padded, scales). */

@@ -75,6 +75,17 @@ nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_e
     return NMT_OK;
 }
 
+/* What computes the products of a model of this compute type on this CPU. */
+static const char *kernel_name(nmt_compute_type compute)
+{
+    switch (compute) {
+    case NMT_COMPUTE_INT8: return strcmp(nmt_q8_kernel_name(), "avx2") == 0 ? "int8-avx2" : "int8-generic";
+    case NMT_COMPUTE_BFLOAT16: return strcmp(nmt_bf16_kernel_name(), "avx2") == 0 ? "bf16-avx2" : "bf16-generic";
+    case NMT_COMPUTE_FLOAT32: break;
+    }
+    return nmt_gemm_packed_available() ? "avx512-packed" : "openblas";
+}
+
 void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
 {
     const nmt_hparams *hp = &tr->hp;
@@ -97,9 +108,7 @@ void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)
         .max_length = hp->max_length,
         .weight_bytes = tr->weight_bytes,
         .compute_type = nmt_compute_type_name(tr->compute),
-        .kernel = tr->compute == NMT_COMPUTE_INT8
-                      ? (strcmp(nmt_q8_kernel_name(), "avx2") == 0 ? "int8-avx2" : "int8-generic")
-                      : (nmt_gemm_packed_available() ? "avx512-packed" : "openblas"),
+        .kernel = kernel_name(tr->compute),
         .weights_loaded = tr->model != NULL,
     };
 }

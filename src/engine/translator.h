@@ -37,10 +37,10 @@ typedef struct nmt_translator_info {
     int d_model, encoder_layers, decoder_layers, attention_heads, ffn_dim, vocab_size;
     int max_positions;          /* max_position_embeddings: source and target length limit */
     int max_length;             /* the model's default generation limit */
-    size_t weight_bytes;        /* of the weights as computed (fp32, or int8 for the linear layers) */
-    const char *compute_type;   /* "float32", "int8" */
+    size_t weight_bytes;        /* of the weights as computed (fp32, or int8 / bfloat16 for the linear layers) */
+    const char *compute_type;   /* "float32", "int8", "bfloat16" */
     const char *kernel;         /* what computes the products on this CPU: "avx512-packed", "openblas",
-                                   "int8-avx2", "int8-generic" */
+                                   "int8-avx2", "int8-generic", "bf16-avx2", "bf16-generic" */
     int weights_loaded;         /* 0 while a model opened without its weights waits for its first use */
 } nmt_translator_info;
 
@@ -68,7 +68,7 @@ typedef struct nmt_translation {
 nmt_code nmt_translator_load(nmt_translator **out, const char *dir, nmt_err *err);
 typedef struct nmt_translator_opts {
     int load_weights;         /* 0: everything but the weights (see nmt_translator_open) */
-    nmt_compute_type compute; /* float32 (exact) or int8 */
+    nmt_compute_type compute; /* float32 (exact), int8 or bfloat16 */
 } nmt_translator_opts;
 
 /* The same as opts say.  Without load_weights: everything but the weights

@@ -37,7 +37,7 @@ typedef enum kind {
     KIND_NEWLINE,  /* int NMT_NEWLINE_SPLIT / NMT_NEWLINE_JOIN from split|join */
     KIND_LANG,     /* a language code (letters, '_', '-'), or empty, char[size] */
     KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
-    KIND_COMPUTE,  /* int NMT_COMPUTE_AUTO / NMT_COMPUTE_FLOAT32 / NMT_COMPUTE_INT8 from auto|float32|int8 */
+    KIND_COMPUTE,  /* int NMT_COMPUTE_AUTO or an nmt_compute_type from auto|float32|int8|bfloat16 */
     KIND_OPT_PATH, /* a string that may be empty, char[size] */
     KIND_LIST,     /* a repeatable non-empty string, nmt_config_list */
 } kind;
@@ -77,7 +77,8 @@ static const directive directives[] = {
     D_STR(compute_type, KIND_COMPUTE, "auto",
           "How every model's linear layers compute. float32: exact, the PyTorch reference's tokens. int8: "
           "weights quantized per row at load (a quarter of the memory), activations per row, int32 sums "
-          "(CTranslate2's int8_float32). auto: float32 (see the README's measurements for why)."),
+          "(CTranslate2's int8_float32). bfloat16: weights rounded to bfloat16 at load (half the memory), "
+          "activations and sums fp32. auto: float32 (see the README's measurements for why)."),
     D_STR(preload, KIND_BOOL, "yes",
           "yes: every model's weights are loaded at start (up to max_loaded_models), so start-up fails on a "
           "bad model and no request waits for a load. no: at start each model is only checked (config, "
@@ -334,15 +335,16 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
     case KIND_COMPUTE:
-        if (strcasecmp(text, "auto") == 0 || strcasecmp(text, "float32") == 0 || strcasecmp(text, "int8") == 0) {
-            *(int *)field = strcasecmp(text, "auto") == 0      ? NMT_COMPUTE_AUTO
-                            : strcasecmp(text, "int8") == 0    ? NMT_COMPUTE_INT8
-                                                               : NMT_COMPUTE_FLOAT32;
+        if (strcasecmp(text, "auto") == 0) {
+            *(int *)field = NMT_COMPUTE_AUTO;
             return NMT_OK;
         }
-        if (strcasecmp(text, "bfloat16") == 0)
-            return nmt_err_set(err, NMT_ERR_INVALID, "bfloat16 is not implemented yet (auto, float32 or int8)");
-        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not auto, float32 or int8", text);
+        for (int t = NMT_COMPUTE_FLOAT32; t <= NMT_COMPUTE_BFLOAT16; t++)
+            if (strcasecmp(text, nmt_compute_type_name((nmt_compute_type)t)) == 0) {
+                *(int *)field = t;
+                return NMT_OK;
+            }
+        return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not auto, float32, int8 or bfloat16", text);
     case KIND_OPT_PATH:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %zu allowed", len,

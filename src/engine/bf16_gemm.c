@@ -1,0 +1,265 @@
+/* bf16_gemm.c: bfloat16 weight panels against fp32 activations; a portable
+ * kernel and an AVX2+FMA one that sum in the same order (see bf16_gemm.h). */
+#include "bf16_gemm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "float_convert.h"
+
+enum { PANEL = NMT_BF16_PANEL, KC = NMT_BF16_KC };
+
+static int panels_for(int n) { return (n + PANEL - 1) / PANEL; }
+
+/* Where column c (< 16) of a panel sits among a step's 16 values. */
+static int slot_of(int c) { return c < 8 ? 2 * c : 2 * (c - 8) + 1; }
+
+static const uint16_t *panel_at(const nmt_bf16_matrix *m, int p) { return m->panels + (size_t)p * m->k * PANEL; }
+
+nmt_code nmt_bf16_alloc(nmt_bf16_matrix *m, int n, int k, nmt_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->n = n;
+    m->k = k;
+    m->panels = calloc((size_t)panels_for(n) * k * PANEL, sizeof *m->panels);
+    if (!m->panels)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting a %d x %d matrix to bfloat16", n, k);
+    return NMT_OK;
+}
+
+void nmt_bf16_set_rows(nmt_bf16_matrix *m, const float *w, int j0, int count)
+{
+    int k = m->k;
+    for (int r = 0; r < count; r++) {
+        int j = j0 + r;
+        uint16_t *dst = m->panels + (size_t)(j / PANEL) * k * PANEL + slot_of(j % PANEL);
+        const float *row = w + (size_t)r * k;
+        for (int t = 0; t < k; t++)
+            dst[(size_t)t * PANEL] = nmt_f32_to_bf16(row[t]);
+    }
+}
+
+nmt_code nmt_bf16_pack(nmt_bf16_matrix *m, const float *w, int n, int k, nmt_err *err)
+{
+    nmt_code rc = nmt_bf16_alloc(m, n, k, err);
+    if (rc == NMT_OK)
+        nmt_bf16_set_rows(m, w, 0, n);
+    return rc;
+}
+
+void nmt_bf16_free(nmt_bf16_matrix *m)
+{
+    free(m->panels);
+    m->panels = NULL;
+}
+
+size_t nmt_bf16_bytes_for(int n, int k) { return (size_t)panels_for(n) * PANEL * (size_t)k * sizeof(uint16_t); }
+
+float nmt_bf16_weight(const nmt_bf16_matrix *m, int j, int t)
+{
+    return nmt_bf16_to_f32(panel_at(m, j / PANEL)[(size_t)t * PANEL + slot_of(j % PANEL)]);
+}
+
+/* ---- kernels -------------------------------------------------------- */
+
+typedef void (*bf16_kernel)(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+
+static void kernel_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    int n = m->n, k = m->k;
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + (size_t)i * k;
+        for (int j = 0; j < n; j++) {
+            const uint16_t *w = panel_at(m, j / PANEL) + slot_of(j % PANEL);
+            float sum = 0.0f;
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int k1 = k0 + KC < k ? k0 + KC : k;
+                float acc = 0.0f;
+                for (int t = k0; t < k1; t++)
+                    acc = fmaf(xr[t], nmt_bf16_to_f32(w[(size_t)t * PANEL]), acc);
+                sum = k0 == 0 ? acc : sum + acc;
+            }
+            y[(size_t)i * n + j] = b ? sum + b[j] : sum;
+        }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* A step's 16 weights as fp32: columns 0..7 (the low halves of the eight
+ * 32-bit lanes, shifted up) and 8..15 (the high halves, masked). */
+AVX2 INLINE void widen(const uint16_t *p, __m256 *lo, __m256 *hi)
+{
+    __m256i w = _mm256_loadu_si256((const __m256i *)p);
+    *lo = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    *hi = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* One row's sums of a block, columns 0..7 in lo and 8..15 in hi, into
+ * yrow[0..nc): added to the blocks before (add), the bias last (b, NULL
+ * but on the last block). */
+AVX2 INLINE void finish(float *yrow, __m256 lo, __m256 hi, int nc, int add, const float *b)
+{
+    float part[PANEL] = {0}, bias[PANEL] = {0};
+    float *dst = nc == PANEL ? yrow : part;
+    if (nc < PANEL && add)
+        memcpy(part, yrow, (size_t)nc * sizeof *part);
+    if (add) {
+        lo = _mm256_add_ps(_mm256_loadu_ps(dst), lo);
+        hi = _mm256_add_ps(_mm256_loadu_ps(dst + 8), hi);
+    }
+    if (b) {
+        const float *bb = b;
+        if (nc < PANEL) {
+            memcpy(bias, b, (size_t)nc * sizeof *bias);
+            bb = bias;
+        }
+        lo = _mm256_add_ps(lo, _mm256_loadu_ps(bb));
+        hi = _mm256_add_ps(hi, _mm256_loadu_ps(bb + 8));
+    }
+    _mm256_storeu_ps(dst, lo);
+    _mm256_storeu_ps(dst + 8, hi);
+    if (nc < PANEL)
+        memcpy(yrow, part, (size_t)nc * sizeof *part);
+}
+
+/* mr (<= 6, a constant once inlined) rows x one panel over one k block of
+ * kc steps: twelve accumulators, each step's weights widened once for all
+ * rows, each row's activation broadcast. */
+AVX2 INLINE void strip(int mr, float *y, int ldy, const float *x, int ldx, int kc, const uint16_t *w, int nc,
+                       int add, const float *b)
+{
+    __m256 acc[6][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int t = 0; t < kc; t++) {
+        __m256 lo, hi;
+        widen(w + (size_t)t * PANEL, &lo, &hi);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++)
+            if (r < mr) {
+                __m256 xb = _mm256_broadcast_ss(x + (size_t)r * ldx + t);
+                acc[r][0] = _mm256_fmadd_ps(xb, lo, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(xb, hi, acc[r][1]);
+            }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+        if (r < mr)
+            finish(y + (size_t)r * ldy, acc[r][0], acc[r][1], nc, add, b);
+}
+
+/* One row against four whole panels over one k block: eight accumulators,
+ * enough chains to keep the FMA units busy while the weights stream in
+ * (a decode step at batch 1 reads each weight once). */
+AVX2 INLINE void row_4panels(float *y, const float *x, int k, int k0, int kc, const uint16_t *w0, const float *b)
+{
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int c = 0; c < 8; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int t = 0; t < kc; t++) {
+        __m256 xb = _mm256_broadcast_ss(x + t);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            __m256 lo, hi;
+            widen(w0 + ((size_t)p * k + k0 + t) * PANEL, &lo, &hi);
+            acc[2 * p] = _mm256_fmadd_ps(xb, lo, acc[2 * p]);
+            acc[2 * p + 1] = _mm256_fmadd_ps(xb, hi, acc[2 * p + 1]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++)
+        finish(y + p * PANEL, acc[2 * p], acc[2 * p + 1], PANEL, k0 > 0, b ? b + p * PANEL : NULL);
+}
+
+/* Rows at most ROW_CHUNK at a time (their activations stay in L2 while
+ * the panels stream past: the encoder's hundreds of rows); per panel, per
+ * k block, strips of 6 rows and one strip of the rest. */
+enum { ROW_CHUNK = 96 };
+
+AVX2 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    int n = m->n, k = m->k, np = panels_for(n);
+    if (rows == 1) {
+        int whole = n / PANEL, p = 0;
+        for (; p + 4 <= whole; p += 4)
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = k - k0 < KC ? k - k0 : KC, last = k0 + kc == k;
+                row_4panels(y + p * PANEL, x + k0, k, k0, kc, panel_at(m, p), last && b ? b + p * PANEL : NULL);
+            }
+        for (; p < np; p++) {
+            int col = p * PANEL, nc = n - col < PANEL ? n - col : PANEL;
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = k - k0 < KC ? k - k0 : KC, last = k0 + kc == k;
+                strip(1, y + col, n, x + k0, k, kc, panel_at(m, p) + (size_t)k0 * PANEL, nc, k0 > 0,
+                      last && b ? b + col : NULL);
+            }
+        }
+        return;
+    }
+    for (int i0 = 0; i0 < rows; i0 += ROW_CHUNK) {
+        int i1 = i0 + ROW_CHUNK < rows ? i0 + ROW_CHUNK : rows;
+        for (int p = 0; p < np; p++) {
+            int col = p * PANEL, nc = n - col < PANEL ? n - col : PANEL;
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int kc = k - k0 < KC ? k - k0 : KC, add = k0 > 0;
+                const float *bias = k0 + kc == k && b ? b + col : NULL;
+                const uint16_t *w = panel_at(m, p) + (size_t)k0 * PANEL;
+                int i = i0;
+#define STRIP(R) strip(R, y + (size_t)i * n + col, n, x + (size_t)i * k + k0, k, kc, w, nc, add, bias)
+                for (; i + 6 <= i1; i += 6)
+                    STRIP(6);
+                switch (i1 - i) {
+                case 5: STRIP(5); break;
+                case 4: STRIP(4); break;
+                case 3: STRIP(3); break;
+                case 2: STRIP(2); break;
+                case 1: STRIP(1); break;
+                default: break;
+                }
+#undef STRIP
+            }
+        }
+    }
+}
+
+static int avx2_available(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#else
+static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    kernel_generic(y, x, rows, m, b);
+}
+static int avx2_available(void) { return 0; }
+#endif
+
+static bf16_kernel chosen(void)
+{
+    static bf16_kernel cached;
+    if (!cached) {
+        const char *force = getenv("NMTD_KERNELS");
+        int generic = force && strcmp(force, "generic") == 0;
+        cached = !generic && avx2_available() ? kernel_avx2 : kernel_generic;
+    }
+    return cached;
+}
+
+const char *nmt_bf16_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" : "generic"; }
+
+void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    if (rows > 0)
+        chosen()(y, x, rows, m, b);
+}
+
+void nmt_bf16_linear_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    if (rows > 0)
+        kernel_generic(y, x, rows, m, b);
+}

@@ -1,0 +1,83 @@
+#!/bin/bash
+# compute_type int8 and bfloat16 end to end on the demo model: for each, the
+# held-out bars (numbers 100% exact, sentences >= 99.5% exact), the same
+# tokens as float32 on >= 99% of held-out sentences, a BF16 checkpoint
+# converted and translated, the portable kernel giving the text of the one
+# this CPU runs line for line; and the daemon serving each (compute type,
+# kernel and smaller weights in /v1/model, answers equal to nmtd-translate's).
+set -u
+BUILD=${NMT_BUILDDIR:-.}
+SRC=${NMT_SRCDIR:-.}
+NMTD="$BUILD/nmtd"
+BIN="$BUILD/nmtd-translate"
+DEMO="$SRC/models/en-de-demo"
+. "$SRC/tests/integration/lib.sh"
+with_scratch
+
+percent() { # FILE_A FILE_B: % of lines equal
+    paste "$1" "$2" | awk -F '\t' '{ n++; if ($1 == $2) ok++ } END { printf "%.2f", 100 * ok / n }'
+}
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+for name in numbers sentences; do
+    file="$SRC/tests/data/heldout-$name.tsv"
+    cut -f1 "$file" > "$TMP/$name.in"
+    cut -f2 "$file" > "$TMP/$name.ref"
+    "$BIN" --model "$DEMO" --threads 2 --compute-type float32 < "$TMP/$name.in" > "$TMP/$name.float32"
+done
+grep -v '^#' "$SRC/tests/data/tiny-bf16.golden.tsv" | cut -f1 > "$TMP/bf16.in"
+head -300 "$TMP/sentences.in" > "$TMP/some.in"
+
+for ct in int8 bfloat16; do
+    for name in numbers sentences; do
+        "$BIN" --model "$DEMO" --threads 2 --compute-type $ct < "$TMP/$name.in" > "$TMP/$name.$ct"
+    done
+    acc=$(percent "$TMP/numbers.$ct" "$TMP/numbers.ref")
+    check "$ct: held-out numbers $acc% exact (bar 100%)" '[ "$acc" = 100.00 ]'
+    acc=$(percent "$TMP/sentences.$ct" "$TMP/sentences.ref")
+    check "$ct: held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
+    same=$(percent "$TMP/sentences.$ct" "$TMP/sentences.float32")
+    check "$ct: $same% of held-out sentences as float32 translates them (bar 99%)" 'at_least "$same" 99'
+    # a BF16 checkpoint: converted copies are freed once converted (ASan watches)
+    "$BIN" --model "$SRC/tests/data/models/tiny-bf16" --compute-type $ct < "$TMP/bf16.in" > "$TMP/bf16.$ct" \
+        2> "$TMP/bf16-$ct-run.log"
+    rc=$?
+    check "$ct on a BF16 checkpoint: every line translated (exit $rc)" \
+        '[ "$rc" -eq 0 ] && [ "$(wc -l < "$TMP/bf16.$ct")" = "$(wc -l < "$TMP/bf16.in")" ]'
+    NMTD_KERNELS=generic "$BIN" --model "$DEMO" --compute-type $ct < "$TMP/some.in" > "$TMP/some.generic"
+    head -300 "$TMP/sentences.$ct" > "$TMP/some.$ct"
+    check "the portable $ct kernel gives the same text as the one this CPU runs" \
+        'cmp -s "$TMP/some.generic" "$TMP/some.$ct"'
+done
+
+# the daemon
+S=$(sed -n 7p "$TMP/sentences.in")
+declare -A bytes
+for ct in int8 bfloat16; do
+    start_tracked $ct --model "$DEMO" --compute-type $ct --access-log no || exit 1
+    want=$(printf '%s\n' "$S" | "$BIN" --model "$DEMO" --compute-type $ct)
+    expect "daemon, compute_type $ct: the same translation as nmtd-translate" 200 \
+        ".translation == $(jq -n --arg t "$want" '$t')" /translate -d "$(jq -cn --arg t "$S" '{text: $t}')"
+    bytes[$ct]=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
+    kernel=${ct/bfloat16/bf16}
+    expect "/v1/model says $ct and which kernel" 200 \
+        ".model.compute_type == \"$ct\" and (.model.kernel | test(\"^$kernel-(avx2|generic)\$\"))" /v1/model
+    kill -TERM "$PID"
+    wait "$PID"
+done
+start_tracked f32 --model "$DEMO" --access-log no || exit 1
+f32_bytes=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
+expect "compute_type auto is float32" 200 '.model.compute_type == "float32"' /v1/model
+check "int8 weights take less than a third of float32's (${bytes[int8]} vs $f32_bytes bytes)" \
+    '[ $((bytes[int8] * 3)) -lt "$f32_bytes" ]'
+check "bfloat16 weights take less than 55% of float32's (${bytes[bfloat16]} vs $f32_bytes bytes)" \
+    '[ $((bytes[bfloat16] * 100)) -lt $((f32_bytes * 55)) ]'
+kill -TERM "$PID"
+wait "$PID"
+"$NMTD" --model "$DEMO" --compute-type int4 --port 0 2> "$TMP/bad.log"
+check "compute_type int4: refused at start (exit $?)" 'grep -q "is not auto, float32, int8 or bfloat16" "$TMP/bad.log"'
+"$BIN" --model "$DEMO" --compute-type fp16 < /dev/null 2> "$TMP/bad-cli.log"
+check "nmtd-translate --compute-type fp16: refused (exit $?)" \
+    'grep -q "must be auto, float32, int8 or bfloat16" "$TMP/bad-cli.log"'
+check "no sanitizer reports" '! grep -l "Sanitizer\|runtime error" "$TMP"/*.log'
+finish
