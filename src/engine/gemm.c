@@ -4,7 +4,12 @@
  * 32 x KB floats, stays in L1), for each group of 8 activation rows (from
  * L2), accumulate 8 x 32 outputs in 16 zmm registers: per k, 2 panel loads,
  * 8 broadcasts, 16 FMAs.  Rows left over (m % 8) run one at a time through a
- * 1 x 32 kernel that sums in exactly the same order. */
+ * 1 x 32 kernel that sums in exactly the same order.
+ * The AVX2 kernel reads the same layout half a panel at a time: 6 rows x 16
+ * columns in 12 ymm registers (per k, 2 loads, 6 broadcasts, 12 FMAs), the
+ * rows left over in one narrower tile.  Each output is the same chain of
+ * fused multiply-adds from the bias, k in order, in both kernels: they give
+ * the same bits, whatever the rows around it. */
 #include "gemm.h"
 
 #include <stdlib.h>
@@ -44,14 +49,29 @@ void nmt_gemm_packed_row(float *dst, const float *packed, int k, int row)
 
 #define TARGET __attribute__((target("avx512f")))
 
-int nmt_gemm_packed_available(void)
+typedef enum packed_kernel { PACKED_NONE, PACKED_AVX2, PACKED_AVX512 } packed_kernel;
+
+/* The CPU's best packed kernel; NMTD_KERNELS=generic: none (the OpenBLAS
+ * path, as on CPUs without AVX2), NMTD_KERNELS=avx2: not the AVX-512 one. */
+static packed_kernel chosen(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *force = getenv("NMTD_KERNELS"); /* "generic": OpenBLAS only, as on CPUs without AVX-512 */
-        cached = __builtin_cpu_supports("avx512f") && !(force && strcmp(force, "generic") == 0) ? 1 : 0;
+    static packed_kernel cached = (packed_kernel)-1;
+    if (cached == (packed_kernel)-1) {
+        const char *force = getenv("NMTD_KERNELS");
+        int generic = force && strcmp(force, "generic") == 0, avx2 = force && strcmp(force, "avx2") == 0;
+        cached = generic                                                                  ? PACKED_NONE
+                 : __builtin_cpu_supports("avx512f") && !avx2                              ? PACKED_AVX512
+                 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")         ? PACKED_AVX2
+                                                                                           : PACKED_NONE;
     }
     return cached;
+}
+
+int nmt_gemm_packed_available(void) { return chosen() != PACKED_NONE; }
+
+const char *nmt_gemm_packed_kernel(void)
+{
+    return chosen() == PACKED_AVX512 ? "avx512" : chosen() == PACKED_AVX2 ? "avx2" : NULL;
 }
 
 /* Stores acc (32 columns) into y, only the first nc columns. */
@@ -154,21 +174,130 @@ TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int 
     }
 }
 
-TARGET void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
+/* ---- AVX2 + FMA: the same layout and order, half a panel at a time ---- */
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_MR 6
+
+/* Lanes below nc (nc may be <= 0 or >= 8). */
+AVX2 static inline __m256i lanes_below(int nc)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2 static inline void load16(const float *y, __m256 *lo, __m256 *hi, int nc)
+{
+    if (nc >= 16) {
+        *lo = _mm256_loadu_ps(y);
+        *hi = _mm256_loadu_ps(y + 8);
+    } else {
+        *lo = _mm256_maskload_ps(y, lanes_below(nc));
+        *hi = _mm256_maskload_ps(y + 8, lanes_below(nc - 8));
+    }
+}
+
+AVX2 static inline void store16(float *y, __m256 lo, __m256 hi, int nc)
+{
+    if (nc >= 16) {
+        _mm256_storeu_ps(y, lo);
+        _mm256_storeu_ps(y + 8, hi);
+    } else {
+        _mm256_maskstore_ps(y, lanes_below(nc), lo);
+        _mm256_maskstore_ps(y + 8, lanes_below(nc - 8), hi);
+    }
+}
+
+/* mr (<= 6; a constant once inlined) rows x the 16 columns of a half panel
+ * at half (its first column's offset in the panel's rows of 32), k in
+ * [k0, k1); first: start from the bias (or 0), else from y; nc of the 16
+ * columns are stored. */
+AVX2 static inline __attribute__((always_inline)) void tile_avx2(int mr, float *y, int ldy, const float *x, int ldx,
+                                                                 const float *half, int k0, int k1, const float *b,
+                                                                 int nc, int first)
+{
+    __m256 c[AVX2_MR][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < AVX2_MR; r++) {
+        if (r >= mr)
+            continue;
+        if (!first)
+            load16(y + (size_t)r * ldy, &c[r][0], &c[r][1], nc);
+        else if (b)
+            load16(b, &c[r][0], &c[r][1], nc);
+        else
+            c[r][0] = c[r][1] = _mm256_setzero_ps();
+    }
+    for (int kk = k0; kk < k1; kk++) {
+        __m256 w0 = _mm256_loadu_ps(half + (size_t)kk * NR), w1 = _mm256_loadu_ps(half + (size_t)kk * NR + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < AVX2_MR; r++) {
+            if (r >= mr)
+                continue;
+            __m256 a = _mm256_broadcast_ss(x + (size_t)r * ldx + kk);
+            c[r][0] = _mm256_fmadd_ps(a, w0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(a, w1, c[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < AVX2_MR; r++)
+        if (r < mr)
+            store16(y + (size_t)r * ldy, c[r][0], c[r][1], nc);
+}
+
+/* Rows [r0, r1) against every panel, half a panel at a time. */
+AVX2 static void rows_by_panels_avx2(float *y, const float *x, int r0, int r1, int k, const float *packed, int n,
+                                     const float *b)
+{
+    int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; p++) {
+        for (int h = 0; h < NR; h += 16) {
+            int col = p * NR + h, nc = n - col < 16 ? n - col : 16;
+            if (nc <= 0)
+                break;
+            const float *half = packed + (size_t)p * NR * k + h, *bias = b ? b + col : NULL;
+            for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
+                int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0, r = r0;
+#define TILE(R) tile_avx2(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, half, k0, k1, bias, nc, first)
+                for (; r + AVX2_MR <= r1; r += AVX2_MR)
+                    TILE(6);
+                switch (r1 - r) {
+                case 5: TILE(5); break;
+                case 4: TILE(4); break;
+                case 3: TILE(3); break;
+                case 2: TILE(2); break;
+                case 1: TILE(1); break;
+                default: break;
+                }
+#undef TILE
+                if (k == 0)
+                    break;
+            }
+        }
+    }
+}
+
+void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
 {
     /* activation rows in chunks of about 256 KB, so they stay in L2 while the
      * panels stream past (the weights are read once per chunk: once for a
      * decode step, a few times from L3 for a long encoder batch) */
-    int chunk = k > 0 ? (int)(262144 / ((size_t)k * sizeof(float))) / MR * MR : m;
-    if (chunk < MR)
-        chunk = MR;
-    for (int r0 = 0; r0 < m; r0 += chunk)
-        rows_by_panels(y, x, r0, r0 + chunk < m ? r0 + chunk : m, k, packed, n, b);
+    int chunk = k > 0 ? (int)(262144 / ((size_t)k * sizeof(float))) / 24 * 24 : m; /* whole tiles of 8 and 6 */
+    if (chunk < 24)
+        chunk = 24;
+    int avx512 = chosen() == PACKED_AVX512;
+    for (int r0 = 0; r0 < m; r0 += chunk) {
+        int r1 = r0 + chunk < m ? r0 + chunk : m;
+        if (avx512)
+            rows_by_panels(y, x, r0, r1, k, packed, n, b);
+        else
+            rows_by_panels_avx2(y, x, r0, r1, k, packed, n, b);
+    }
 }
 
 #else /* not x86-64 GCC: never available */
 
 int nmt_gemm_packed_available(void) { return 0; }
+const char *nmt_gemm_packed_kernel(void) { return NULL; }
 
 void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b)
 {

@@ -188,15 +188,19 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
     }
     m->weight_bytes = nmt_model_weight_bytes(&m->hp, compute);
     nmt_info("model",
-             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s%s%s)",
+             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s, %s%s%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
-             nmt_compute_type_name(compute), compute != NMT_COMPUTE_FLOAT32 ? ", kernel " : "",
+             nmt_compute_type_name(compute),
+             compute == NMT_COMPUTE_INT8       ? "kernel int8-"
+             : compute == NMT_COMPUTE_BFLOAT16 ? "kernel bf16-"
+             : m->packed                       ? "packed for "
+                                               : "OpenBLAS",
              compute == NMT_COMPUTE_INT8       ? nmt_q8_kernel_name()
              : compute == NMT_COMPUTE_BFLOAT16 ? nmt_bf16_kernel_name()
-             : m->output.screen        ? ", packed for AVX-512, int8 output screen"
-             : m->packed               ? ", packed for AVX-512"
-                                       : ", OpenBLAS");
+             : m->packed                       ? nmt_gemm_packed_kernel()
+                                               : "",
+             m->output.screen ? ", int8 output screen" : "");
     *out = m;
     return NMT_OK;
 fail:

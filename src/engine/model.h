@@ -63,7 +63,7 @@ typedef struct nmt_model {
     nmt_dec_layer *dec;         /* [dec_layers] */
     size_t weight_bytes;        /* bytes of the weights in use (fp32, or int8 / bfloat16 where converted) */
     nmt_compute_type compute;
-    int packed;                 /* weights packed for the AVX-512 kernel */
+    int packed;                 /* weights packed for the packed kernel (gemm.h) */
     const char *file_dtype;     /* dtype of the stored embedding, e.g. "F32" */
     /* private to the model's files */
     int check_only;             /* nmt_model_check: bind names and shapes, convert nothing */

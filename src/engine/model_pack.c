@@ -1,4 +1,4 @@
-/* model_pack.c: the weights repacked once for the AVX-512 kernel (gemm.h),
+/* model_pack.c: the weights repacked once for the packed kernel (gemm.h),
  * layer by layer, each source matrix given back as soon as its copy exists,
  * so the process holds about one copy of the weights; and the output layer's
  * int8 screen (logits.h) where VNNI runs. */

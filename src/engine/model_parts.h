@@ -33,7 +33,7 @@ nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *er
  * misshapen or unexplained tensor. */
 nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
 
-/* Packs every weight matrix for the AVX-512 kernel and builds the output
+/* Packs every weight matrix for the packed kernel (gemm.h) and builds the output
  * layer's int8 screen where VNNI runs. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
 

@@ -83,7 +83,8 @@ static const char *kernel_name(nmt_compute_type compute)
     case NMT_COMPUTE_BFLOAT16: return strcmp(nmt_bf16_kernel_name(), "avx2") == 0 ? "bf16-avx2" : "bf16-generic";
     case NMT_COMPUTE_FLOAT32: break;
     }
-    return nmt_gemm_packed_available() ? "avx512-packed" : "openblas";
+    const char *packed = nmt_gemm_packed_kernel();
+    return !packed ? "openblas" : strcmp(packed, "avx2") == 0 ? "avx2-packed" : "avx512-packed";
 }
 
 void nmt_translator_describe(const nmt_translator *tr, nmt_translator_info *out)

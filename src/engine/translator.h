@@ -39,7 +39,7 @@ typedef struct nmt_translator_info {
     int max_length;             /* the model's default generation limit */
     size_t weight_bytes;        /* of the weights as computed (fp32, or int8 / bfloat16 for the linear layers) */
     const char *compute_type;   /* "float32", "int8", "bfloat16" */
-    const char *kernel;         /* what computes the products on this CPU: "avx512-packed", "openblas",
+    const char *kernel;         /* what computes the products on this CPU: "avx512-packed", "avx2-packed", "openblas",
                                    "int8-avx2", "int8-generic", "bf16-avx2", "bf16-generic" */
     int weights_loaded;         /* 0 while a model opened without its weights waits for its first use */
 } nmt_translator_info;

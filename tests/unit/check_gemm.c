@@ -1,7 +1,10 @@
-/* check_gemm.c: the packed weight layout (everywhere) and the packed AVX-512
- * kernel against a naive loop (only where the CPU has AVX-512F: its own run,
- * packed_gemm.sh, reports SKIP elsewhere). */
+/* check_gemm.c: the packed weight layout (everywhere) and the packed kernel
+ * this CPU runs (AVX-512, or AVX2 + FMA) against a naive loop and against
+ * the chain of fused multiply-adds gemm.h documents, bit for bit (only
+ * where the CPU has one: its own run, packed_gemm.sh, reports SKIP
+ * elsewhere). */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +44,15 @@ START_TEST(test_pack_layout_round_trip)
 }
 END_TEST
 
-/* The packed GEMM: edge panels (n % 32), row tiles and leftover rows (m % 8),
- * k blocks (k > 128), one row; each row's result must not depend on the
- * other rows, and nmt_linear must use it when weights are packed. */
+/* The packed GEMM: edge panels (n % 32, and n % 16 for AVX2's half panels),
+ * row tiles and leftover rows (m % 8, m % 6), k blocks (k > 128), one row;
+ * each output is fmaf(x, w, ...) from the bias, k in order, exactly (so the
+ * AVX-512 and AVX2 kernels agree bit for bit); each row's result does not
+ * depend on the other rows, and nmt_linear uses it when weights are packed. */
 START_TEST(test_gemm_packed_matches_naive)
 {
-    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7}, {19, 300, 70}, {8, 16, 32}, {3, 7, 5}};
+    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7},  {19, 300, 70}, {8, 16, 32},
+                                    {3, 7, 5},   {13, 40, 24}, {29, 9, 100}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
@@ -65,6 +71,11 @@ START_TEST(test_gemm_packed_matches_naive)
                 for (int i = 0; i < k; i++)
                     s += (double)x[r * k + i] * w[j * k + i];
                 ck_assert_double_eq_tol(y[r * n + j], s, 1e-4);
+                float chain = b[j];
+                for (int i = 0; i < k; i++)
+                    chain = fmaf(x[r * k + i], w[j * k + i], chain);
+                ck_assert_msg(memcmp(&chain, &y[r * n + j], sizeof chain) == 0, "shape %zu [%d][%d]: %.9g vs %.9g",
+                              c, r, j, (double)y[r * n + j], (double)chain);
                 ck_assert_float_eq(y2[r * n + j], y[r * n + j]);
             }
             nmt_gemm_packed(y1, x + r * k, 1, k, packed, n, b); /* the same row alone: bit-identical */
@@ -100,7 +111,7 @@ int main(void)
 {
     const char *only = getenv("CK_RUN_CASE");
     if (only && strcmp(only, "packed") == 0 && !nmt_gemm_packed_available()) {
-        printf("SKIP: this CPU lacks AVX-512F (or NMTD_KERNELS=generic): the packed GEMM cannot run here\n");
+        printf("SKIP: this CPU lacks AVX-512F and AVX2+FMA (or NMTD_KERNELS=generic): no packed GEMM runs here\n");
         return 77;
     }
     return tu_run(gemm_suite());
