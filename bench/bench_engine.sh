@@ -37,7 +37,7 @@
 #   BENCH_BATCHES   default "1 32";  BENCH_THREADS  default "1 2"
 #   BENCH_SENTENCES default 256;     BENCH_BATCH1_SENTENCES default 32
 #   BENCH_OUT_TOKENS default 32 (--max-length and --min-length)
-#   BENCH_COMPUTE   nmtd's compute types, default "float32 int8" (float32 is the one
+#   BENCH_COMPUTE   nmtd's compute types, default "float32 int8 bfloat16" (float32 is the one
 #                   compared with the reference; the others get their own table
 #                   against float32 in the same run)
 #   BENCH_SKIP      comma list of parts to skip: nmtd,reference,sgemm,gemm (gemm:
@@ -163,7 +163,7 @@ for b in $batches; do
             log "nmtd-translate batch $b threads $t ($(wc -l <"$input") sentences)"
             # shellcheck disable=SC2086
             run "nmtd_b${b}_t${t}" "$nmtd" $common
-            for ct in ${BENCH_COMPUTE:-float32 int8}; do
+            for ct in ${BENCH_COMPUTE:-float32 int8 bfloat16}; do
                 [ "$ct" = float32 ] && continue
                 log "nmtd-translate --compute-type $ct batch $b threads $t"
                 # shellcheck disable=SC2086
@@ -207,7 +207,7 @@ case $skip in
 esac
 
 # ---- (d) the report ------------------------------------------------------
-COMPUTE="${BENCH_COMPUTE:-float32 int8}" MODEL=$model RES=$res BATCHES="$batches" THREADS="$threads_list" NMTD="$nmtd" \
+COMPUTE="${BENCH_COMPUTE:-float32 int8 bfloat16}" MODEL=$model RES=$res BATCHES="$batches" THREADS="$threads_list" NMTD="$nmtd" \
 N_SENT=$n_sent N_SENT_B1=$n_sent_b1 OUT_TOKENS=$out_tokens "$py" - <<'EOF'
 import json, os, platform, re, subprocess
 res, model = os.environ["RES"], os.environ["MODEL"]
@@ -328,11 +328,16 @@ if others:
     gb = read(os.path.join(res, "gemm_bench.txt")) or ""
     m = re.search(r"int8 AVX2 \(VPMADDWD\+VPADDD\) ([0-9.]+) GOP/s", gb)
     int8_peak = float(m.group(1)) if m else None
+    m = re.search(r"fp32 AVX2 FMA ([0-9.]+) GFLOP/s", gb)
+    fma_peak = float(m.group(1)) if m else None
     if int8_peak:
-        print("int8 ceiling (bench/gemm_bench: VPMADDWD+VPADDD chains on one core): %.1f GOP/s; \"decode GOP/s\" = "
-              "tok/s x %.1f MOP per step (decoder products and output layer)." % (int8_peak, step_flops / 1e6))
+        print("Ceilings (bench/gemm_bench: independent instruction chains on one core): int8 %.1f GOP/s "
+              "(VPMADDWD+VPADDD), bfloat16 %.1f GFLOP/s (its products are fp32 FMAs); \"decode GOP/s\" = "
+              "tok/s x %.1f MOP per step (decoder products and output layer)."
+              % (int8_peak, fma_peak or 0, step_flops / 1e6))
         print()
-    print("| batch | threads | compute type | tok/s | / float32 | decode GOP/s | % of ceiling (threads x int8) "
+    peaks = {"int8": int8_peak, "bfloat16": fma_peak}
+    print("| batch | threads | compute type | tok/s | / float32 | decode GOP/s | % of ceiling (threads x its path's) "
           "| peak RSS MiB | / float32 RSS | same text as float32 | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for b in os.environ["BATCHES"].split():
@@ -359,8 +364,8 @@ if others:
                 try:
                     g = float(x["tokens_per_s"]) * step_flops / 1e9
                     gops = "%.1f" % g
-                    if int8_peak and ct == "int8":
-                        pct = "%.0f%%" % (100 * g / (int8_peak * int(t)))
+                    if peaks.get(ct):
+                        pct = "%.0f%%" % (100 * g / (peaks[ct] * int(t)))
                 except (KeyError, ValueError):
                     pass
                 print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (

@@ -1,10 +1,12 @@
 /* gemm_bench.c: the products y = x . W^T of the forward pass on the shapes
- * of opus-mt-en-de, computed by nmtd's packed kernel (nmt_gemm_packed, with
- * W packed once beforehand, as at model load; AVX-512 only), by nmtd's int8
- * product (nmt_q8_linear, W quantized beforehand, x quantized in the call;
- * the kernel this CPU runs) and by OpenBLAS cblas_sgemm/sgemv in the same
- * run, single-threaded, G(FL)OP/s each (a multiply-add counts 2); also the
- * largest difference from OpenBLAS's fp32 result.
+ * of opus-mt-en-de, computed by nmtd's packed fp32 kernel (nmt_gemm_packed,
+ * with W packed once beforehand, as at model load; AVX-512 or AVX2+FMA), by
+ * nmtd's int8 product (nmt_q8_linear, W quantized beforehand, x quantized in
+ * the call), by its bfloat16 product (nmt_bf16_linear, W rounded
+ * beforehand) -- each the kernel this CPU runs -- and by OpenBLAS
+ * cblas_sgemm/sgemv in the same run, single-threaded, G(FL)OP/s each (a
+ * multiply-add counts 2); also the largest difference from OpenBLAS's fp32
+ * result.
  * Usage: bench/gemm_bench [seconds per shape] */
 #include <cblas.h>
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bf16_gemm.h"
 #include "gemm.h"
 #include "qgemm.h"
 
@@ -93,20 +96,21 @@ int main(int argc, char **argv)
     openblas_set_num_threads(1);
     int packed_ok = nmt_gemm_packed_available();
     if (!packed_ok)
-        printf("the packed fp32 kernel is not available on this CPU (needs AVX-512): int8 against OpenBLAS only\n\n");
+        printf("no packed fp32 kernel on this CPU (needs AVX-512 or AVX2+FMA)\n\n");
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         printf("Ceilings on one core (independent instruction chains, nothing else): int8 AVX2 (VPMADDWD+VPADDD) "
                "%.1f GOP/s, fp32 AVX2 FMA %.1f GFLOP/s\n\n", peak_int8_avx2(budget), peak_fma(budget));
 #endif
-    printf("| M | K | N | packed fp32 GFLOP/s | int8 (%s) GOP/s | OpenBLAS fp32 GFLOP/s | packed / OpenBLAS | int8 / OpenBLAS "
-           "| packed max abs diff | int8 max abs diff |\n|---|---|---|---|---|---|---|---|---|---|\n",
-           nmt_q8_kernel_name());
+    printf("| M | K | N | packed fp32 (%s) GFLOP/s | int8 (%s) GOP/s | bf16 (%s) GFLOP/s | OpenBLAS fp32 GFLOP/s "
+           "| packed / OpenBLAS | int8 / OpenBLAS | bf16 / OpenBLAS | packed max abs diff | int8 max abs diff "
+           "| bf16 max abs diff |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+           packed_ok ? nmt_gemm_packed_kernel() : "none", nmt_q8_kernel_name(), nmt_bf16_kernel_name());
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
         float *x = malloc(sizeof(float) * (size_t)m * k), *w = malloc(sizeof(float) * (size_t)n * k),
               *y1 = malloc(sizeof(float) * (size_t)m * n), *y2 = malloc(sizeof(float) * (size_t)m * n),
-              *y3 = malloc(sizeof(float) * (size_t)m * n),
+              *y3 = malloc(sizeof(float) * (size_t)m * n), *y4 = malloc(sizeof(float) * (size_t)m * n),
               *packed = packed_ok ? malloc(sizeof(float) * nmt_gemm_packed_size(n, k)) : NULL;
         for (size_t i = 0; i < (size_t)m * k; i++)
             x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
@@ -115,13 +119,14 @@ int main(int argc, char **argv)
         if (packed)
             nmt_gemm_pack(packed, w, n, k);
         nmt_q8_matrix q;
+        nmt_bf16_matrix h;
         nmt_err err;
-        if (nmt_q8_quantize(&q, w, n, k, &err)) {
+        if (nmt_q8_quantize(&q, w, n, k, &err) || nmt_bf16_pack(&h, w, n, k, &err)) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        double gflop = 2.0 * m * k * n / 1e9, rate[3] = {0, 0, 0};
-        for (int which = 0; which < 3; which++) {
+        double gflop = 2.0 * m * k * n / 1e9, rate[4] = {0, 0, 0, 0};
+        for (int which = 0; which < 4; which++) {
             if (which == 0 && !packed)
                 continue;
             int reps = 0;
@@ -131,6 +136,8 @@ int main(int argc, char **argv)
                     nmt_gemm_packed(y1, x, m, k, packed, n, NULL);
                 else if (which == 1)
                     nmt_q8_linear(y3, x, m, &q, NULL);
+                else if (which == 3)
+                    nmt_bf16_linear(y4, x, m, &h, NULL);
                 else
                     blas(y2, x, m, k, w, n);
                 reps++;
@@ -138,10 +145,11 @@ int main(int argc, char **argv)
             } while (t < budget);
             rate[which] = gflop * reps / t;
         }
-        double diff = 0, qdiff = 0;
+        double diff = 0, qdiff = 0, hdiff = 0;
         for (size_t i = 0; i < (size_t)m * n; i++) {
             diff = packed ? fmax(diff, fabs(y1[i] - y2[i])) : 0;
             qdiff = fmax(qdiff, fabs(y3[i] - y2[i]));
+            hdiff = fmax(hdiff, fabs(y4[i] - y2[i]));
         }
         char p_rate[32] = "–", p_ratio[32] = "–", p_diff[32] = "–";
         if (packed) {
@@ -149,10 +157,12 @@ int main(int argc, char **argv)
             snprintf(p_ratio, sizeof p_ratio, "%.2f", rate[0] / rate[2]);
             snprintf(p_diff, sizeof p_diff, "%.2g", diff);
         }
-        printf("| %d | %d | %d | %s | %.1f | %.1f | %s | %.2f | %s | %.2g |\n", m, k, n, p_rate, rate[1], rate[2],
-               p_ratio, rate[1] / rate[2], p_diff, qdiff);
+        printf("| %d | %d | %d | %s | %.1f | %.1f | %.1f | %s | %.2f | %.2f | %s | %.2g | %.2g |\n", m, k, n, p_rate,
+               rate[1], rate[3], rate[2], p_ratio, rate[1] / rate[2], rate[3] / rate[2], p_diff, qdiff, hdiff);
         nmt_q8_free(&q);
+        nmt_bf16_free(&h);
         free(y3);
+        free(y4);
         free(x);
         free(w);
         free(y1);

@@ -244,6 +244,45 @@ AVX2 static inline __attribute__((always_inline)) void tile_avx2(int mr, float *
             store16(y + (size_t)r * ldy, c[r][0], c[r][1], nc);
 }
 
+/* One row against np (1 or 2; a constant once inlined) whole panels from
+ * panel0, k in order: eight chains for two panels, enough to keep the FMA
+ * units busy while the weights stream in (a decode step at batch 1 reads
+ * each weight once); nc of the np x 32 columns are stored. */
+AVX2 static inline __attribute__((always_inline)) void row_panels_avx2(int np, float *y, const float *x, int k,
+                                                                       const float *panel0, const float *b, int nc)
+{
+    __m256 c[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++)
+        if (v < 4 * np)
+            c[v] = b ? _mm256_maskload_ps(b + 8 * v, lanes_below(nc - 8 * v)) : _mm256_setzero_ps();
+    for (int kk = 0; kk < k; kk++) {
+        __m256 a = _mm256_broadcast_ss(x + kk);
+#pragma GCC unroll 8
+        for (int v = 0; v < 8; v++)
+            if (v < 4 * np)
+                c[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(panel0 + (size_t)(v / 4) * NR * k + (size_t)kk * NR + 8 * (v % 4)),
+                                       c[v]);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++)
+        if (v < 4 * np)
+            _mm256_maskstore_ps(y + 8 * v, lanes_below(nc - 8 * v), c[v]);
+}
+
+AVX2 static void row_avx2(float *y, const float *x, int k, const float *packed, int n, const float *b)
+{
+    int panels = (n + NR - 1) / NR, p = 0;
+    for (; p + 2 <= panels; p += 2) {
+        int col = p * NR;
+        row_panels_avx2(2, y + col, x, k, packed + (size_t)p * NR * k, b ? b + col : NULL, n - col);
+    }
+    if (p < panels) {
+        int col = p * NR;
+        row_panels_avx2(1, y + col, x, k, packed + (size_t)p * NR * k, b ? b + col : NULL, n - col);
+    }
+}
+
 /* Rows [r0, r1) against every panel, half a panel at a time. */
 AVX2 static void rows_by_panels_avx2(float *y, const float *x, int r0, int r1, int k, const float *packed, int n,
                                      const float *b)
@@ -285,6 +324,10 @@ void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed
     if (chunk < 24)
         chunk = 24;
     int avx512 = chosen() == PACKED_AVX512;
+    if (!avx512 && m == 1) {
+        row_avx2(y, x, k, packed, n, b);
+        return;
+    }
     for (int r0 = 0; r0 < m; r0 += chunk) {
         int r1 = r0 + chunk < m ? r0 + chunk : m;
         if (avx512)
