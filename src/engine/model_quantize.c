@@ -25,7 +25,8 @@ static nmt_code quantize_linear(nmt_model *m, nmt_linear_w *lw, int out, int in,
         return rc;
     for (int r = 0; r < out; r += ROW_STEP) {
         int rows = out - r < ROW_STEP ? out - r : ROW_STEP;
-        nmt_q8_set_rows(q, lw->w + (size_t)r * in, r, rows);
+        if ((rc = nmt_q8_set_rows(q, lw->w + (size_t)r * in, r, rows, err)))
+            return rc;
         nmt_model_release_mapped(m, lw->w + (size_t)r * in, (size_t)rows * in * sizeof(float));
     }
     nmt_model_release_weights(m, lw->w, (size_t)out * in * sizeof(float));

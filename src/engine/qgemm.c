@@ -1,5 +1,6 @@
-/* qgemm.c: int8 weights quantized per row, activations per row, int32
- * sums; a portable kernel and an AVX2 one (see qgemm.h). */
+/* qgemm.c: int8 weights quantized per row and stored in panels,
+ * activations per row, int32 sums; a portable kernel and an AVX2 one (see
+ * qgemm.h). */
 #include "qgemm.h"
 
 #include <math.h>
@@ -8,9 +9,18 @@
 #include <string.h>
 
 #define KP_ALIGN 16
+#define PANEL NMT_Q8_PANEL
 
 /* Row length k padded to whole 16-byte steps of the kernels. */
 static int padded(int k) { return (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN; }
+
+static int panels_for(int n) { return (n + PANEL - 1) / PANEL; }
+
+/* Where W[j][t] lies in q->w. */
+static size_t weight_at(const nmt_q8_matrix *q, int j, int t)
+{
+    return (((size_t)(j / PANEL) * (q->kp / 2) + (size_t)(t / 2)) * PANEL + (size_t)(j % PANEL)) * 2 + (size_t)(t % 2);
+}
 
 /* ---- per-thread scratch --------------------------------------------- */
 
@@ -102,7 +112,7 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
     q->n = n;
     q->k = k;
     q->kp = padded(k);
-    q->w = malloc((size_t)n * q->kp);
+    q->w = calloc((size_t)panels_for(n) * PANEL, (size_t)q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
     if (!q->w || !q->scale) {
         nmt_q8_free(q);
@@ -111,17 +121,26 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
     return NMT_OK;
 }
 
-void nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count)
+nmt_code nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count, nmt_err *err)
 {
-    for (int r = 0; r < count; r++)
-        q->scale[j0 + r] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, q->w + (size_t)(j0 + r) * q->kp, 0);
+    int8_t *row = malloc((size_t)q->kp);
+    if (!row)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", q->n, q->k);
+    for (int r = 0; r < count; r++) {
+        int j = j0 + r;
+        q->scale[j] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, row, 0);
+        for (int t = 0; t < q->kp; t++)
+            q->w[weight_at(q, j, t)] = row[t];
+    }
+    free(row);
+    return NMT_OK;
 }
 
 nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err)
 {
     nmt_code rc = nmt_q8_alloc(q, n, k, err);
-    if (rc == NMT_OK)
-        nmt_q8_set_rows(q, w, 0, n);
+    if (rc == NMT_OK && (rc = nmt_q8_set_rows(q, w, 0, n, err)))
+        nmt_q8_free(q);
     return rc;
 }
 
@@ -133,7 +152,12 @@ void nmt_q8_free(nmt_q8_matrix *q)
     q->scale = NULL;
 }
 
-size_t nmt_q8_bytes_for(int n, int k) { return (size_t)n * padded(k) + (size_t)n * sizeof(float); }
+size_t nmt_q8_bytes_for(int n, int k)
+{
+    return (size_t)panels_for(n) * PANEL * padded(k) + (size_t)n * sizeof(float);
+}
+
+int8_t nmt_q8_weight(const nmt_q8_matrix *q, int j, int t) { return q->w[weight_at(q, j, t)]; }
 
 size_t nmt_q8_bytes(const nmt_q8_matrix *q) { return nmt_q8_bytes_for(q->n, q->k); }
 
@@ -149,10 +173,10 @@ static void kernel_generic(float *y, const int16_t *xq, const float *sx, int m, 
     for (int i = 0; i < m; i++) {
         const int16_t *xr = xq + (size_t)i * kp;
         for (int j = 0; j < n; j++) {
-            const int8_t *wr = q->w + (size_t)j * kp;
+            const int8_t *wc = q->w + weight_at(q, j, 0); /* pair u of column j is 2 * PANEL * u further */
             int32_t acc = 0;
             for (int t = 0; t < kp; t++)
-                acc += (int32_t)xr[t] * wr[t];
+                acc += (int32_t)xr[t] * wc[(size_t)(t / 2) * 2 * PANEL + t % 2];
             y[(size_t)i * n + j] = (float)acc * (sx[i] * q->scale[j]) + (b ? b[j] : 0.0f);
         }
     }
@@ -162,14 +186,6 @@ static void kernel_generic(float *y, const int16_t *xq, const float *sx, int m, 
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2")))
-
-AVX2 static inline int32_t hsum(__m256i v)
-{
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
 
 /* quantize_generic with 8 lanes: the same max, the same products, the same
  * rounding (_mm256_cvtps_epi32 rounds half to even in the default mode). */
@@ -211,114 +227,139 @@ AVX2 static float quantize_avx2(const float *x, int k, int kp, void *dst, int wi
     return scale;
 }
 
+/* A pair step of half a panel: 8 columns x 2 k as 16 int16, each 32-bit
+ * lane one column's pair. */
 AVX2 static inline __m256i widen(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
-AVX2 static inline __m256i load16(const int16_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* The pair x[t], x[t + 1] in every 32-bit lane. */
+AVX2 static inline __m256i pair(const int16_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
 AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w)
 {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
 }
 
-/* y[i][j] = acc * sx[i] * scale[j] + b[j] */
-#define STORE(acc, i, j) y[(size_t)(i) * n + (j)] = (float)hsum(acc) * (sx[i] * q->scale[j]) + (b ? b[j] : 0.0f)
-
-/* Rows i .. i+3 against columns j, j+1: eight accumulators in registers,
- * each column's 16 weights widened once per step for four rows. */
-AVX2 static inline void block_4x2(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
-                                  const float *b, int i, int j)
+/* y[j] = acc_j * (sx * scale[j]) + b[j] for the nc (<= 8) columns from j0,
+ * in the portable kernel's operations. */
+AVX2 static inline void finish8(float *y, __m256i acc, float sx, const nmt_q8_matrix *q, const float *b, int j0,
+                                int nc)
 {
-    int n = q->n, kp = q->kp;
-    const int16_t *x0 = xq + (size_t)i * kp, *x1 = x0 + kp, *x2 = x1 + kp, *x3 = x2 + kp;
-    const int8_t *w0 = q->w + (size_t)j * kp, *w1 = w0 + kp;
-    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-    for (int t = 0; t < kp; t += 16) {
-        __m256i v0 = widen(w0 + t), v1 = widen(w1 + t), x;
-        x = load16(x0 + t);
-        a00 = mac(a00, x, v0);
-        a01 = mac(a01, x, v1);
-        x = load16(x1 + t);
-        a10 = mac(a10, x, v0);
-        a11 = mac(a11, x, v1);
-        x = load16(x2 + t);
-        a20 = mac(a20, x, v0);
-        a21 = mac(a21, x, v1);
-        x = load16(x3 + t);
-        a30 = mac(a30, x, v0);
-        a31 = mac(a31, x, v1);
+    int32_t a[8];
+    _mm256_storeu_si256((__m256i *)a, acc);
+    for (int c = 0; c < nc; c++)
+        y[c] = (float)a[c] * (sx * q->scale[j0 + c]) + (b ? b[j0 + c] : 0.0f);
+}
+
+/* mr (<= 6; a constant once inlined) rows x one panel: twelve int32
+ * accumulators, each pair step's 32 weights widened once for all rows,
+ * each row's activation pair broadcast. */
+AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, const int16_t *xq, const float *sx,
+                                                             const nmt_q8_matrix *q, const float *b, int i, int p)
+{
+    int n = q->n, kp = q->kp, j0 = p * PANEL, nc = n - j0 < PANEL ? n - j0 : PANEL;
+    const int8_t *w = q->w + (size_t)p * PANEL * kp;
+    const int16_t *x = xq + (size_t)i * kp;
+    __m256i acc[6][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int t = 0; t < kp; t += 2, w += 2 * PANEL) {
+        __m256i lo = widen(w), hi = widen(w + PANEL);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++)
+            if (r < mr) {
+                __m256i xp = pair(x + (size_t)r * kp + t);
+                acc[r][0] = mac(acc[r][0], xp, lo);
+                acc[r][1] = mac(acc[r][1], xp, hi);
+            }
     }
-    STORE(a00, i, j);
-    STORE(a01, i, j + 1);
-    STORE(a10, i + 1, j);
-    STORE(a11, i + 1, j + 1);
-    STORE(a20, i + 2, j);
-    STORE(a21, i + 2, j + 1);
-    STORE(a30, i + 3, j);
-    STORE(a31, i + 3, j + 1);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; r++)
+        if (r < mr) {
+            float *yr = y + (size_t)(i + r) * n + j0;
+            finish8(yr, acc[r][0], sx[i + r], q, b, j0, nc < 8 ? nc : 8);
+            if (nc > 8)
+                finish8(yr + 8, acc[r][1], sx[i + r], q, b, j0 + 8, nc - 8);
+        }
 }
 
-/* Row i against columns j .. j+3 (the rows left over, and M = 1). */
-AVX2 static inline void block_1x4(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
-                                  const float *b, int i, int j)
+/* One row x np (<= 4; a constant once inlined) panels from p: eight
+ * accumulators, enough chains while the weights stream in (a decode step at
+ * batch 1 reads each weight once). */
+AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float *y, const int16_t *xq, const float *sx,
+                                                                  const nmt_q8_matrix *q, const float *b, int i, int p)
 {
     int n = q->n, kp = q->kp;
-    const int16_t *x0 = xq + (size_t)i * kp;
-    const int8_t *w0 = q->w + (size_t)j * kp, *w1 = w0 + kp, *w2 = w1 + kp, *w3 = w2 + kp;
-    const int8_t *next = w0 + 4 * (size_t)kp; /* the next four rows: fetched ahead (one row of x reads
-                                                  weights faster than the hardware prefetcher brings them) */
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (int t = 0; t < kp; t += 16) {
-        if ((t & 63) == 0)
-            for (int r = 0; r < 4; r++)
-                _mm_prefetch((const char *)(next + (size_t)r * kp + t), _MM_HINT_T0);
-        __m256i x = load16(x0 + t);
-        a0 = mac(a0, x, widen(w0 + t));
-        a1 = mac(a1, x, widen(w1 + t));
-        a2 = mac(a2, x, widen(w2 + t));
-        a3 = mac(a3, x, widen(w3 + t));
+    const int8_t *w = q->w + (size_t)p * PANEL * kp;
+    const int16_t *x = xq + (size_t)i * kp;
+    __m256i acc[8];
+#pragma GCC unroll 8
+    for (int v = 0; v < 8; v++)
+        acc[v] = _mm256_setzero_si256();
+    for (int t = 0; t < kp; t += 2) {
+        __m256i xp = pair(x + t);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            if (c < np) {
+                const int8_t *wc = w + (size_t)c * PANEL * kp + (size_t)t * PANEL;
+                acc[2 * c] = mac(acc[2 * c], xp, widen(wc));
+                acc[2 * c + 1] = mac(acc[2 * c + 1], xp, widen(wc + PANEL));
+            }
     }
-    STORE(a0, i, j);
-    STORE(a1, i, j + 1);
-    STORE(a2, i, j + 2);
-    STORE(a3, i, j + 3);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++)
+        if (c < np) {
+            int j0 = (p + c) * PANEL, nc = n - j0 < PANEL ? n - j0 : PANEL;
+            float *yr = y + (size_t)i * n + j0;
+            finish8(yr, acc[2 * c], sx[i], q, b, j0, nc < 8 ? nc : 8);
+            if (nc > 8)
+                finish8(yr + 8, acc[2 * c + 1], sx[i], q, b, j0 + 8, nc - 8);
+        }
 }
 
-AVX2 static inline void block_1x1(float *y, const int16_t *xq, const float *sx, const nmt_q8_matrix *q,
-                                  const float *b, int i, int j)
-{
-    int n = q->n, kp = q->kp;
-    const int16_t *x0 = xq + (size_t)i * kp;
-    const int8_t *w0 = q->w + (size_t)j * kp;
-    __m256i a0 = _mm256_setzero_si256();
-    for (int t = 0; t < kp; t += 16)
-        a0 = mac(a0, load16(x0 + t), widen(w0 + t));
-    STORE(a0, i, j);
-}
-
-/* Columns in pairs (two weight rows, reused from L1 by every block of 4
- * rows), rows in blocks of 4, at most ROW_CHUNK rows at a time so that
- * their activations stay in L2 while the weights stream past (the
- * encoder's hundreds of rows); rows left over 1 x 4, columns left over 1 x 1. */
-enum { ROW_CHUNK = 64 };
+/* Rows at most ROW_CHUNK at a time (their activations stay in L2 while the
+ * panels stream past: the encoder's hundreds of rows); per panel, strips
+ * of 6 rows and one strip of the rest.  A single row: four panels at a
+ * time. */
+enum { ROW_CHUNK = 96 };
 
 AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                              const float *b)
 {
-    int n = q->n, m4 = m / 4 * 4, n2 = n / 2 * 2, n4 = n / 4 * 4;
-    for (int i0 = 0; i0 < m4; i0 += ROW_CHUNK) {
-        int i1 = i0 + ROW_CHUNK < m4 ? i0 + ROW_CHUNK : m4;
-        for (int j = 0; j < n2; j += 2)
-            for (int i = i0; i < i1; i += 4)
-                block_4x2(y, xq, sx, q, b, i, j);
+    int np = panels_for(q->n);
+    if (m == 1) {
+        int p = 0;
+        for (; p + 4 <= np; p += 4)
+            row_panels(4, y, xq, sx, q, b, 0, p);
+        switch (np - p) {
+        case 3: row_panels(3, y, xq, sx, q, b, 0, p); break;
+        case 2: row_panels(2, y, xq, sx, q, b, 0, p); break;
+        case 1: row_panels(1, y, xq, sx, q, b, 0, p); break;
+        default: break;
+        }
+        return;
     }
-    for (int i = m4; i < m; i++) {
-        int j = 0;
-        for (; j < n4; j += 4)
-            block_1x4(y, xq, sx, q, b, i, j);
-        for (; j < n; j++)
-            block_1x1(y, xq, sx, q, b, i, j);
+    for (int i0 = 0; i0 < m; i0 += ROW_CHUNK) {
+        int i1 = i0 + ROW_CHUNK < m ? i0 + ROW_CHUNK : m;
+        for (int p = 0; p < np; p++) {
+            int i = i0;
+            for (; i + 6 <= i1; i += 6)
+                strip(6, y, xq, sx, q, b, i, p);
+            switch (i1 - i) {
+            case 5: strip(5, y, xq, sx, q, b, i, p); break;
+            case 4: strip(4, y, xq, sx, q, b, i, p); break;
+            case 3: strip(3, y, xq, sx, q, b, i, p); break;
+            case 2: strip(2, y, xq, sx, q, b, i, p); break;
+            case 1: strip(1, y, xq, sx, q, b, i, p); break;
+            default: break;
+            }
+        }
     }
-    if (n2 < n) /* the last column of the blocked rows */
-        for (int i = 0; i < m4; i++)
-            block_1x1(y, xq, sx, q, b, i, n - 1);
 }
 
 static int avx2_available(void) { return __builtin_cpu_supports("avx2"); }
@@ -354,11 +395,10 @@ static void unquantized(float *y, const float *x, int m, const nmt_q8_matrix *q,
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < q->n; j++) {
-            const int8_t *wr = q->w + (size_t)j * q->kp;
             const float *xr = x + (size_t)i * q->k;
             float acc = 0.0f;
             for (int t = 0; t < q->k; t++)
-                acc += xr[t] * (float)wr[t];
+                acc += xr[t] * (float)nmt_q8_weight(q, j, t);
             y[(size_t)i * q->n + j] = acc * q->scale[j] + (b ? b[j] : 0.0f);
         }
 }

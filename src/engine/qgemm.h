@@ -4,8 +4,11 @@
  * own scale, products summed in int32, scaled back to fp32 and the fp32
  * bias added; norms, softmax and attention stay fp32.
  *
- * Kernels are chosen at run time from the CPU: AVX2 (int8 widened to int16,
- * VPMADDWD into int32: exact, no saturation) where present, else portable C.
+ * The weights are stored in panels of 16 output columns, k in pairs, so that
+ * a kernel streams one panel while it multiplies several rows of
+ * activations with it.  Kernels are chosen at run time from the CPU: AVX2
+ * (weights widened to int16, each activation pair broadcast, VPMADDWD into
+ * int32: exact, no saturation) where present, else portable C.
  * NMTD_KERNELS=generic forces the portable one.  Both give the same int32
  * sums, so the same output bit for bit.
  *
@@ -19,9 +22,13 @@
 
 #include "err.h"
 
-/* W[n][k] in int8, rows padded with zeros to kp (a multiple of 16). */
+#define NMT_Q8_PANEL 16 /* output columns per panel */
+
+/* W[n][k] in int8, k padded with zeros to kp (a multiple of 16), n to whole
+ * panels: panel p, pair u holds W[16p + c][2u + e] at ((p * kp/2 + u) * 16
+ * + c) * 2 + e (c < 16, e < 2; read it with nmt_q8_weight). */
 typedef struct nmt_q8_matrix {
-    int8_t *w;    /* [n][kp] */
+    int8_t *w;    /* [ceil(n/16)][kp/2][16][2] */
     float *scale; /* [n] the row's max |w| / 127 (1 for an all-zero row) */
     int n, k, kp;
 } nmt_q8_matrix;
@@ -36,11 +43,14 @@ nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err
  * quantized from w[count][k] (so that a caller can give back each step's
  * fp32 rows before it reads the next). */
 nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err);
-void nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count);
+nmt_code nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count, nmt_err *err);
 void nmt_q8_free(nmt_q8_matrix *q);
 size_t nmt_q8_bytes(const nmt_q8_matrix *q);
-/* The same for an n x k matrix before it is quantized (rows padded, scales). */
+/* The same for an n x k matrix before it is quantized (padded, scales). */
 size_t nmt_q8_bytes_for(int n, int k);
+
+/* The quantized W[j][t] (t < kp; 0 in the padding). */
+int8_t nmt_q8_weight(const nmt_q8_matrix *q, int j, int t);
 
 /* y[m][n] = b[n] + sum_k x[m][k] * W[n][k] with W quantized in q and each
  * row of x quantized on the fly (b may be NULL). */

@@ -15,10 +15,13 @@
 
 static unsigned rng_state = 777;
 
-/* m rows, n outputs, k inputs: odd sizes, k not a multiple of 16, decode and
- * encoder-like shapes, more rows than the AVX2 kernel's row chunk (64) */
-static const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {3, 33, 17}, {4, 2, 16}, {5, 64, 48},
-                                {9, 31, 100}, {32, 96, 64}, {13, 130, 512}, {70, 9, 40}};
+/* m rows, n outputs, k inputs: odd sizes, k not a multiple of 16, n across
+ * panel edges, one row against one to five panels, strips of 6 rows and
+ * every remainder, decode and encoder-like shapes, more rows than the AVX2
+ * kernel's row chunk (96) */
+static const int shapes[][3] = {{1, 1, 1},    {1, 7, 5},     {3, 33, 17},  {4, 2, 16},   {5, 64, 48},
+                                {9, 31, 100}, {32, 96, 64},  {13, 130, 512}, {70, 9, 40}, {1, 80, 33},
+                                {1, 50, 64},  {1, 64, 2048}, {8, 17, 30},  {100, 20, 40}, {2, 40, 6}};
 
 /* One shape's random weights (quantized), inputs and bias. */
 typedef struct problem {
@@ -65,7 +68,7 @@ START_TEST(test_quantize_round_trip)
             amax = fmaxf(amax, fabsf(w[(size_t)j * k + t]));
         ck_assert_float_eq_tol(q.scale[j], amax > 0 ? amax / 127 : 1.0f, 1e-7f);
         for (int t = 0; t < q.kp; t++) {
-            int8_t v = q.w[(size_t)j * q.kp + t];
+            int8_t v = nmt_q8_weight(&q, j, t);
             if (t >= k) {
                 ck_assert_int_eq(v, 0); /* padding */
                 continue;
@@ -74,7 +77,10 @@ START_TEST(test_quantize_round_trip)
             ck_assert_float_le(fabsf(v * q.scale[j] - w[(size_t)j * k + t]), 0.5f * q.scale[j] + 1e-6f);
         }
     }
-    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)n * 48 + (size_t)n * 4);
+    for (int j = n; j < 48; j++) /* the last panel's columns past n */
+        for (int t = 0; t < q.kp; t++)
+            ck_assert_int_eq(nmt_q8_weight(&q, j, t), 0);
+    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)48 * 48 + (size_t)n * 4); /* 3 panels of 16 columns */
     nmt_q8_free(&q);
     free(w);
 }
@@ -103,7 +109,7 @@ START_TEST(test_generic_matches_naive)
                 double exact = b[j], bound = 0;
                 for (int t = 0; t < k; t++) {
                     long xq = lrintf(xr[t] * (1.0f / sx));
-                    acc += xq * q.w[(size_t)j * q.kp + t];
+                    acc += xq * nmt_q8_weight(&q, j, t);
                     exact += (double)xr[t] * w[(size_t)j * k + t];
                     bound += 0.5 * sx * fabs(w[(size_t)j * k + t]) + 0.5 * q.scale[j] * fabs(xr[t]) +
                              0.25 * sx * q.scale[j];
