@@ -255,31 +255,35 @@ AVX2 static inline void finish8(float *y, __m256i acc, float sx, const nmt_q8_ma
         y[c] = (float)a[c] * (sx * q->scale[j0 + c]) + (b ? b[j0 + c] : 0.0f);
 }
 
-/* mr (<= 6; a constant once inlined) rows x one panel: twelve int32
+/* mr (<= STRIP_ROWS; a constant once inlined) rows x one panel: ten int32
  * accumulators, each pair step's 32 weights widened once for all rows,
- * each row's activation pair broadcast. */
+ * each row's activation pair broadcast.  Five rows, not six: with the two
+ * weight registers, the broadcast and VPMADDWD's result, twelve
+ * accumulators would need 17 of the 16 ymm registers, and the one kept in
+ * memory would chain every step through a store and a load. */
+enum { STRIP_ROWS = 5 };
 AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, const int16_t *xq, const float *sx,
                                                              const nmt_q8_matrix *q, const float *b, int i, int p)
 {
     int n = q->n, kp = q->kp, j0 = p * PANEL, nc = n - j0 < PANEL ? n - j0 : PANEL;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
     const int16_t *x = xq + (size_t)i * kp;
-    __m256i acc[6][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < 6; r++)
+    __m256i acc[STRIP_ROWS][2];
+#pragma GCC unroll 5
+    for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (int t = 0; t < kp; t += 2, w += 2 * PANEL) {
         __m256i lo = widen(w), hi = widen(w + PANEL);
-#pragma GCC unroll 6
-        for (int r = 0; r < 6; r++)
+#pragma GCC unroll 5
+        for (int r = 0; r < STRIP_ROWS; r++)
             if (r < mr) {
                 __m256i xp = pair(x + (size_t)r * kp + t);
                 acc[r][0] = mac(acc[r][0], xp, lo);
                 acc[r][1] = mac(acc[r][1], xp, hi);
             }
     }
-#pragma GCC unroll 6
-    for (int r = 0; r < 6; r++)
+#pragma GCC unroll 5
+    for (int r = 0; r < STRIP_ROWS; r++)
         if (r < mr) {
             float *yr = y + (size_t)(i + r) * n + j0;
             finish8(yr, acc[r][0], sx[i + r], q, b, j0, nc < 8 ? nc : 8);
@@ -324,7 +328,7 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
 
 /* Rows at most ROW_CHUNK at a time (their activations stay in L2 while the
  * panels stream past: the encoder's hundreds of rows); per panel, strips
- * of 6 rows and one strip of the rest.  A single row: four panels at a
+ * of STRIP_ROWS rows and one strip of the rest.  A single row: four panels at a
  * time. */
 enum { ROW_CHUNK = 96 };
 
@@ -348,10 +352,9 @@ AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m
         int i1 = i0 + ROW_CHUNK < m ? i0 + ROW_CHUNK : m;
         for (int p = 0; p < np; p++) {
             int i = i0;
-            for (; i + 6 <= i1; i += 6)
-                strip(6, y, xq, sx, q, b, i, p);
+            for (; i + STRIP_ROWS <= i1; i += STRIP_ROWS)
+                strip(STRIP_ROWS, y, xq, sx, q, b, i, p);
             switch (i1 - i) {
-            case 5: strip(5, y, xq, sx, q, b, i, p); break;
             case 4: strip(4, y, xq, sx, q, b, i, p); break;
             case 3: strip(3, y, xq, sx, q, b, i, p); break;
             case 2: strip(2, y, xq, sx, q, b, i, p); break;
