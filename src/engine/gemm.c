@@ -179,32 +179,40 @@ TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_MR 6
 
-/* Lanes below nc (nc may be <= 0 or >= 8). */
-AVX2 static inline __m256i lanes_below(int nc)
+/* The first nc of 8 floats at y (nc may be <= 0 or >= 8; zeros past it).
+ * Partial groups go through a buffer: masked loads and stores are slow on
+ * some CPUs (AMD's). */
+AVX2 static inline __m256 load8(const float *y, int nc)
 {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (nc >= 8)
+        return _mm256_loadu_ps(y);
+    float part[8] = {0};
+    if (nc > 0)
+        memcpy(part, y, (size_t)nc * sizeof *part);
+    return _mm256_loadu_ps(part);
+}
+
+AVX2 static inline void store8(float *y, __m256 v, int nc)
+{
+    if (nc >= 8) {
+        _mm256_storeu_ps(y, v);
+    } else if (nc > 0) {
+        float part[8];
+        _mm256_storeu_ps(part, v);
+        memcpy(y, part, (size_t)nc * sizeof *part);
+    }
 }
 
 AVX2 static inline void load16(const float *y, __m256 *lo, __m256 *hi, int nc)
 {
-    if (nc >= 16) {
-        *lo = _mm256_loadu_ps(y);
-        *hi = _mm256_loadu_ps(y + 8);
-    } else {
-        *lo = _mm256_maskload_ps(y, lanes_below(nc));
-        *hi = _mm256_maskload_ps(y + 8, lanes_below(nc - 8));
-    }
+    *lo = load8(y, nc);
+    *hi = load8(y + 8, nc - 8);
 }
 
 AVX2 static inline void store16(float *y, __m256 lo, __m256 hi, int nc)
 {
-    if (nc >= 16) {
-        _mm256_storeu_ps(y, lo);
-        _mm256_storeu_ps(y + 8, hi);
-    } else {
-        _mm256_maskstore_ps(y, lanes_below(nc), lo);
-        _mm256_maskstore_ps(y + 8, lanes_below(nc - 8), hi);
-    }
+    store8(y, lo, nc);
+    store8(y + 8, hi, nc - 8);
 }
 
 /* mr (<= 6; a constant once inlined) rows x the 16 columns of a half panel
@@ -255,7 +263,7 @@ AVX2 static inline __attribute__((always_inline)) void row_panels_avx2(int np, f
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++)
         if (v < 4 * np)
-            c[v] = b ? _mm256_maskload_ps(b + 8 * v, lanes_below(nc - 8 * v)) : _mm256_setzero_ps();
+            c[v] = b ? load8(b + 8 * v, nc - 8 * v) : _mm256_setzero_ps();
     for (int kk = 0; kk < k; kk++) {
         __m256 a = _mm256_broadcast_ss(x + kk);
 #pragma GCC unroll 8
@@ -267,7 +275,7 @@ AVX2 static inline __attribute__((always_inline)) void row_panels_avx2(int np, f
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++)
         if (v < 4 * np)
-            _mm256_maskstore_ps(y + 8 * v, lanes_below(nc - 8 * v), c[v]);
+            store8(y + 8 * v, c[v], nc - 8 * v);
 }
 
 AVX2 static void row_avx2(float *y, const float *x, int k, const float *packed, int n, const float *b)
