@@ -1,6 +1,7 @@
 #!/bin/sh
-# The portable path (OpenBLAS, no AVX-512 kernels, no int8 screen), as on a
-# CPU without AVX-512: the parity and search suites again with it forced.
+# The portable path (OpenBLAS, no packed AVX-512 or AVX2 kernels, no int8
+# screen), as on a CPU without AVX2: the parity and search suites again with
+# it forced.
 set -e
 B=${NMT_BUILDDIR:-.}
 NMTD_KERNELS=generic "$B/tests/unit/check_search"
