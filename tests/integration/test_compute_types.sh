@@ -67,11 +67,16 @@ for ct in int8 bfloat16; do
 done
 start_tracked f32 --model "$DEMO" --access-log no || exit 1
 f32_bytes=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
-expect "compute_type auto is float32" 200 '.model.compute_type == "float32"' /v1/model
+expect "compute_type auto is float32, on the packed kernel where the CPU has one" 200 \
+    '.model.compute_type == "float32" and (.model.kernel | test("^(avx512-packed|avx2-packed|openblas)$"))' /v1/model
 check "int8 weights take less than a third of float32's (${bytes[int8]} vs $f32_bytes bytes)" \
     '[ $((bytes[int8] * 3)) -lt "$f32_bytes" ]'
 check "bfloat16 weights take less than 55% of float32's (${bytes[bfloat16]} vs $f32_bytes bytes)" \
     '[ $((bytes[bfloat16] * 100)) -lt $((f32_bytes * 55)) ]'
+kill -TERM "$PID"
+wait "$PID"
+NMTD_KERNELS=generic start_tracked generic --model "$DEMO" --access-log no || exit 1
+expect "NMTD_KERNELS=generic: float32 on OpenBLAS" 200 '.model.kernel == "openblas"' /v1/model
 kill -TERM "$PID"
 wait "$PID"
 "$NMTD" --model "$DEMO" --compute-type int4 --port 0 2> "$TMP/bad.log"
