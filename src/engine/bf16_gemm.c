@@ -181,7 +181,7 @@ AVX2 INLINE void row_4panels(float *y, const float *x, int k, int k0, int kc, co
 
 /* Rows at most ROW_CHUNK at a time (their activations stay in L2 while
  * the panels stream past: the encoder's hundreds of rows); per panel, per
- * k block, strips of 6 rows and one strip of the rest. */
+ * k block, strips of at most 6 rows. */
 enum { ROW_CHUNK = 96 };
 
 AVX2 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
@@ -212,17 +212,20 @@ AVX2 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_
                 int kc = k - k0 < KC ? k - k0 : KC, add = k0 > 0;
                 const float *bias = k0 + kc == k && b ? b + col : NULL;
                 const uint16_t *w = panel_at(m, p) + (size_t)k0 * PANEL;
-                int i = i0;
+                /* strips as even as can be (32 rows: 6 6 5 5 5 5, not 6 x 5 + 2: a
+                 * strip of 2 keeps too few sums in flight to hide the FMA latency) */
+                int chunk = i1 - i0, strips = (chunk + 5) / 6;
 #define STRIP(R) strip(R, y + (size_t)i * n + col, n, x + (size_t)i * k + k0, k, kc, w, nc, add, bias)
-                for (; i + 6 <= i1; i += 6)
-                    STRIP(6);
-                switch (i1 - i) {
-                case 5: STRIP(5); break;
-                case 4: STRIP(4); break;
-                case 3: STRIP(3); break;
-                case 2: STRIP(2); break;
-                case 1: STRIP(1); break;
-                default: break;
+                for (int s = 0, i = i0, h; s < strips; s++, i += h) {
+                    h = chunk / strips + (s < chunk % strips);
+                    switch (h) {
+                    case 6: STRIP(6); break;
+                    case 5: STRIP(5); break;
+                    case 4: STRIP(4); break;
+                    case 3: STRIP(3); break;
+                    case 2: STRIP(2); break;
+                    default: STRIP(1); break;
+                    }
                 }
 #undef STRIP
             }

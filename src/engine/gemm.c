@@ -5,9 +5,9 @@
  * L2), accumulate 8 x 32 outputs in 16 zmm registers: per k, 2 panel loads,
  * 8 broadcasts, 16 FMAs.  Rows left over (m % 8) run one at a time through a
  * 1 x 32 kernel that sums in exactly the same order.
- * The AVX2 kernel reads the same layout half a panel at a time: 6 rows x 16
- * columns in 12 ymm registers (per k, 2 loads, 6 broadcasts, 12 FMAs), the
- * rows left over in one narrower tile.  Each output is the same chain of
+ * The AVX2 kernel reads the same layout half a panel at a time: tiles of up
+ * to 6 rows x 16 columns in 12 ymm registers (per k, 2 loads, 6 broadcasts,
+ * 12 FMAs), the rows split into tiles as even as can be.  Each output is the same chain of
  * fused multiply-adds from the bias, k in order, in both kernels: they give
  * the same bits, whatever the rows around it. */
 #include "gemm.h"
@@ -187,8 +187,8 @@ AVX2 static inline __m256 load8(const float *y, int nc)
     if (nc >= 8)
         return _mm256_loadu_ps(y);
     float part[8] = {0};
-    if (nc > 0)
-        memcpy(part, y, (size_t)nc * sizeof *part);
+    for (int c = 0; c < nc && c < 8; c++)
+        part[c] = y[c];
     return _mm256_loadu_ps(part);
 }
 
@@ -199,7 +199,8 @@ AVX2 static inline void store8(float *y, __m256 v, int nc)
     } else if (nc > 0) {
         float part[8];
         _mm256_storeu_ps(part, v);
-        memcpy(y, part, (size_t)nc * sizeof *part);
+        for (int c = 0; c < nc && c < 8; c++)
+            y[c] = part[c];
     }
 }
 
@@ -303,17 +304,21 @@ AVX2 static void rows_by_panels_avx2(float *y, const float *x, int r0, int r1, i
                 break;
             const float *half = packed + (size_t)p * NR * k + h, *bias = b ? b + col : NULL;
             for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
-                int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0, r = r0;
+                int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0;
+                /* tiles as even as can be (32 rows: 6 6 5 5 5 5, not 6 x 5 + 2: a
+                 * tile of 2 rows keeps too few sums in flight to hide the FMA latency) */
+                int rows = r1 - r0, tiles = (rows + AVX2_MR - 1) / AVX2_MR;
 #define TILE(R) tile_avx2(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, half, k0, k1, bias, nc, first)
-                for (; r + AVX2_MR <= r1; r += AVX2_MR)
-                    TILE(6);
-                switch (r1 - r) {
-                case 5: TILE(5); break;
-                case 4: TILE(4); break;
-                case 3: TILE(3); break;
-                case 2: TILE(2); break;
-                case 1: TILE(1); break;
-                default: break;
+                for (int s = 0, r = r0, height; s < tiles; s++, r += height) {
+                    height = rows / tiles + (s < rows % tiles);
+                    switch (height) {
+                    case 6: TILE(6); break;
+                    case 5: TILE(5); break;
+                    case 4: TILE(4); break;
+                    case 3: TILE(3); break;
+                    case 2: TILE(2); break;
+                    default: TILE(1); break;
+                    }
                 }
 #undef TILE
                 if (k == 0)

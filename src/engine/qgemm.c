@@ -328,7 +328,7 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
 
 /* Rows at most ROW_CHUNK at a time (their activations stay in L2 while the
  * panels stream past: the encoder's hundreds of rows); per panel, strips
- * of STRIP_ROWS rows and one strip of the rest.  A single row: four panels at a
+ * of at most STRIP_ROWS rows.  A single row: four panels at a
  * time. */
 enum { ROW_CHUNK = 96 };
 
@@ -351,15 +351,18 @@ AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m
     for (int i0 = 0; i0 < m; i0 += ROW_CHUNK) {
         int i1 = i0 + ROW_CHUNK < m ? i0 + ROW_CHUNK : m;
         for (int p = 0; p < np; p++) {
-            int i = i0;
-            for (; i + STRIP_ROWS <= i1; i += STRIP_ROWS)
-                strip(STRIP_ROWS, y, xq, sx, q, b, i, p);
-            switch (i1 - i) {
-            case 4: strip(4, y, xq, sx, q, b, i, p); break;
-            case 3: strip(3, y, xq, sx, q, b, i, p); break;
-            case 2: strip(2, y, xq, sx, q, b, i, p); break;
-            case 1: strip(1, y, xq, sx, q, b, i, p); break;
-            default: break;
+            /* strips as even as can be (32 rows: 5 5 5 5 4 4 4, not 6 x 5 + 2: a
+             * strip of 2 keeps too few sums in flight to hide the latency) */
+            int rows = i1 - i0, strips = (rows + STRIP_ROWS - 1) / STRIP_ROWS;
+            for (int s = 0, i = i0, h; s < strips; s++, i += h) {
+                h = rows / strips + (s < rows % strips);
+                switch (h) {
+                case 5: strip(5, y, xq, sx, q, b, i, p); break;
+                case 4: strip(4, y, xq, sx, q, b, i, p); break;
+                case 3: strip(3, y, xq, sx, q, b, i, p); break;
+                case 2: strip(2, y, xq, sx, q, b, i, p); break;
+                default: strip(1, y, xq, sx, q, b, i, p); break;
+                }
             }
         }
     }
