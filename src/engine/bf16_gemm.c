@@ -255,6 +255,11 @@ static bf16_kernel chosen(void)
 
 const char *nmt_bf16_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" : "generic"; }
 
+nmt_bf16_matrix nmt_bf16_columns(const nmt_bf16_matrix *m, int j0, int nc)
+{
+    return (nmt_bf16_matrix){.panels = m->panels + (size_t)(j0 / PANEL) * m->k * PANEL, .n = nc, .k = m->k};
+}
+
 void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
     if (rows > 0)

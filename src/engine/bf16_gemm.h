@@ -50,6 +50,10 @@ void nmt_bf16_free(nmt_bf16_matrix *m);
 /* Bytes of an n x k matrix once packed (columns padded to whole panels). */
 size_t nmt_bf16_bytes_for(int n, int k);
 
+/* Columns j0 .. j0+nc-1 of m as a matrix of its own, sharing m's memory
+ * (j0 a multiple of NMT_BF16_PANEL, j0 + nc <= m->n). */
+nmt_bf16_matrix nmt_bf16_columns(const nmt_bf16_matrix *m, int j0, int nc);
+
 /* W[j][t] as stored (for tests and row lookups). */
 float nmt_bf16_weight(const nmt_bf16_matrix *m, int j, int t);
 

@@ -37,6 +37,11 @@ void nmt_gemm_pack(float *dst, const float *w, int n, int k)
     }
 }
 
+const float *nmt_gemm_packed_columns(const float *packed, int k, int j0)
+{
+    return packed + (size_t)(j0 / NMT_GEMM_PANEL) * NMT_GEMM_PANEL * k;
+}
+
 void nmt_gemm_packed_row(float *dst, const float *packed, int k, int row)
 {
     const float *p = packed + (size_t)(row / NR) * NR * k + row % NR;

@@ -37,6 +37,10 @@ void nmt_gemm_pack(float *dst, const float *w, int n, int k);
 /* dst[k] = row `row` of the W[n][k] that nmt_gemm_pack packed into packed. */
 void nmt_gemm_packed_row(float *dst, const float *packed, int k, int row);
 
+/* Columns j0 .. of a matrix nmt_gemm_pack packed (j0 a multiple of
+ * NMT_GEMM_PANEL): a packed matrix of its own, within packed. */
+const float *nmt_gemm_packed_columns(const float *packed, int k, int j0);
+
 /* y[m][n] = b[n] + sum_k x[m][k] * W[n][k], W packed by nmt_gemm_pack
  * (b may be NULL). */
 void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed, int n, const float *b);

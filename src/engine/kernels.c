@@ -45,6 +45,34 @@ void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_line
     }
 }
 
+_Static_assert(NMT_LINEAR_BLOCK_ALIGN % NMT_GEMM_PANEL == 0 && NMT_LINEAR_BLOCK_ALIGN % NMT_Q8_PANEL == 0 &&
+                   NMT_LINEAR_BLOCK_ALIGN % NMT_BF16_PANEL == 0,
+               "a block of columns is whole panels of every kernel");
+
+void nmt_linear_blocks(float *buf, const float *x, int n, int in, int out, const nmt_linear_w *lw, int block,
+                       nmt_column_sink sink, void *ctx)
+{
+    if (lw->q8) {
+        nmt_q8_linear_blocks(buf, x, n, lw->q8, lw->b, block, sink, ctx);
+        return;
+    }
+    for (int j0 = 0; j0 < out; j0 += block) {
+        int nc = out - j0 < block ? out - j0 : block;
+        nmt_bf16_matrix bf16;
+        nmt_linear_w cols = {.b = lw->b ? lw->b + j0 : NULL};
+        if (lw->bf16) {
+            bf16 = nmt_bf16_columns(lw->bf16, j0, nc);
+            cols.bf16 = &bf16;
+        } else if (lw->packed) {
+            cols.packed = nmt_gemm_packed_columns(lw->packed, in, j0);
+        } else {
+            cols.w = lw->w + (size_t)j0 * in;
+        }
+        nmt_linear(buf, x, n, in, nc, &cols);
+        sink(ctx, buf, n, j0, nc);
+    }
+}
+
 void nmt_linear_shared(float *const *ys, const float *x, int n, int in, int out, const nmt_linear_w *const *lws,
                        int count)
 {

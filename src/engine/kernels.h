@@ -29,6 +29,16 @@ typedef enum nmt_activation { NMT_ACT_SWISH, NMT_ACT_RELU, NMT_ACT_GELU, NMT_ACT
  * it is packed, else OpenBLAS. */
 void nmt_linear(float *y, const float *x, int n, int in, int out, const nmt_linear_w *lw);
 
+/* nmt_linear's product handed to sink block columns at a time, through
+ * buf[n][block] (block a multiple of NMT_LINEAR_BLOCK_ALIGN): each block is
+ * consumed while it is still in cache, and the whole [n][out] is never
+ * written (for the output layer: 58k logits per row).  The values equal
+ * nmt_linear's bit for bit, except on the OpenBLAS path (no packed kernel),
+ * whose narrower products may round differently; int8 quantizes x once. */
+#define NMT_LINEAR_BLOCK_ALIGN 64
+void nmt_linear_blocks(float *buf, const float *x, int n, int in, int out, const nmt_linear_w *lw, int block,
+                       nmt_column_sink sink, void *ctx);
+
 /* ys[i][n][out] = x . W_i^T + b_i for count layers (at most
  * NMT_LINEAR_SHARED_MAX) that read the same x: int8 layers quantize x once
  * for all of them.  Equal to count nmt_linear calls. */

@@ -4,13 +4,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Columns per block of logits for n rows: n x block floats, about 128 KB,
+ * stay in L2 between the product that writes them and the argmax that
+ * reads them. */
+static int block_columns(int n)
+{
+    int block = 32768 / (n > 0 ? n : 1) / NMT_LINEAR_BLOCK_ALIGN * NMT_LINEAR_BLOCK_ALIGN;
+    return block < 256 ? 256 : block;
+}
+
+/* Floats of logits scratch for up to max_rows rows. */
+static size_t logits_floats(const nmt_output_layer *o, size_t max_rows)
+{
+    size_t all = max_rows * (size_t)o->vocab;
+    if (o->screen)
+        return all;
+    /* the largest n x block_columns(n) for n <= max_rows: 32768, or 256 a row */
+    size_t most = max_rows * 256 > 32768 ? max_rows * 256 : 32768;
+    return most < all ? most : all;
+}
+
 nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *o, int max_rows, nmt_err *err)
 {
     memset(s, 0, sizeof *s);
     size_t R = (size_t)(max_rows > 0 ? max_rows : 1), V = (size_t)o->vocab, d = (size_t)o->d;
     s->max_rows = (int)R;
-    s->logits = malloc(R * V * sizeof(float)); /* large: pages are touched only as far as a batch needs */
-    s->bytes = R * V * sizeof(float);
+    size_t floats = logits_floats(o, R);
+    s->logits = malloc(floats * sizeof(float)); /* with the screen, large: pages are touched only as far as a batch needs */
+    s->best = malloc(R * sizeof(float));
+    s->bytes = (floats + R) * sizeof(float);
     if (o->screen) {
         s->xq = malloc(R * (d + 3));
         s->xmax = malloc(R * sizeof(float));
@@ -23,7 +45,7 @@ nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output layer's scratch");
         }
     }
-    if (!s->logits) {
+    if (!s->logits || !s->best) {
         nmt_output_scratch_free(s);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for %zu x %zu logits", R, V);
     }
@@ -35,12 +57,36 @@ void nmt_output_scratch_free(nmt_output_scratch *s)
     if (!s)
         return;
     free(s->logits);
+    free(s->best);
     free(s->xq);
     free(s->xmax);
     free(s->cand);
     free(s->bounds);
     free(s->rows);
     memset(s, 0, sizeof *s);
+}
+
+/* The running choice of each row while the blocks of logits go past. */
+typedef struct block_choice {
+    int *out;    /* [n] the best column so far, -1 before any */
+    float *best; /* [n] its logit */
+    int ban_a, ban_b;
+} block_choice;
+
+/* Each row's argmax within the block, kept when strictly better than the
+ * blocks before it: over all blocks, the first index of the largest
+ * unbanned logit, as nmt_argmax over the whole row. */
+static void choose_in_block(void *ctx, const float *y, int m, int j0, int nc)
+{
+    block_choice *c = ctx;
+    for (int r = 0; r < m; r++) {
+        const float *row = y + (size_t)r * nc;
+        int a = nmt_argmax(row, nc, c->ban_a < 0 ? -1 : c->ban_a - j0, c->ban_b < 0 ? -1 : c->ban_b - j0);
+        if (a >= 0 && (c->out[r] < 0 || row[a] > c->best[r])) {
+            c->out[r] = j0 + a;
+            c->best[r] = row[a];
+        }
+    }
 }
 
 void nmt_output_choose(const nmt_output_layer *o, const float *x, int n, int ban_a, int ban_b, nmt_output_scratch *s,
@@ -53,7 +99,8 @@ void nmt_output_choose(const nmt_output_layer *o, const float *x, int n, int ban
         nmt_logits_choose(o->screen, o->w, o->bias, x, n, ban_a, ban_b, &sc, out, NULL);
         return;
     }
-    nmt_linear(s->logits, x, n, o->d, o->vocab, &o->full);
     for (int r = 0; r < n; r++)
-        out[r] = nmt_argmax(s->logits + (size_t)r * o->vocab, o->vocab, ban_a, ban_b);
+        out[r] = -1;
+    block_choice choice = {.out = out, .best = s->best, .ban_a = ban_a, .ban_b = ban_b};
+    nmt_linear_blocks(s->logits, x, n, o->d, o->vocab, &o->full, block_columns(n), choose_in_block, &choice);
 }

@@ -4,7 +4,8 @@
  * W is the shared embedding when the model ties them (Marian does), else
  * lm_head.  Two ways to the same choice: with AVX-512 VNNI the int8 screen
  * (logits.h) then exact fp32 logits of the few candidates it keeps; without
- * it the full fp32 product (packed kernel or OpenBLAS) and an argmax.
+ * it the full product (in the model's compute type), a block of columns at
+ * a time, each block's argmax taken while the block is still in cache.
  * Immutable after loading; thread-safe with one scratch per thread. */
 #ifndef NMT_OUTPUT_LAYER_H
 #define NMT_OUTPUT_LAYER_H
@@ -29,7 +30,8 @@ typedef struct nmt_output_layer {
 /* One thread's scratch for nmt_output_choose, for up to max_rows rows. */
 typedef struct nmt_output_scratch {
     int max_rows;
-    float *logits;  /* [max_rows][vocab]: full logits, or screen values */
+    float *logits;  /* screen values [max_rows][vocab], or one block of logits */
+    float *best;    /* [max_rows] the best logit so far of each row (blocks) */
     uint8_t *xq;    /* [max_rows][d + 3] quantized rows (screen) */
     float *xmax;    /* [max_rows] max |x| of each row (screen) */
     int *cand;      /* [vocab] candidate tokens of one row (screen) */

@@ -409,23 +409,56 @@ static void unquantized(float *y, const float *x, int m, const nmt_q8_matrix *q,
         }
 }
 
+/* The rows of x quantized into s (x[m][k] -> s->xq[m][kp], scales s->sx). */
+static void quantize_rows(quantize_fn quantize, scratch *s, const float *x, int m, int k, int kp)
+{
+    for (int i = 0; i < m; i++)
+        s->sx[i] = quantize(x + (size_t)i * k, k, kp, s->xq + (size_t)i * kp, 1);
+}
+
 /* x quantized once, then each of the count products (same k). */
 static void run(q8_kernel kernel, quantize_fn quantize, float *const *ys, const float *x, int m,
                 const nmt_q8_matrix *const *qs, const float *const *bs, int count)
 {
     if (m <= 0 || count <= 0)
         return;
-    int k = qs[0]->k, kp = qs[0]->kp;
-    scratch *s = thread_scratch(m, kp);
+    scratch *s = thread_scratch(m, qs[0]->kp);
     if (!s) {
         for (int c = 0; c < count; c++)
             unquantized(ys[c], x, m, qs[c], bs[c]);
         return;
     }
-    for (int i = 0; i < m; i++)
-        s->sx[i] = quantize(x + (size_t)i * k, k, kp, s->xq + (size_t)i * kp, 1);
+    quantize_rows(quantize, s, x, m, qs[0]->k, qs[0]->kp);
     for (int c = 0; c < count; c++)
         kernel(ys[c], s->xq, s->sx, m, qs[c], bs[c]);
+}
+
+nmt_q8_matrix nmt_q8_columns(const nmt_q8_matrix *q, int j0, int nc)
+{
+    nmt_q8_matrix v = *q;
+    v.w = q->w + (size_t)(j0 / PANEL) * PANEL * q->kp;
+    v.scale = q->scale + j0;
+    v.n = nc;
+    return v;
+}
+
+void nmt_q8_linear_blocks(float *buf, const float *x, int m, const nmt_q8_matrix *q, const float *b, int block,
+                          nmt_column_sink sink, void *ctx)
+{
+    if (m <= 0)
+        return;
+    scratch *s = thread_scratch(m, q->kp);
+    if (s)
+        quantize_rows(chosen_quantize(), s, x, m, q->k, q->kp);
+    for (int j0 = 0; j0 < q->n; j0 += block) {
+        int nc = q->n - j0 < block ? q->n - j0 : block;
+        nmt_q8_matrix v = nmt_q8_columns(q, j0, nc);
+        if (s)
+            chosen()(buf, s->xq, s->sx, m, &v, b ? b + j0 : NULL);
+        else
+            unquantized(buf, x, m, &v, b ? b + j0 : NULL);
+        sink(ctx, buf, m, j0, nc);
+    }
 }
 
 void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)

@@ -62,6 +62,22 @@ void nmt_q8_linear(float *y, const float *x, int m, const nmt_q8_matrix *q, cons
 void nmt_q8_linear_shared(float *const *ys, const float *x, int m, const nmt_q8_matrix *const *qs,
                           const float *const *bs, int count);
 
+/* A consumer of a product one block of columns at a time: y[m][nc] holds
+ * columns j0 .. j0+nc-1 of the product's m rows. */
+typedef void (*nmt_column_sink)(void *ctx, const float *y, int m, int j0, int nc);
+
+/* nmt_q8_linear's product handed to sink block columns at a time (block a
+ * multiple of NMT_Q8_PANEL) through buf[m][block]: x is quantized once,
+ * and each block is consumed while it is still in cache (the 58k logits
+ * of a decode step would otherwise go out to memory and back).  The
+ * values equal nmt_q8_linear's. */
+void nmt_q8_linear_blocks(float *buf, const float *x, int m, const nmt_q8_matrix *q, const float *b, int block,
+                          nmt_column_sink sink, void *ctx);
+
+/* Columns j0 .. j0+nc-1 of q as a matrix of its own, sharing q's memory
+ * (j0 a multiple of NMT_Q8_PANEL, j0 + nc <= q->n). */
+nmt_q8_matrix nmt_q8_columns(const nmt_q8_matrix *q, int j0, int nc);
+
 /* The same with the portable kernel, whatever the CPU (for tests). */
 void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
 

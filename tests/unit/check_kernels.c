@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "gemm.h"
 #include "kernels.h"
 #include "testutil.h"
 
@@ -82,6 +83,78 @@ START_TEST(test_linear_shared_equals_separate)
         free(separate[l]);
     }
     free(x);
+}
+END_TEST
+
+/* Where a sink copies the blocks back into one [n][out] matrix, and what it
+ * checks on the way: blocks in column order, each whole panels wide. */
+typedef struct gathered {
+    float *y;
+    int n, out, block, next_j0, calls;
+} gathered;
+
+static void gather(void *ctx, const float *y, int m, int j0, int nc)
+{
+    gathered *g = ctx;
+    ck_assert_int_eq(m, g->n);
+    ck_assert_int_eq(j0, g->next_j0);
+    ck_assert_int_eq(nc, g->out - j0 < g->block ? g->out - j0 : g->block);
+    for (int r = 0; r < m; r++)
+        memcpy(g->y + (size_t)r * g->out + j0, y + (size_t)r * nc, sizeof(float) * nc);
+    g->next_j0 = j0 + nc;
+    g->calls++;
+}
+
+/* nmt_linear_blocks hands over nmt_linear's values for every form of
+ * weights, one row and several, blocks that do and do not divide the
+ * columns: bit for bit from our kernels (packed, int8, bfloat16), within
+ * rounding from OpenBLAS (whose split of a narrower product may sum in
+ * another order). */
+START_TEST(test_linear_blocks_equal_linear)
+{
+    enum { IN = 40, OUT = 300 };
+    static const int rows[] = {1, 7, 33}, blocks[] = {64, 128, 320};
+    float *w = malloc(sizeof(float) * OUT * IN), b[OUT];
+    float *packed = malloc(sizeof(float) * nmt_gemm_packed_size(OUT, IN));
+    nmt_q8_matrix q;
+    nmt_bf16_matrix bf;
+    nmt_err err;
+    tu_fill(w, (size_t)OUT * IN, &rng_state);
+    tu_fill(b, OUT, &rng_state);
+    nmt_gemm_pack(packed, w, OUT, IN);
+    ck_assert_int_eq(nmt_q8_quantize(&q, w, OUT, IN, &err), NMT_OK);
+    ck_assert_int_eq(nmt_bf16_pack(&bf, w, OUT, IN, &err), NMT_OK);
+    nmt_linear_w forms[4] = {{.w = w, .b = b}, {.b = b, .packed = packed}, {.b = b, .q8 = &q}, {.b = b, .bf16 = &bf}};
+    int n_forms = nmt_gemm_packed_available() ? 4 : 3;
+    if (n_forms == 3)
+        forms[1] = forms[3];
+    for (int f = 0; f < n_forms; f++)
+        for (size_t c = 0; c < sizeof rows / sizeof rows[0]; c++)
+            for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
+                int n = rows[c], block = blocks[k];
+                float *x = malloc(sizeof(float) * n * IN), *whole = malloc(sizeof(float) * n * OUT),
+                      *buf = malloc(sizeof(float) * n * block);
+                tu_fill(x, (size_t)n * IN, &rng_state);
+                gathered g = {.y = calloc((size_t)n * OUT, sizeof(float)), .n = n, .out = OUT, .block = block};
+                nmt_linear(whole, x, n, IN, OUT, &forms[f]);
+                nmt_linear_blocks(buf, x, n, IN, OUT, &forms[f], block, gather, &g);
+                ck_assert_int_eq(g.next_j0, OUT);
+                ck_assert_int_eq(g.calls, (OUT + block - 1) / block);
+                if (f == 0)
+                    for (size_t i = 0; i < (size_t)n * OUT; i++)
+                        ck_assert_float_eq_tol(g.y[i], whole[i], 1e-5f * (1.0f + fabsf(whole[i])));
+                else
+                    ck_assert_msg(memcmp(whole, g.y, sizeof(float) * n * OUT) == 0, "form %d, %d rows, block %d", f,
+                                  n, block);
+                free(x);
+                free(whole);
+                free(buf);
+                free(g.y);
+            }
+    nmt_q8_free(&q);
+    nmt_bf16_free(&bf);
+    free(packed);
+    free(w);
 }
 END_TEST
 
@@ -196,6 +269,7 @@ static Suite *kernels_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_linear_matches_naive);
     tcase_add_test(tc, test_linear_shared_equals_separate);
+    tcase_add_test(tc, test_linear_blocks_equal_linear);
     tcase_add_test(tc, test_add_layer_norm_matches_naive);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_activations);
