@@ -31,50 +31,56 @@ static double now(void)
 /* The ceiling of each path on this core: independent chains of the
  * instructions its inner loop is made of, nothing else (12 chains hide the
  * latency).  int8 (AVX2): VPMADDWD + VPADDD, 16 multiply-adds per pair;
- * fp32: VFMADD, 8 multiply-adds. */
-#define TWELVE(op) op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7) op(8) op(9) op(10) op(11)
+ * fp32: VFMADD, 8 multiply-adds.
+ * 1000 rounds of twelve steps, written out in assembly so that the
+ * compiler can neither drop nor merge nor spill them; STEP(c) is the step
+ * of accumulator %%ymm<c>, with the operands in ymm12 and ymm13. */
+#define ROUNDS(STEP)                                                                                                   \
+    do {                                                                                                               \
+        long rounds = 1000;                                                                                            \
+        __asm__ volatile("vpcmpeqd %%ymm12, %%ymm12, %%ymm12\n\t"                                                      \
+                         "vpcmpeqd %%ymm13, %%ymm13, %%ymm13\n\t"                                                      \
+                         "vpxor %%ymm0, %%ymm0, %%ymm0\n\tvpxor %%ymm1, %%ymm1, %%ymm1\n\t"                          \
+                         "vpxor %%ymm2, %%ymm2, %%ymm2\n\tvpxor %%ymm3, %%ymm3, %%ymm3\n\t"                          \
+                         "vpxor %%ymm4, %%ymm4, %%ymm4\n\tvpxor %%ymm5, %%ymm5, %%ymm5\n\t"                          \
+                         "vpxor %%ymm6, %%ymm6, %%ymm6\n\tvpxor %%ymm7, %%ymm7, %%ymm7\n\t"                          \
+                         "vpxor %%ymm8, %%ymm8, %%ymm8\n\tvpxor %%ymm9, %%ymm9, %%ymm9\n\t"                          \
+                         "vpxor %%ymm10, %%ymm10, %%ymm10\n\tvpxor %%ymm11, %%ymm11, %%ymm11\n\t"                    \
+                         "1:\n\t" STEP("0") STEP("1") STEP("2") STEP("3") STEP("4") STEP("5") STEP("6") STEP("7")      \
+                             STEP("8") STEP("9") STEP("10") STEP("11") "dec %0\n\tjnz 1b\n\tvzeroupper"                \
+                         : "+r"(rounds)                                                                                \
+                         :                                                                                             \
+                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",    \
+                           "xmm11", "xmm12", "xmm13", "xmm14", "cc");                                                  \
+    } while (0)
+
+/* int8 as the kernel does it: a product that does not depend on the
+ * accumulator (VPMADDWD), added to it (VPADDD) */
+#define MADD_STEP(c) "vpmaddwd %%ymm13, %%ymm12, %%ymm14\n\tvpaddd %%ymm14, %%ymm" c ", %%ymm" c "\n\t"
+/* fp32: a fused multiply-add into the accumulator */
+#define FMA_STEP(c) "vfmadd231ps %%ymm13, %%ymm12, %%ymm" c "\n\t"
 
 __attribute__((target("avx2"))) static double peak_int8_avx2(double budget)
 {
-    __m256i a[12], w = _mm256_set1_epi16(1), one = _mm256_set1_epi32(1);
-    for (int c = 0; c < 12; c++)
-        a[c] = _mm256_set1_epi32(c);
     long iters = 0;
     double t0 = now(), t;
     do {
-        for (int r = 0; r < 1000; r++) {
-#define STEP(c) a[c] = _mm256_add_epi32(_mm256_madd_epi16(a[c], w), one);
-            TWELVE(STEP)
-#undef STEP
-        }
+        ROUNDS(MADD_STEP);
         iters += 1000;
         t = now() - t0;
     } while (t < budget);
-    volatile int sink = _mm256_extract_epi32(a[0], 0) + _mm256_extract_epi32(a[11], 0);
-    (void)sink;
     return 2.0 * 16 * 12 * (double)iters / t / 1e9;
 }
 
 __attribute__((target("avx2,fma"))) static double peak_fma(double budget)
 {
-    __m256 a[12], w = _mm256_set1_ps(0.999f), x = _mm256_set1_ps(1e-3f);
-    for (int c = 0; c < 12; c++)
-        a[c] = _mm256_set1_ps((float)c);
     long iters = 0;
     double t0 = now(), t;
     do {
-        for (int r = 0; r < 1000; r++) {
-#define STEP(c) a[c] = _mm256_fmadd_ps(a[c], w, x);
-            TWELVE(STEP)
-#undef STEP
-        }
+        ROUNDS(FMA_STEP);
         iters += 1000;
         t = now() - t0;
     } while (t < budget);
-    float lanes[8];
-    _mm256_storeu_ps(lanes, _mm256_add_ps(a[0], a[11]));
-    volatile float sink = lanes[0];
-    (void)sink;
     return 2.0 * 8 * 12 * (double)iters / t / 1e9;
 }
 #endif
