@@ -1,5 +1,7 @@
-/* kernels.c: numeric kernels (see kernels.h).  GEMMs go through OpenBLAS;
- * the rest are plain loops written so that the compiler vectorises them. */
+/* kernels.c: numeric kernels (see kernels.h).  Linear layers go to the
+ * product of their weights' form (int8, bfloat16, packed fp32) or else to
+ * OpenBLAS; the rest are plain loops written so that the compiler
+ * vectorises them. */
 #include "kernels.h"
 
 #include <cblas.h>

@@ -4,23 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns per block of logits for n rows: n x block floats, about 128 KB,
- * stay in L2 between the product that writes them and the argmax that
- * reads them. */
+/* A block of logits: n rows x block columns, about BLOCK_FLOATS floats
+ * (128 KB), stays in L2 between the product that writes it and the argmax
+ * that reads it; never narrower than MIN_BLOCK_COLUMNS. */
+enum { BLOCK_FLOATS = 32768, MIN_BLOCK_COLUMNS = 256 };
+
+/* Columns per block of logits for n rows. */
 static int block_columns(int n)
 {
-    int block = 32768 / (n > 0 ? n : 1) / NMT_LINEAR_BLOCK_ALIGN * NMT_LINEAR_BLOCK_ALIGN;
-    return block < 256 ? 256 : block;
+    int block = BLOCK_FLOATS / (n > 0 ? n : 1) / NMT_LINEAR_BLOCK_ALIGN * NMT_LINEAR_BLOCK_ALIGN;
+    return block < MIN_BLOCK_COLUMNS ? MIN_BLOCK_COLUMNS : block;
 }
 
-/* Floats of logits scratch for up to max_rows rows. */
+/* Floats of logits scratch for up to max_rows rows: with the screen a whole
+ * row each, else the largest block, n x block_columns(n) for n <= max_rows. */
 static size_t logits_floats(const nmt_output_layer *o, size_t max_rows)
 {
     size_t all = max_rows * (size_t)o->vocab;
     if (o->screen)
         return all;
-    /* the largest n x block_columns(n) for n <= max_rows: 32768, or 256 a row */
-    size_t most = max_rows * 256 > 32768 ? max_rows * 256 : 32768;
+    size_t widest = max_rows * MIN_BLOCK_COLUMNS, most = widest > BLOCK_FLOATS ? widest : BLOCK_FLOATS;
     return most < all ? most : all;
 }
 
