@@ -1,6 +1,6 @@
-/* qgemm.c: int8 weights quantized per row and stored in panels,
- * activations per row, int32 sums; a portable kernel and an AVX2 one (see
- * qgemm.h). */
+/* qgemm.c: int8 weights quantized per row to +-63 and stored in panels,
+ * activations per row to +-127 and offset to unsigned bytes, int32 sums; a
+ * portable kernel and an AVX2 one (see qgemm.h). */
 #include "qgemm.h"
 
 #include <math.h>
@@ -10,6 +10,16 @@
 
 #define KP_ALIGN 16
 #define PANEL NMT_Q8_PANEL
+#define QUAD 4 /* k values of one column side by side */
+
+/* The quantization levels: weights in [-63, 63], activations in [-127, 127]
+ * stored as the unsigned byte value + 128.  Two products of an unsigned
+ * activation byte and a weight sum to at most 255 * 63 * 2 = 32130, inside
+ * int16, so VPMADDUBSW never saturates and every kernel's int32 sums are
+ * exact.  (Weights, not activations, give up the bit: their rows are
+ * smooth, activations have outliers; on the demo model's held-out sets
+ * both kept the bars, the weights' choice changed fewer sentences.) */
+enum { WEIGHT_LEVELS = 63, ACTIVATION_LEVELS = 127, ACTIVATION_OFFSET = 128 };
 
 /* Row length k padded to whole 16-byte steps of the kernels. */
 static int padded(int k) { return (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN; }
@@ -19,13 +29,14 @@ static int panels_for(int n) { return (n + PANEL - 1) / PANEL; }
 /* Where W[j][t] lies in q->w. */
 static size_t weight_at(const nmt_q8_matrix *q, int j, int t)
 {
-    return (((size_t)(j / PANEL) * (q->kp / 2) + (size_t)(t / 2)) * PANEL + (size_t)(j % PANEL)) * 2 + (size_t)(t % 2);
+    return (((size_t)(j / PANEL) * (q->kp / QUAD) + (size_t)(t / QUAD)) * PANEL + (size_t)(j % PANEL)) * QUAD +
+           (size_t)(t % QUAD);
 }
 
 /* ---- per-thread scratch --------------------------------------------- */
 
 typedef struct scratch {
-    int16_t *xq; /* [m][kp] quantized activations */
+    uint8_t *xq; /* [m][kp] quantized activations + ACTIVATION_OFFSET */
     float *sx;   /* [m] their scales */
     size_t cap_xq, cap_sx;
 } scratch;
@@ -67,7 +78,7 @@ static scratch *thread_scratch(int m, int kp)
             return NULL;
         pthread_setspecific(scratch_key, s);
     }
-    int16_t *xq = grow(s->xq, &s->cap_xq, (size_t)m * kp, sizeof *s->xq);
+    uint8_t *xq = grow(s->xq, &s->cap_xq, (size_t)m * kp, sizeof *s->xq);
     if (!xq)
         return NULL;
     s->xq = xq;
@@ -80,13 +91,14 @@ static scratch *thread_scratch(int m, int kp)
 
 /* ---- quantization --------------------------------------------------- */
 
-/* q[0..k) = round(x / scale) with scale = max |x| / 127 (round half to
- * even, as lrintf in the default mode); the rest of kp zeros; int16 when
- * wide, else int8.  Returns scale. */
-typedef float (*quantize_fn)(const float *x, int k, int kp, void *dst, int wide);
+/* dst[0..k) = round(x / scale) + offset with scale = max |x| / levels
+ * (round half to even, as lrintf in the default mode), the rest of kp the
+ * offset alone; bytes modulo 256 (a weight -1 is 255, read back as int8).
+ * Returns scale. */
+typedef float (*quantize_fn)(const float *x, int k, int kp, int levels, int offset, uint8_t *dst);
 static quantize_fn chosen_quantize(void);
 
-static float quantize_generic(const float *x, int k, int kp, void *dst, int wide)
+static float quantize_generic(const float *x, int k, int kp, int levels, int offset, uint8_t *dst)
 {
     float amax = 0.0f;
     for (int t = 0; t < k; t++) {
@@ -94,14 +106,11 @@ static float quantize_generic(const float *x, int k, int kp, void *dst, int wide
         if (a > amax)
             amax = a;
     }
-    float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+    float scale = amax > 0.0f ? amax / (float)levels : 1.0f, inv = 1.0f / scale;
     for (int t = 0; t < kp; t++) {
         long v = t < k ? lrintf(x[t] * inv) : 0;
-        v = v > 127 ? 127 : v < -127 ? -127 : v;
-        if (wide)
-            ((int16_t *)dst)[t] = (int16_t)v;
-        else
-            ((int8_t *)dst)[t] = (int8_t)v;
+        v = v > levels ? levels : v < -levels ? -levels : v;
+        dst[t] = (uint8_t)((v + offset) & 0xff);
     }
     return scale;
 }
@@ -114,7 +123,8 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
     q->kp = padded(k);
     q->w = calloc((size_t)panels_for(n) * PANEL, (size_t)q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
-    if (!q->w || !q->scale) {
+    q->offset_sum = malloc((size_t)n * sizeof *q->offset_sum);
+    if (!q->w || !q->scale || !q->offset_sum) {
         nmt_q8_free(q);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", n, k);
     }
@@ -123,14 +133,19 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
 
 nmt_code nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count, nmt_err *err)
 {
-    int8_t *row = malloc((size_t)q->kp);
+    uint8_t *row = malloc((size_t)q->kp);
     if (!row)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", q->n, q->k);
     for (int r = 0; r < count; r++) {
         int j = j0 + r;
-        q->scale[j] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, row, 0);
-        for (int t = 0; t < q->kp; t++)
-            q->w[weight_at(q, j, t)] = row[t];
+        q->scale[j] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, WEIGHT_LEVELS, 0, row);
+        int32_t sum = 0;
+        for (int t = 0; t < q->kp; t++) {
+            int8_t v = (int8_t)(row[t] < 128 ? row[t] : row[t] - 256);
+            q->w[weight_at(q, j, t)] = v;
+            sum += v;
+        }
+        q->offset_sum[j] = ACTIVATION_OFFSET * sum;
     }
     free(row);
     return NMT_OK;
@@ -148,13 +163,15 @@ void nmt_q8_free(nmt_q8_matrix *q)
 {
     free(q->w);
     free(q->scale);
+    free(q->offset_sum);
     q->w = NULL;
     q->scale = NULL;
+    q->offset_sum = NULL;
 }
 
 size_t nmt_q8_bytes_for(int n, int k)
 {
-    return (size_t)panels_for(n) * PANEL * padded(k) + (size_t)n * sizeof(float);
+    return (size_t)panels_for(n) * PANEL * padded(k) + (size_t)n * (sizeof(float) + sizeof(int32_t));
 }
 
 int8_t nmt_q8_weight(const nmt_q8_matrix *q, int j, int t) { return q->w[weight_at(q, j, t)]; }
@@ -163,20 +180,20 @@ size_t nmt_q8_bytes(const nmt_q8_matrix *q) { return nmt_q8_bytes_for(q->n, q->k
 
 /* ---- kernels -------------------------------------------------------- */
 
-typedef void (*q8_kernel)(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+typedef void (*q8_kernel)(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                           const float *b);
 
-static void kernel_generic(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+static void kernel_generic(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                            const float *b)
 {
     int n = q->n, kp = q->kp;
     for (int i = 0; i < m; i++) {
-        const int16_t *xr = xq + (size_t)i * kp;
+        const uint8_t *xr = xq + (size_t)i * kp;
         for (int j = 0; j < n; j++) {
-            const int8_t *wc = q->w + weight_at(q, j, 0); /* pair u of column j is 2 * PANEL * u further */
+            const int8_t *wc = q->w + weight_at(q, j, 0); /* quad u of column j is QUAD * PANEL * u further */
             int32_t acc = 0;
             for (int t = 0; t < kp; t++)
-                acc += (int32_t)xr[t] * wc[(size_t)(t / 2) * 2 * PANEL + t % 2];
+                acc += ((int32_t)xr[t] - ACTIVATION_OFFSET) * wc[(size_t)(t / QUAD) * QUAD * PANEL + t % QUAD];
             y[(size_t)i * n + j] = (float)acc * (sx[i] * q->scale[j]) + (b ? b[j] : 0.0f);
         }
     }
@@ -189,7 +206,7 @@ static void kernel_generic(float *y, const int16_t *xq, const float *sx, int m, 
 
 /* quantize_generic with 8 lanes: the same max, the same products, the same
  * rounding (_mm256_cvtps_epi32 rounds half to even in the default mode). */
-AVX2 static float quantize_avx2(const float *x, int k, int kp, void *dst, int wide)
+AVX2 static float quantize_avx2(const float *x, int k, int kp, int levels, int offset, uint8_t *dst)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 vmax = _mm256_setzero_ps();
@@ -202,55 +219,52 @@ AVX2 static float quantize_avx2(const float *x, int k, int kp, void *dst, int wi
         amax = lanes[l] > amax ? lanes[l] : amax;
     for (; t < k; t++)
         amax = fabsf(x[t]) > amax ? fabsf(x[t]) : amax;
-    float scale = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+    float scale = amax > 0.0f ? amax / (float)levels : 1.0f, inv = 1.0f / scale;
     const __m256 vinv = _mm256_set1_ps(inv);
-    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
-    int16_t *d16 = dst;
-    int8_t *d8 = dst;
+    const __m256i lo = _mm256_set1_epi32(-levels), hi = _mm256_set1_epi32(levels);
+    const __m128i shift = _mm_set1_epi8((char)(offset & 0xff));
     for (t = 0; t + 8 <= k; t += 8) {
         __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + t), vinv));
         v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
         __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        if (wide)
-            _mm_storeu_si128((__m128i *)(d16 + t), p16);
-        else
-            _mm_storel_epi64((__m128i *)(d8 + t), _mm_packs_epi16(p16, p16));
+        _mm_storel_epi64((__m128i *)(dst + t), _mm_add_epi8(_mm_packs_epi16(p16, p16), shift));
     }
     for (; t < kp; t++) {
         long v = t < k ? lrintf(x[t] * inv) : 0;
-        v = v > 127 ? 127 : v < -127 ? -127 : v;
-        if (wide)
-            d16[t] = (int16_t)v;
-        else
-            d8[t] = (int8_t)v;
+        v = v > levels ? levels : v < -levels ? -levels : v;
+        dst[t] = (uint8_t)((v + offset) & 0xff);
     }
     return scale;
 }
 
-/* A pair step of half a panel: 8 columns x 2 k as 16 int16, each 32-bit
- * lane one column's pair. */
-AVX2 static inline __m256i widen(const int8_t *p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)); }
-
-/* The pair x[t], x[t + 1] in every 32-bit lane. */
-AVX2 static inline __m256i pair(const int16_t *x)
+/* The quad x[t .. t+3] in every 32-bit lane. */
+AVX2 static inline __m256i quad(const uint8_t *x)
 {
     int32_t v;
     memcpy(&v, x, sizeof v);
     return _mm256_set1_epi32(v);
 }
 
-AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w)
+/* acc + the quad products of 8 columns: VPMADDUBSW (unsigned activation
+ * bytes times signed weights, pairs summed in int16: exact, see the
+ * levels) and VPMADDWD by ones (pairs of those summed in int32).  Three
+ * instructions per 32 multiply-adds where widening the weights to int16
+ * for VPMADDWD took four: on a CPU that issues about three vector integer
+ * instructions a cycle, the count is the speed. */
+AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w, __m256i ones)
 {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(x, w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones));
 }
 
-/* y[j] = acc_j * (sx * scale[j]) + b[j] for the nc (<= 8) columns from j0,
- * in the portable kernel's operations. */
+/* y[j] = (acc_j - offset_sum[j]) * (sx * scale[j]) + b[j] for the nc (<= 8)
+ * columns from j0, in the portable kernel's operations. */
 AVX2 static inline void finish8(float *y, __m256i acc, float sx, const nmt_q8_matrix *q, const float *b, int j0,
                                 int nc)
 {
-    if (nc == 8) { /* the same products and sum, 8 at once */
-        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_mul_ps(_mm256_set1_ps(sx), _mm256_loadu_ps(q->scale + j0)));
+    if (nc == 8) { /* the same sums and products, 8 at once */
+        acc = _mm256_sub_epi32(acc, _mm256_loadu_si256((const __m256i *)(q->offset_sum + j0)));
+        __m256 scales = _mm256_mul_ps(_mm256_set1_ps(sx), _mm256_loadu_ps(q->scale + j0));
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scales);
         if (b)
             v = _mm256_add_ps(v, _mm256_loadu_ps(b + j0));
         _mm256_storeu_ps(y, v);
@@ -259,34 +273,34 @@ AVX2 static inline void finish8(float *y, __m256i acc, float sx, const nmt_q8_ma
     int32_t a[8];
     _mm256_storeu_si256((__m256i *)a, acc);
     for (int c = 0; c < nc; c++)
-        y[c] = (float)a[c] * (sx * q->scale[j0 + c]) + (b ? b[j0 + c] : 0.0f);
+        y[c] = (float)(a[c] - q->offset_sum[j0 + c]) * (sx * q->scale[j0 + c]) + (b ? b[j0 + c] : 0.0f);
 }
 
 /* mr (<= STRIP_ROWS; a constant once inlined) rows x one panel: ten int32
- * accumulators, each pair step's 32 weights widened once for all rows,
- * each row's activation pair broadcast.  Five rows, not six: with the two
- * weight registers, the broadcast and VPMADDWD's result, twelve
- * accumulators would need 17 of the 16 ymm registers, and the one kept in
- * memory would chain every step through a store and a load. */
+ * accumulators, each quad step's 64 weights loaded once for all rows, each
+ * row's activation quad broadcast.  Five rows, not six: with the two
+ * weight registers, the ones, the broadcast and a product, twelve
+ * accumulators would need 17 of the 16 ymm registers. */
 enum { STRIP_ROWS = 5 };
-AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, const int16_t *xq, const float *sx,
+AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, const uint8_t *xq, const float *sx,
                                                              const nmt_q8_matrix *q, const float *b, int i, int p)
 {
     int n = q->n, kp = q->kp, j0 = p * PANEL, nc = n - j0 < PANEL ? n - j0 : PANEL;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
-    const int16_t *x = xq + (size_t)i * kp;
+    const uint8_t *x = xq + (size_t)i * kp;
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[STRIP_ROWS][2];
 #pragma GCC unroll 5
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-    for (int t = 0; t < kp; t += 2, w += 2 * PANEL) {
-        __m256i lo = widen(w), hi = widen(w + PANEL);
+    for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
+        __m256i lo = _mm256_loadu_si256((const __m256i *)w), hi = _mm256_loadu_si256((const __m256i *)(w + 32));
 #pragma GCC unroll 5
         for (int r = 0; r < STRIP_ROWS; r++)
             if (r < mr) {
-                __m256i xp = pair(x + (size_t)r * kp + t);
-                acc[r][0] = mac(acc[r][0], xp, lo);
-                acc[r][1] = mac(acc[r][1], xp, hi);
+                __m256i xb = quad(x + (size_t)r * kp + t);
+                acc[r][0] = mac(acc[r][0], xb, lo, ones);
+                acc[r][1] = mac(acc[r][1], xb, hi, ones);
             }
     }
 #pragma GCC unroll 5
@@ -302,24 +316,25 @@ AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, c
 /* One row x np (<= 4; a constant once inlined) panels from p: eight
  * accumulators, enough chains while the weights stream in (a decode step at
  * batch 1 reads each weight once). */
-AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float *y, const int16_t *xq, const float *sx,
+AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float *y, const uint8_t *xq, const float *sx,
                                                                   const nmt_q8_matrix *q, const float *b, int i, int p)
 {
     int n = q->n, kp = q->kp;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
-    const int16_t *x = xq + (size_t)i * kp;
+    const uint8_t *x = xq + (size_t)i * kp;
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256i acc[8];
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++)
         acc[v] = _mm256_setzero_si256();
-    for (int t = 0; t < kp; t += 2) {
-        __m256i xp = pair(x + t);
+    for (int t = 0; t < kp; t += QUAD) {
+        __m256i xb = quad(x + t);
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             if (c < np) {
                 const int8_t *wc = w + (size_t)c * PANEL * kp + (size_t)t * PANEL;
-                acc[2 * c] = mac(acc[2 * c], xp, widen(wc));
-                acc[2 * c + 1] = mac(acc[2 * c + 1], xp, widen(wc + PANEL));
+                acc[2 * c] = mac(acc[2 * c], xb, _mm256_loadu_si256((const __m256i *)wc), ones);
+                acc[2 * c + 1] = mac(acc[2 * c + 1], xb, _mm256_loadu_si256((const __m256i *)(wc + 32)), ones);
             }
     }
 #pragma GCC unroll 4
@@ -339,7 +354,7 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
  * time. */
 enum { ROW_CHUNK = 96 };
 
-AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+AVX2 static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                              const float *b)
 {
     int np = panels_for(q->n);
@@ -377,13 +392,13 @@ AVX2 static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m
 
 static int avx2_available(void) { return __builtin_cpu_supports("avx2"); }
 #else
-static void kernel_avx2(float *y, const int16_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
 {
     kernel_generic(y, xq, sx, m, q, b);
 }
-static float quantize_avx2(const float *x, int k, int kp, void *dst, int wide)
+static float quantize_avx2(const float *x, int k, int kp, int levels, int offset, uint8_t *dst)
 {
-    return quantize_generic(x, k, kp, dst, wide);
+    return quantize_generic(x, k, kp, levels, offset, dst);
 }
 static int avx2_available(void) { return 0; }
 #endif
@@ -420,7 +435,7 @@ static void unquantized(float *y, const float *x, int m, const nmt_q8_matrix *q,
 static void quantize_rows(quantize_fn quantize, scratch *s, const float *x, int m, int k, int kp)
 {
     for (int i = 0; i < m; i++)
-        s->sx[i] = quantize(x + (size_t)i * k, k, kp, s->xq + (size_t)i * kp, 1);
+        s->sx[i] = quantize(x + (size_t)i * k, k, kp, ACTIVATION_LEVELS, ACTIVATION_OFFSET, s->xq + (size_t)i * kp);
 }
 
 /* x quantized once, then each of the count products (same k). */
@@ -445,6 +460,7 @@ nmt_q8_matrix nmt_q8_columns(const nmt_q8_matrix *q, int j0, int nc)
     nmt_q8_matrix v = *q;
     v.w = q->w + (size_t)(j0 / PANEL) * PANEL * q->kp;
     v.scale = q->scale + j0;
+    v.offset_sum = q->offset_sum + j0;
     v.n = nc;
     return v;
 }

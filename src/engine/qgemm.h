@@ -1,16 +1,19 @@
 /* qgemm.h: int8 linear layers (compute_type int8), CTranslate2's
  * int8_float32 scheme: each weight row quantized once at load with its own
- * scale (max |w| / 127), each activation row quantized per call with its
- * own scale, products summed in int32, scaled back to fp32 and the fp32
- * bias added; norms, softmax and attention stay fp32.
+ * scale (max |w| / 63: seven bits, see below), each activation row
+ * quantized per call with its own scale (max |x| / 127), products summed
+ * in int32, scaled back to fp32 and the fp32 bias added; norms, softmax and
+ * attention stay fp32.
  *
- * The weights are stored in panels of 16 output columns, k in pairs, so that
- * a kernel streams one panel while it multiplies several rows of
+ * The weights are stored in panels of 16 output columns, k in quads, so
+ * that a kernel streams one panel while it multiplies several rows of
  * activations with it.  Kernels are chosen at run time from the CPU: AVX2
- * (weights widened to int16, each activation pair broadcast, VPMADDWD into
- * int32: exact, no saturation) where present, else portable C.
- * NMTD_KERNELS=generic forces the portable one.  Both give the same int32
- * sums, so the same output bit for bit.
+ * (activations as unsigned bytes, value + 128, times the signed weights by
+ * VPMADDUBSW, pairs widened by VPMADDWD; the +128 taken off with each
+ * column's precomputed sum) where present, else portable C.  Weights keep
+ * to +-63 so that VPMADDUBSW's int16 pair sums never saturate: every
+ * kernel's int32 sums are exact.  NMTD_KERNELS=generic forces the portable
+ * one.  Both give the same int32 sums, so the same output bit for bit.
  *
  * The product needs per-thread scratch for the quantized activations: it
  * grows to the largest call and is freed when the thread exits. */
@@ -24,12 +27,14 @@
 
 #define NMT_Q8_PANEL 16 /* output columns per panel */
 
-/* W[n][k] in int8, k padded with zeros to kp (a multiple of 16), n to whole
- * panels: panel p, pair u holds W[16p + c][2u + e] at ((p * kp/2 + u) * 16
- * + c) * 2 + e (c < 16, e < 2; read it with nmt_q8_weight). */
+/* W[n][k] in int8 (-63 .. 63), k padded with zeros to kp (a multiple of
+ * 16), n to whole panels: panel p, quad u holds W[16p + c][4u + e] at
+ * ((p * kp/4 + u) * 16 + c) * 4 + e (c < 16, e < 4; read it with
+ * nmt_q8_weight). */
 typedef struct nmt_q8_matrix {
-    int8_t *w;    /* [ceil(n/16)][kp/2][16][2] */
-    float *scale; /* [n] the row's max |w| / 127 (1 for an all-zero row) */
+    int8_t *w;           /* [ceil(n/16)][kp/4][16][4] */
+    float *scale;        /* [n] the row's max |w| / 63 (1 for an all-zero row) */
+    int32_t *offset_sum; /* [n] 128 * sum_t W[j][t]: what the activations' +128 adds to column j */
     int n, k, kp;
 } nmt_q8_matrix;
 

@@ -1,9 +1,11 @@
 /* check_qgemm.c: the int8 linear layer (qgemm.h).  Everywhere: quantization
  * round trips within half a step, the portable kernel equals a naive loop
  * over the same int8 values exactly, and the product stays within the
- * quantization error of the fp32 product; odd shapes included.  Where the
- * CPU runs the AVX2 kernel (case "avx2", its own run int8_kernels.sh, SKIP
- * elsewhere): it gives the portable kernel's output bit for bit. */
+ * quantization error of the fp32 product; odd shapes included; inputs at
+ * the ends of the ranges give exact sums (the AVX2 kernel's int16 pair sums
+ * would saturate if the weights had eight bits).  Where the CPU runs the
+ * AVX2 kernel (case "avx2", its own run int8_kernels.sh, SKIP elsewhere):
+ * it gives the portable kernel's output bit for bit. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -66,21 +68,25 @@ START_TEST(test_quantize_round_trip)
         float amax = 0;
         for (int t = 0; t < k; t++)
             amax = fmaxf(amax, fabsf(w[(size_t)j * k + t]));
-        ck_assert_float_eq_tol(q.scale[j], amax > 0 ? amax / 127 : 1.0f, 1e-7f);
+        ck_assert_float_eq_tol(q.scale[j], amax > 0 ? amax / 63 : 1.0f, 1e-7f);
+        int32_t sum = 0, vmax = 0;
         for (int t = 0; t < q.kp; t++) {
             int8_t v = nmt_q8_weight(&q, j, t);
+            sum += v;
             if (t >= k) {
                 ck_assert_int_eq(v, 0); /* padding */
                 continue;
             }
-            ck_assert_int_ne(v, -128);
+            vmax = abs(v) > vmax ? abs(v) : vmax;
             ck_assert_float_le(fabsf(v * q.scale[j] - w[(size_t)j * k + t]), 0.5f * q.scale[j] + 1e-6f);
         }
+        ck_assert_int_eq(vmax, amax > 0 ? 63 : 0); /* seven bits, all of them used */
+        ck_assert_int_eq(q.offset_sum[j], 128 * sum);
     }
     for (int j = n; j < 48; j++) /* the last panel's columns past n */
         for (int t = 0; t < q.kp; t++)
             ck_assert_int_eq(nmt_q8_weight(&q, j, t), 0);
-    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)48 * 48 + (size_t)n * 4); /* 3 panels of 16 columns */
+    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)48 * 48 + (size_t)n * 8); /* 3 panels of 16 columns; 2 per column */
     nmt_q8_free(&q);
     free(w);
 }
@@ -127,6 +133,51 @@ START_TEST(test_generic_matches_naive)
 }
 END_TEST
 
+/* Rows of +-1 (activations quantized to +-127, unsigned bytes 255 and 1)
+ * against rows of +-1 (weights +-63): sums of 127 * 63 * k, exact, so y is
+ * k times the sign patterns' agreement.  With eight-bit weights two
+ * products would reach 255 * 127 * 2 = 64770 and VPMADDUBSW would clamp
+ * them to 32767. */
+static void check_extremes(void (*linear)(float *, const float *, int, const nmt_q8_matrix *, const float *))
+{
+    enum { M = 4, N = 20, K = 256 };
+    float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K), y[M * N];
+    for (int j = 0; j < N; j++)
+        for (int t = 0; t < K; t++)
+            w[j * K + t] = j % 3 == 0 ? 1.0f : j % 3 == 1 ? -1.0f : (t % 2 ? 1.0f : -1.0f);
+    for (int i = 0; i < M; i++)
+        for (int t = 0; t < K; t++)
+            x[i * K + t] = i == 0   ? 1.0f
+                           : i == 1 ? -1.0f
+                           : i == 2 ? (t % 2 ? -1.0f : 1.0f)
+                                    : (t < K / 2 ? 1.0f : -1.0f);
+    nmt_q8_matrix q;
+    nmt_err err;
+    ck_assert(nmt_q8_quantize(&q, w, N, K, &err) == NMT_OK);
+    linear(y, x, M, &q, NULL);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double want = 0;
+            for (int t = 0; t < K; t++)
+                want += (double)x[i * K + t] * w[j * K + t];
+            ck_assert_msg(fabs(y[i * N + j] - want) <= 1e-3, "[%d][%d]: %g, want %g", i, j, (double)y[i * N + j],
+                          want);
+        }
+    nmt_q8_free(&q);
+    free(w);
+    free(x);
+}
+
+START_TEST(test_generic_extremes) { check_extremes(nmt_q8_linear_generic); }
+END_TEST
+
+START_TEST(test_avx2_extremes)
+{
+    ck_assert_str_eq(nmt_q8_kernel_name(), "avx2");
+    check_extremes(nmt_q8_linear);
+}
+END_TEST
+
 /* The kernel this CPU runs (AVX2) gives the portable kernel's output bit
  * for bit, without and with a bias, on every shape. */
 START_TEST(test_avx2_matches_generic)
@@ -154,10 +205,12 @@ static Suite *qgemm_suite(void)
     TCase *tc = tcase_create("portable");
     tcase_add_test(tc, test_quantize_round_trip);
     tcase_add_test(tc, test_generic_matches_naive);
+    tcase_add_test(tc, test_generic_extremes);
     suite_add_tcase(s, tc);
     if (strcmp(nmt_q8_kernel_name(), "avx2") == 0) {
         TCase *k = tcase_create("avx2");
         tcase_add_test(k, test_avx2_matches_generic);
+        tcase_add_test(k, test_avx2_extremes);
         suite_add_tcase(s, k);
     }
     return s;
