@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "float_convert.h"
+#include "kernel_override.h"
 
 enum { PANEL = NMT_BF16_PANEL, KC = NMT_BF16_KC };
 
@@ -246,8 +247,7 @@ static bf16_kernel chosen(void)
 {
     static bf16_kernel cached;
     if (!cached) {
-        const char *force = getenv("NMTD_KERNELS");
-        int generic = force && strcmp(force, "generic") == 0;
+        int generic = nmt_kernel_override_get() == NMT_KERNELS_GENERIC;
         cached = !generic && avx2_available() ? kernel_avx2 : kernel_generic;
     }
     return cached;

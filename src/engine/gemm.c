@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_override.h"
+
 #define NR NMT_GEMM_PANEL
 #define KB 128  /* k per block: a 16 KB slice of a panel */
 #define MR 8    /* activation rows per register tile */
@@ -62,8 +64,8 @@ static packed_kernel chosen(void)
 {
     static packed_kernel cached = (packed_kernel)-1;
     if (cached == (packed_kernel)-1) {
-        const char *force = getenv("NMTD_KERNELS");
-        int generic = force && strcmp(force, "generic") == 0, avx2 = force && strcmp(force, "avx2") == 0;
+        nmt_kernel_override force = nmt_kernel_override_get();
+        int generic = force == NMT_KERNELS_GENERIC, avx2 = force == NMT_KERNELS_AVX2;
         cached = generic                                                                  ? PACKED_NONE
                  : __builtin_cpu_supports("avx512f") && !avx2                              ? PACKED_AVX512
                  : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")         ? PACKED_AVX2

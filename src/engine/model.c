@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gemm.h"
+#include "kernel_override.h"
 #include "log.h"
 #include "util.h"
 
@@ -134,8 +135,8 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
     m->check_only = check_only;
     m->compute = compute;
-    nmt_code rc = nmt_hparams_load(&m->hp, dir, err);
-    if (rc)
+    nmt_code rc = nmt_kernel_override_check(err);
+    if (rc || (rc = nmt_hparams_load(&m->hp, dir, err)))
         goto fail;
     m->dir = strdup(dir);
     m->name = nmt_path_basename(dir);

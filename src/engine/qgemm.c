@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_override.h"
+
 #define KP_ALIGN 16
 #define PANEL NMT_Q8_PANEL
 #define QUAD 4 /* k values of one column side by side */
@@ -407,8 +409,7 @@ static q8_kernel chosen(void)
 {
     static q8_kernel cached;
     if (!cached) {
-        const char *force = getenv("NMTD_KERNELS");
-        int generic = force && strcmp(force, "generic") == 0;
+        int generic = nmt_kernel_override_get() == NMT_KERNELS_GENERIC;
         cached = !generic && avx2_available() ? kernel_avx2 : kernel_generic;
     }
     return cached;

@@ -84,5 +84,13 @@ check "compute_type int4: refused at start (exit $?)" 'grep -q "is not auto, flo
 "$BIN" --model "$DEMO" --compute-type fp16 < /dev/null 2> "$TMP/bad-cli.log"
 check "nmtd-translate --compute-type fp16: refused (exit $?)" \
     'grep -q "must be auto, float32, int8 or bfloat16" "$TMP/bad-cli.log"'
+NMTD_KERNELS=avx512 "$BIN" --model "$DEMO" < /dev/null 2> "$TMP/bad-kernels.log"
+rc=$?
+check "NMTD_KERNELS=avx512 (not a choice): nmtd-translate refuses it (exit $rc)" \
+    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=avx512: must be avx2 or generic" "$TMP/bad-kernels.log"'
+NMTD_KERNELS=Generic "$NMTD" --model "$DEMO" --port 0 2> "$TMP/bad-kernels-daemon.log"
+rc=$?
+check "NMTD_KERNELS=Generic: the daemon refuses to start (exit $rc)" \
+    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=Generic: must be avx2 or generic" "$TMP/bad-kernels-daemon.log"'
 check "no sanitizer reports" '! grep -l "Sanitizer\|runtime error" "$TMP"/*.log'
 finish

@@ -1,0 +1,29 @@
+/* kernel_override.h: NMTD_KERNELS, the environment's say over which
+ * kernels run.  Each product chooses its kernel at run time from the CPU's
+ * features; NMTD_KERNELS lets tests and benchmarks compare the paths on one
+ * machine:
+ *   unset or empty  the best kernel this CPU has, for every product;
+ *   avx2            the AVX2 kernels, also on a CPU with AVX-512;
+ *   generic         the portable ones (OpenBLAS for float32, C for int8
+ *                   and bfloat16), as on a CPU without AVX2.
+ * Any other value is a mistake: the model loader refuses it (a typo would
+ * otherwise measure the wrong path without a word).  Thread-safe. */
+#ifndef NMT_KERNEL_OVERRIDE_H
+#define NMT_KERNEL_OVERRIDE_H
+
+#include "err.h"
+
+typedef enum nmt_kernel_override {
+    NMT_KERNELS_BEST,   /* unset, empty, or not a value below */
+    NMT_KERNELS_AVX2,   /* "avx2" */
+    NMT_KERNELS_GENERIC /* "generic" */
+} nmt_kernel_override;
+
+/* What NMTD_KERNELS asks for now. */
+nmt_kernel_override nmt_kernel_override_get(void);
+
+/* NMT_OK when NMTD_KERNELS is unset, empty or one of the values above;
+ * else NMT_ERR_INVALID with a message naming the value and the choices. */
+nmt_code nmt_kernel_override_check(nmt_err *err);
+
+#endif
