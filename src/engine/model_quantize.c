@@ -30,7 +30,7 @@ static nmt_code convert_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, 
         if (!(q = malloc(sizeof *q)) || nmt_model_own(m, q, err))
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing weights");
         if ((rc = nmt_q8_alloc(q, out, in, err)) || (rc = nmt_model_own(m, q->w, err)) ||
-            (rc = nmt_model_own(m, q->scale, err)))
+            (rc = nmt_model_own(m, q->scale, err)) || (rc = nmt_model_own(m, q->offset_sum, err)))
             return rc;
     }
     for (int r = 0; r < out; r += ROW_STEP) {
