@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "float_convert.h"
 #include "gemm.h"
 #include "kernel_override.h"
 #include "log.h"
@@ -40,7 +41,7 @@ void nmt_model_disown(nmt_model *m, const void *p)
         }
 }
 
-int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes)
+int nmt_model_release_mapped(nmt_model *m, const void *w, size_t bytes)
 {
     const char *p = (const char *)w, *map = m->st.map;
     if (!map || p < map || p + bytes > map + m->st.map_size)
@@ -97,11 +98,7 @@ const char *nmt_compute_type_name(nmt_compute_type t)
     return t == NMT_COMPUTE_INT8 ? "int8" : t == NMT_COMPUTE_BFLOAT16 ? "bfloat16" : "float32";
 }
 
-static void read_output_row(void *user, int i, float *dst)
-{
-    const nmt_model *m = user;
-    nmt_model_read_row(m, m->output.w, i, dst);
-}
+static void read_output_row(void *user, int i, float *dst) { nmt_model_output_row(user, i, dst); }
 
 /* Bytes of one linear layer's weights W[n][k] + b[n] as computed. */
 static size_t linear_bytes(size_t n, size_t k, nmt_compute_type compute)
@@ -231,7 +228,8 @@ nmt_code nmt_model_check(const char *dir, nmt_hparams *hp, const char **file_dty
     return rc;
 }
 
-void nmt_model_read_row(const nmt_model *m, const float *matrix, int i, float *dst)
+/* dst[d] = row i of matrix[rows][d], fp32 in memory or in the mapped file. */
+static void read_row(const nmt_model *m, const float *matrix, int i, float *dst)
 {
     size_t d = (size_t)m->hp.d_model;
     const float *row = matrix + (size_t)i * d;
@@ -239,12 +237,39 @@ void nmt_model_read_row(const nmt_model *m, const float *matrix, int i, float *d
         memcpy(dst, row, d * sizeof(float)); /* in memory (or a read error: fall back to the mapping) */
 }
 
+/* dst[d] = row i of the file's F16/BF16 tensor t, read a piece at a time
+ * into a buffer on the stack and widened. */
+static void read_row_converted(const nmt_model *m, const nmt_st_tensor *t, int i, float *dst)
+{
+    enum { PIECE = 2048 }; /* elements: 4 KB of F16/BF16 */
+    uint16_t piece[PIECE];
+    size_t d = (size_t)m->hp.d_model, item = sizeof(uint16_t);
+    const unsigned char *row = t->data + (size_t)i * d * item;
+    for (size_t done = 0; done < d; done += PIECE) {
+        size_t n = d - done < PIECE ? d - done : PIECE;
+        const unsigned char *src = row + done * item;
+        if (nmt_st_pread(&m->st, src, piece, n * item) == 0)
+            src = (const unsigned char *)piece;
+        nmt_convert_to_f32(dst + done, src, (int64_t)n, t->dtype); /* else from the mapping */
+    }
+}
+
 void nmt_model_embedding_row(const nmt_model *m, int id, float *dst)
 {
     if (m->embed_packed) /* the token's row, gathered from the packed output weights */
         nmt_gemm_packed_row(dst, m->embed_packed, m->hp.d_model, id);
+    else if (m->embed_src)
+        read_row_converted(m, m->embed_src, id, dst);
     else
-        nmt_model_read_row(m, m->embed, id, dst);
+        read_row(m, m->embed, id, dst);
+}
+
+void nmt_model_output_row(const nmt_model *m, int i, float *dst)
+{
+    if (m->output_src)
+        read_row_converted(m, m->output_src, i, dst);
+    else
+        read_row(m, m->output.w, i, dst);
 }
 
 void nmt_model_free(nmt_model *m)
@@ -257,6 +282,7 @@ void nmt_model_free(nmt_model *m)
     nmt_logits_screen_free(m->output.screen);
     free(m->output.screen);
     nmt_st_close(&m->st);
+    free(m->deferred);
     free(m->enc);
     free(m->dec);
     free(m->dir);

@@ -55,7 +55,8 @@ typedef struct nmt_model {
     nmt_hparams hp;
     char *dir;
     char *name;                 /* last component of dir */
-    const float *embed;         /* [vocab][d_model] shared token embeddings (read rows with nmt_model_embedding_row) */
+    const float *embed;         /* [vocab][d_model] shared token embeddings (read rows with nmt_model_embedding_row);
+                                   NULL when embed_src is read instead */
     const float *embed_packed;  /* the packed output weights when they double as the embeddings, else NULL */
     const float *positions;     /* [max_pos][d_model] sinusoids */
     nmt_output_layer output;    /* hidden state -> next token */
@@ -65,11 +66,22 @@ typedef struct nmt_model {
     nmt_compute_type compute;
     int packed;                 /* weights packed for the packed kernel (gemm.h) */
     const char *file_dtype;     /* dtype of the stored embedding, e.g. "F32" */
+    const nmt_st_tensor *embed_src;  /* int8 / bfloat16 from an F16/BF16 file: the embeddings, */
+    const nmt_st_tensor *output_src; /* and the output weights, read from the file row by row (else NULL) */
     /* private to the model's files */
     int check_only;             /* nmt_model_check: bind names and shapes, convert nothing */
     nmt_safetensors st;
     void **owned;
     int n_owned, cap_owned;
+    /* linear layers whose F16/BF16 weights stay in the file until int8 or
+     * bfloat16 converts them a block of rows at a time (their w is NULL):
+     * a whole fp32 copy of the model never exists */
+    struct nmt_deferred_linear {
+        const nmt_linear_w *lw;
+        const nmt_st_tensor *t;
+    } *deferred;
+    int n_deferred, cap_deferred;
+    float *convert_block; /* while nmt_model_quantize runs: the widened rows of one block of them */
 } nmt_model;
 
 /* Loads dir/config.json, dir/generation_config.json (optional) and
@@ -94,13 +106,14 @@ size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type compute);
 /* Frees everything; accepts NULL. */
 void nmt_model_free(nmt_model *model);
 
-/* Copies row i of matrix[rows][d_model] (the token embeddings or the output
- * weights) into dst.  Rows that live in the mapped file are read with
- * pread, so looking up a few rows of a large matrix does not map its pages
- * into the process.  Thread-safe. */
-void nmt_model_read_row(const nmt_model *model, const float *matrix, int i, float *dst);
-
-/* dst[d_model] = the token embedding of id (unscaled), wherever it lives. */
+/* dst[d_model] = the token embedding of id (unscaled), wherever it lives.
+ * Rows that live in the mapped file are read with pread (F16/BF16 ones
+ * widened on the way), so looking up a few rows of a large matrix does not
+ * map its pages into the process.  Thread-safe; allocates nothing. */
 void nmt_model_embedding_row(const nmt_model *model, int id, float *dst);
+
+/* dst[d_model] = row i of the output layer's fp32 weights, as
+ * nmt_model_embedding_row reads. */
+void nmt_model_output_row(const nmt_model *model, int i, float *dst);
 
 #endif

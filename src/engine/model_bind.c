@@ -3,8 +3,10 @@
  * configuration needs must be present with the right shape and a float dtype
  * (expected vs got in the message), and no tensor may be left unexplained.
  * F32 tensors are used in place from the read-only mapping; F16/BF16 tensors
- * are converted to F32 once, here.  A check (nmt_model_check) binds names,
- * dtypes and shapes only. */
+ * are converted to F32 once, here, except the linear layers' weights when
+ * the model computes in int8 or bfloat16: those stay in the file and
+ * nmt_model_quantize converts them a block of rows at a time.  A check
+ * (nmt_model_check) binds names, dtypes and shapes only. */
 #include "model_parts.h"
 
 #include <math.h>
@@ -78,12 +80,46 @@ static const float *bind(binder *b, const char *name, int64_t d0, int64_t d1)
     return t ? as_f32(b, t) : NULL;
 }
 
+/* 1 when t is best left in the file and read a block of rows at a time:
+ * the model computes in int8 or bfloat16 (fp32 weights only pass through
+ * on their way to the converted copy) and t needs widening (F16, BF16). */
+static int stays_in_file(const binder *b, const nmt_st_tensor *t)
+{
+    const nmt_model *m = b->m;
+    return !m->check_only && m->compute != NMT_COMPUTE_FLOAT32 && t->dtype != NMT_DT_F32;
+}
+
+/* Records that lw's weights are t, in the file, for nmt_model_quantize to
+ * convert a block of rows at a time; NMT_OK or out of memory. */
+static nmt_code defer(binder *b, const nmt_linear_w *lw, const nmt_st_tensor *t)
+{
+    nmt_model *m = b->m;
+    if (m->n_deferred == m->cap_deferred) {
+        int cap = m->cap_deferred ? 2 * m->cap_deferred : 64;
+        struct nmt_deferred_linear *grown = realloc(m->deferred, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return nmt_err_set(b->err, NMT_ERR_NOMEM, "out of memory binding '%s'", t->name);
+        m->deferred = grown;
+        m->cap_deferred = cap;
+    }
+    m->deferred[m->n_deferred++] = (struct nmt_deferred_linear){.lw = lw, .t = t};
+    return NMT_OK;
+}
+
 static nmt_code bind_linear(binder *b, nmt_linear_w *lw, const char *prefix, int out, int in)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (!(lw->w = bind(b, name, out, in)))
+    const nmt_st_tensor *t = check_tensor(b, name, out, in, 0);
+    if (!t)
         return b->err->code;
+    if (stays_in_file(b, t)) {
+        lw->w = NULL;
+        if (defer(b, lw, t))
+            return b->err->code;
+    } else if (!(lw->w = as_f32(b, t))) {
+        return b->err->code;
+    }
     snprintf(name, sizeof name, "%s.bias", prefix);
     if (!(lw->b = bind(b, name, out, -1)))
         return b->err->code;
@@ -175,16 +211,25 @@ static nmt_code bind_embeddings(binder *b)
                            "model.safetensors: missing tensor 'model.shared.weight' (expected shape [%d, %d])",
                            hp->vocab_size, hp->d_model);
     m->file_dtype = first->dtype == NMT_DT_F32 ? "F32" : first->dtype == NMT_DT_F16 ? "F16" : "BF16";
-    if (!(m->embed = as_f32(b, first)))
+    if (stays_in_file(b, first))
+        m->embed_src = first; /* rows widened at each lookup */
+    else if (!(m->embed = as_f32(b, first)))
         return b->err->code;
     m->output.w = m->embed;
+    m->output_src = m->embed_src;
     if (!hp->tie_embeddings) {
         if (!lm_head)
             return nmt_err_set(b->err, NMT_ERR_FORMAT,
                                "model.safetensors: tie_word_embeddings is false but 'lm_head.weight' is missing");
-        if (!(m->output.w = as_f32(b, lm_head)))
+        m->output_src = stays_in_file(b, lm_head) ? lm_head : NULL;
+        if (!m->output_src && !(m->output.w = as_f32(b, lm_head)))
             return b->err->code;
+        if (m->output_src)
+            m->output.w = NULL;
     }
+    /* the output layer (m->output.full, set from output.w by the loader) converted from the file */
+    if (m->output_src && defer(b, &m->output.full, m->output_src))
+        return b->err->code;
     const nmt_st_tensor *bias = check_tensor(b, "final_logits_bias", hp->vocab_size, -1, 1);
     if (!bias && b->err->code)
         return b->err->code;

@@ -13,7 +13,7 @@ void nmt_model_disown(nmt_model *m, const void *p);
 
 /* Gives the pages of w[bytes] back to the kernel when w lies in the mapped
  * file (they are read again if touched); 1 when it did. */
-int nmt_model_release_mapped(nmt_model *m, const float *w, size_t bytes);
+int nmt_model_release_mapped(nmt_model *m, const void *w, size_t bytes);
 
 /* The fp32 weights w[bytes] are no longer needed for compute: gives their
  * memory back (file pages of the mapping are dropped, read again if ever
@@ -29,7 +29,8 @@ typedef nmt_code (*nmt_linear_visit)(nmt_model *m, nmt_linear_w *lw, int out, in
 nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *err);
 
 /* Binds every tensor a Marian model of m->hp needs (model.safetensors
- * already open in m->st), converting F16/BF16 to fp32; fails on a missing,
+ * already open in m->st), converting F16/BF16 to fp32 (the linear layers'
+ * weights, for int8 and bfloat16, later: m->deferred); fails on a missing,
  * misshapen or unexplained tensor. */
 nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
 
