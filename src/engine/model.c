@@ -31,14 +31,15 @@ nmt_code nmt_model_own(nmt_model *m, void *p, nmt_err *err)
     return NMT_OK;
 }
 
-void nmt_model_disown(nmt_model *m, const void *p)
+int nmt_model_disown(nmt_model *m, const void *p)
 {
     for (int i = 0; i < m->n_owned; i++)
         if (m->owned[i] == p) {
             free(m->owned[i]);
             m->owned[i] = NULL;
-            return;
+            return 1;
         }
+    return 0;
 }
 
 int nmt_model_release_mapped(nmt_model *m, const void *w, size_t bytes)

@@ -37,6 +37,7 @@ static const float *as_f32(binder *b, const nmt_st_tensor *t)
         return NULL;
     }
     nmt_convert_to_f32(out, t->data, t->numel, t->dtype);
+    nmt_model_release_mapped(b->m, t->data, t->nbytes); /* read once: the file's pages go back */
     if (nmt_model_own(b->m, out, b->err))
         return NULL;
     return out;

@@ -56,8 +56,11 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
         int tied = m->output.full.w == m->embed;
         if ((rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err)))
             return rc;
-        if (tied) /* the packed output projection doubles as the lookup table */
+        if (tied) { /* the packed output projection doubles as the lookup table */
             m->embed_packed = m->output.full.packed;
+            if (nmt_model_disown(m, m->embed)) /* a converted copy (F16/BF16 file): no longer read */
+                m->embed = NULL;
+        }
     }
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
         madvise(m->st.map, m->st.map_size, MADV_RANDOM);

@@ -8,8 +8,8 @@
 /* The model frees p with itself (p is freed at once when this fails). */
 nmt_code nmt_model_own(nmt_model *m, void *p, nmt_err *err);
 
-/* Frees an owned block early (no-op when p is not owned). */
-void nmt_model_disown(nmt_model *m, const void *p);
+/* Frees an owned block early; 1 when it did, 0 when p is not owned. */
+int nmt_model_disown(nmt_model *m, const void *p);
 
 /* Gives the pages of w[bytes] back to the kernel when w lies in the mapped
  * file (they are read again if touched); 1 when it did. */
