@@ -101,6 +101,46 @@ const char *nmt_compute_type_name(nmt_compute_type t)
 
 static void read_output_row(void *user, int i, float *dst) { nmt_model_output_row(user, i, dst); }
 
+/* The file's F16/BF16 tensor of lw when it was left there (model_bind.c), else NULL. */
+static const nmt_st_tensor *deferred_tensor(const nmt_model *m, const nmt_linear_w *lw)
+{
+    for (int i = 0; i < m->n_deferred; i++)
+        if (m->deferred[i].lw == lw)
+            return m->deferred[i].t;
+    return NULL;
+}
+
+nmt_code nmt_model_rows_begin(nmt_model *m, nmt_err *err)
+{
+    size_t widest = 0; /* one buffer for every block: the rows of the widest matrix */
+    for (int i = 0; i < m->n_deferred; i++) {
+        const nmt_st_tensor *t = m->deferred[i].t;
+        size_t rows = (size_t)(t->shape[0] < NMT_MODEL_BLOCK_ROWS ? t->shape[0] : NMT_MODEL_BLOCK_ROWS);
+        widest = rows * (size_t)t->shape[1] > widest ? rows * (size_t)t->shape[1] : widest;
+    }
+    if (widest && !(m->convert_block = malloc(widest * sizeof *m->convert_block)))
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting weights");
+    return NMT_OK;
+}
+
+const float *nmt_model_weight_rows(nmt_model *m, const nmt_linear_w *lw, int r, int rows, int in)
+{
+    if (lw->w)
+        return lw->w + (size_t)r * in;
+    const nmt_st_tensor *t = deferred_tensor(m, lw);
+    size_t item = t->nbytes / (size_t)(t->numel ? t->numel : 1);
+    const unsigned char *src = t->data + (size_t)r * in * item;
+    nmt_convert_to_f32(m->convert_block, src, (int64_t)rows * in, t->dtype);
+    nmt_model_release_mapped(m, src, (size_t)rows * in * item);
+    return m->convert_block;
+}
+
+void nmt_model_rows_end(nmt_model *m)
+{
+    free(m->convert_block);
+    m->convert_block = NULL;
+}
+
 /* Bytes of one linear layer's weights W[n][k] + b[n] as computed. */
 static size_t linear_bytes(size_t n, size_t k, nmt_compute_type compute)
 {
@@ -284,6 +324,7 @@ void nmt_model_free(nmt_model *m)
     free(m->output.screen);
     nmt_st_close(&m->st);
     free(m->deferred);
+    free(m->convert_block);
     free(m->enc);
     free(m->dec);
     free(m->dir);

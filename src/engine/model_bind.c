@@ -3,10 +3,11 @@
  * configuration needs must be present with the right shape and a float dtype
  * (expected vs got in the message), and no tensor may be left unexplained.
  * F32 tensors are used in place from the read-only mapping; F16/BF16 tensors
- * are converted to F32 once, here, except the linear layers' weights when
- * the model computes in int8 or bfloat16: those stay in the file and
- * nmt_model_quantize converts them a block of rows at a time.  A check
- * (nmt_model_check) binds names, dtypes and shapes only. */
+ * are converted to F32 once, here, except weights that only pass through
+ * fp32 on their way to another copy (int8, bfloat16, or packed fp32): those
+ * stay in the file and nmt_model_quantize or nmt_model_pack widens them a
+ * block of rows at a time (stays_in_file).  A check (nmt_model_check) binds
+ * names, dtypes and shapes only. */
 #include "model_parts.h"
 
 #include <math.h>
@@ -16,6 +17,8 @@
 #include <string.h>
 
 #include "float_convert.h"
+#include "gemm.h"
+#include "logits.h"
 #include "util.h"
 
 typedef struct binder {
@@ -82,12 +85,18 @@ static const float *bind(binder *b, const char *name, int64_t d0, int64_t d1)
 }
 
 /* 1 when t is best left in the file and read a block of rows at a time:
- * the model computes in int8 or bfloat16 (fp32 weights only pass through
- * on their way to the converted copy) and t needs widening (F16, BF16). */
-static int stays_in_file(const binder *b, const nmt_st_tensor *t)
+ * t needs widening (F16, BF16) and its fp32 rows would only pass through
+ * on their way to another copy: the int8 or bfloat16 one, or the packed
+ * fp32 one (packed kernel).  The output layer and embeddings (output: 1)
+ * stay fp32 in memory for the int8 output screen, which reads them whole. */
+static int stays_in_file(const binder *b, const nmt_st_tensor *t, int output)
 {
     const nmt_model *m = b->m;
-    return !m->check_only && m->compute != NMT_COMPUTE_FLOAT32 && t->dtype != NMT_DT_F32;
+    if (m->check_only || t->dtype == NMT_DT_F32)
+        return 0;
+    if (m->compute != NMT_COMPUTE_FLOAT32)
+        return 1;
+    return nmt_gemm_packed_available() && !(output && nmt_logits_screen_available());
 }
 
 /* Records that lw's weights are t, in the file, for nmt_model_quantize to
@@ -114,7 +123,7 @@ static nmt_code bind_linear(binder *b, nmt_linear_w *lw, const char *prefix, int
     const nmt_st_tensor *t = check_tensor(b, name, out, in, 0);
     if (!t)
         return b->err->code;
-    if (stays_in_file(b, t)) {
+    if (stays_in_file(b, t, 0)) {
         lw->w = NULL;
         if (defer(b, lw, t))
             return b->err->code;
@@ -212,7 +221,7 @@ static nmt_code bind_embeddings(binder *b)
                            "model.safetensors: missing tensor 'model.shared.weight' (expected shape [%d, %d])",
                            hp->vocab_size, hp->d_model);
     m->file_dtype = first->dtype == NMT_DT_F32 ? "F32" : first->dtype == NMT_DT_F16 ? "F16" : "BF16";
-    if (stays_in_file(b, first))
+    if (stays_in_file(b, first, 1))
         m->embed_src = first; /* rows widened at each lookup */
     else if (!(m->embed = as_f32(b, first)))
         return b->err->code;
@@ -222,7 +231,7 @@ static nmt_code bind_embeddings(binder *b)
         if (!lm_head)
             return nmt_err_set(b->err, NMT_ERR_FORMAT,
                                "model.safetensors: tie_word_embeddings is false but 'lm_head.weight' is missing");
-        m->output_src = stays_in_file(b, lm_head) ? lm_head : NULL;
+        m->output_src = stays_in_file(b, lm_head, 1) ? lm_head : NULL;
         if (!m->output_src && !(m->output.w = as_f32(b, lm_head)))
             return b->err->code;
         if (m->output_src)

@@ -21,14 +21,17 @@ static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt
     if (!packed || nmt_model_own(m, packed, err))
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory packing weights");
     /* 1024 rows (whole panels) at a time, each released once packed, so the
-     * packed copy never coexists with much of the original */
-    const int chunk = 1024;
+     * packed copy never coexists with much of the original (rows still in
+     * an F16/BF16 file are widened a block at a time) */
+    const int chunk = NMT_MODEL_BLOCK_ROWS;
     for (int r = 0; r < out; r += chunk) {
         int rows = out - r < chunk ? out - r : chunk;
-        nmt_gemm_pack(packed + (size_t)r * in, lw->w + (size_t)r * in, rows, in);
-        nmt_model_release_mapped(m, lw->w + (size_t)r * in, (size_t)rows * in * sizeof(float));
+        const float *w = nmt_model_weight_rows(m, lw, r, rows, in);
+        nmt_gemm_pack(packed + (size_t)r * in, w, rows, in);
+        nmt_model_release_mapped(m, w, (size_t)rows * in * sizeof(float));
     }
-    nmt_model_release_weights(m, lw->w, (size_t)out * in * sizeof(float)); /* a converted copy as a whole */
+    if (lw->w) /* a converted copy as a whole */
+        nmt_model_release_weights(m, lw->w, (size_t)out * in * sizeof(float));
     lw->packed = packed;
     lw->w = NULL;
     return NMT_OK;
@@ -40,9 +43,13 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
 {
     const nmt_hparams *hp = &m->hp;
     int d = hp->d_model;
-    nmt_code rc = nmt_model_each_linear(m, pack_linear, err);
-    if (rc)
+    nmt_code rc = nmt_model_rows_begin(m, err);
+    if (!rc)
+        rc = nmt_model_each_linear(m, pack_linear, err);
+    if (rc) {
+        nmt_model_rows_end(m);
         return rc;
+    }
     if (nmt_logits_screen_available()) {
         /* the output layer goes through the int8 screen; the fp32 rows stay
          * where they are, read only for the few tokens the screen keeps */
@@ -53,15 +60,18 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
             return rc;
         nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
     } else {
-        int tied = m->output.full.w == m->embed;
-        if ((rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err)))
+        rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err);
+        if (rc) {
+            nmt_model_rows_end(m);
             return rc;
-        if (tied) { /* the packed output projection doubles as the lookup table */
+        }
+        if (hp->tie_embeddings) { /* the packed output projection doubles as the lookup table */
             m->embed_packed = m->output.full.packed;
-            if (nmt_model_disown(m, m->embed)) /* a converted copy (F16/BF16 file): no longer read */
+            if (m->embed && nmt_model_disown(m, m->embed)) /* a converted copy (F16/BF16 file): no longer read */
                 m->embed = NULL;
         }
     }
+    nmt_model_rows_end(m);
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
         madvise(m->st.map, m->st.map_size, MADV_RANDOM);
     m->packed = 1;

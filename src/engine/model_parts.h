@@ -21,6 +21,18 @@ int nmt_model_release_mapped(nmt_model *m, const void *w, size_t bytes);
  * still read for token lookups). */
 void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes);
 
+/* The weight rows of the model's linear layers as fp32, a block of at most
+ * NMT_MODEL_BLOCK_ROWS rows at a time, for the passes that convert them
+ * (nmt_model_quantize, nmt_model_pack): between begin and end,
+ * nmt_model_weight_rows gives rows [r, r + rows) of lw: lw->w's own, or,
+ * when the file's F16/BF16 rows were left there (m->deferred), those rows
+ * widened into one buffer (valid until the next call) and their file pages
+ * given back.  begin fails only when out of memory. */
+#define NMT_MODEL_BLOCK_ROWS 1024
+nmt_code nmt_model_rows_begin(nmt_model *m, nmt_err *err);
+const float *nmt_model_weight_rows(nmt_model *m, const nmt_linear_w *lw, int r, int rows, int in);
+void nmt_model_rows_end(nmt_model *m);
+
 /* Calls visit on every linear layer of the encoder and decoder stacks
  * (not the output layer) with its shape W[out][in], layer by layer in the
  * order they run (self-attention q, k, v, o, cross-attention q, k, v, o,

@@ -8,21 +8,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "float_convert.h"
-
 /* 1024 rows at a time (whole bfloat16 panels), each step's fp32 rows
  * given back once converted when they lie in the mapped file: the output
  * layer alone is 119 MB of fp32 for opus-mt-en-de, never resident at once. */
-enum { ROW_STEP = 1024 };
-
-/* The file's F16/BF16 tensor of lw when its conversion was deferred (model_bind.c), else NULL. */
-static const nmt_st_tensor *deferred_tensor(const nmt_model *m, const nmt_linear_w *lw)
-{
-    for (int i = 0; i < m->n_deferred; i++)
-        if (m->deferred[i].lw == lw)
-            return m->deferred[i].t;
-    return NULL;
-}
+enum { ROW_STEP = NMT_MODEL_BLOCK_ROWS };
 
 /* lw converted to m->compute (int8 or bfloat16) into a matrix the model
  * owns, ROW_STEP rows at a time, then its fp32 weights given back; weights
@@ -46,25 +35,14 @@ static nmt_code convert_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, 
             (rc = nmt_model_own(m, q->scale, err)) || (rc = nmt_model_own(m, q->offset_sum, err)))
             return rc;
     }
-    const nmt_st_tensor *t = lw->w ? NULL : deferred_tensor(m, lw);
-    size_t item = t ? t->nbytes / (size_t)(t->numel ? t->numel : 1) : 0;
-    float *block = m->convert_block;
     for (int r = 0; r < out; r += ROW_STEP) {
         int rows = out - r < ROW_STEP ? out - r : ROW_STEP;
-        const float *w = block;
-        if (t) {
-            const unsigned char *src = t->data + (size_t)r * in * item;
-            nmt_convert_to_f32(block, src, (int64_t)rows * in, t->dtype);
-            nmt_model_release_mapped(m, src, (size_t)rows * in * item);
-        } else {
-            w = lw->w + (size_t)r * in;
-        }
+        const float *w = nmt_model_weight_rows(m, lw, r, rows, in);
         if (bf16)
             nmt_bf16_set_rows(h, w, r, rows);
         else if ((rc = nmt_q8_set_rows(q, w, r, rows, err)))
             return rc;
-        if (!t)
-            nmt_model_release_mapped(m, w, (size_t)rows * in * sizeof(float));
+        nmt_model_release_mapped(m, w, (size_t)rows * in * sizeof(float));
     }
     if (lw->w)
         nmt_model_release_weights(m, lw->w, (size_t)out * in * sizeof(float));
@@ -77,21 +55,15 @@ static nmt_code convert_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, 
 nmt_code nmt_model_quantize(nmt_model *m, nmt_err *err)
 {
     const nmt_hparams *hp = &m->hp;
-    size_t widest = 0; /* one buffer for every deferred block: the rows of the widest matrix */
-    for (int i = 0; i < m->n_deferred; i++) {
-        const nmt_st_tensor *t = m->deferred[i].t;
-        size_t block = (size_t)(t->shape[0] < ROW_STEP ? t->shape[0] : ROW_STEP) * (size_t)t->shape[1];
-        widest = block > widest ? block : widest;
-    }
-    if (widest && !(m->convert_block = malloc(widest * sizeof *m->convert_block)))
-        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting weights");
-    nmt_code rc = nmt_model_each_linear(m, convert_linear, err);
+    nmt_code rc = nmt_model_rows_begin(m, err);
+    if (rc)
+        return rc;
+    rc = nmt_model_each_linear(m, convert_linear, err);
     /* the output layer; its fp32 rows stay readable (from the file, or the
      * converted embedding table) for token lookups */
     if (!rc)
         rc = convert_linear(m, &m->output.full, hp->vocab_size, hp->d_model, err);
-    free(m->convert_block);
-    m->convert_block = NULL;
+    nmt_model_rows_end(m);
     if (rc)
         return rc;
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
