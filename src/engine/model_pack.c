@@ -43,13 +43,9 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
 {
     const nmt_hparams *hp = &m->hp;
     int d = hp->d_model;
-    nmt_code rc = nmt_model_rows_begin(m, err);
-    if (!rc)
-        rc = nmt_model_each_linear(m, pack_linear, err);
-    if (rc) {
-        nmt_model_rows_end(m);
+    nmt_code rc = nmt_model_rows_begin(m, err); /* on an error, nmt_model_free frees the rows' buffer */
+    if (rc || (rc = nmt_model_each_linear(m, pack_linear, err)))
         return rc;
-    }
     if (nmt_logits_screen_available()) {
         /* the output layer goes through the int8 screen; the fp32 rows stay
          * where they are, read only for the few tokens the screen keeps */
@@ -60,11 +56,8 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
             return rc;
         nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
     } else {
-        rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err);
-        if (rc) {
-            nmt_model_rows_end(m);
+        if ((rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err)))
             return rc;
-        }
         if (hp->tie_embeddings) { /* the packed output projection doubles as the lookup table */
             m->embed_packed = m->output.full.packed;
             if (m->embed && nmt_model_disown(m, m->embed)) /* a converted copy (F16/BF16 file): no longer read */

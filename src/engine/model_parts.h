@@ -27,7 +27,8 @@ void nmt_model_release_weights(nmt_model *m, const float *w, size_t bytes);
  * nmt_model_weight_rows gives rows [r, r + rows) of lw: lw->w's own, or,
  * when the file's F16/BF16 rows were left there (m->deferred), those rows
  * widened into one buffer (valid until the next call) and their file pages
- * given back.  begin fails only when out of memory. */
+ * given back.  begin fails only when out of memory; nmt_model_free frees
+ * the buffer too, so an error between begin and end may just return. */
 #define NMT_MODEL_BLOCK_ROWS 1024
 nmt_code nmt_model_rows_begin(nmt_model *m, nmt_err *err);
 const float *nmt_model_weight_rows(nmt_model *m, const nmt_linear_w *lw, int r, int rows, int in);

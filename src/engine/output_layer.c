@@ -50,7 +50,7 @@ nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *
     }
     if (!s->logits || !s->best) {
         nmt_output_scratch_free(s);
-        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for %zu x %zu logits", R, V);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the logits of %zu rows", R);
     }
     return NMT_OK;
 }
