@@ -1,11 +1,15 @@
-/* bf16_gemm.c: bfloat16 weight panels against fp32 activations; a portable
- * kernel and an AVX2+FMA one that sum in the same order (see bf16_gemm.h). */
+/* bf16_gemm.c: bfloat16 weight panels in both layouts; against fp32
+ * activations a portable kernel and an AVX2+FMA one that sum in the same
+ * order, the portable loop of the pairs layout, and the choice among them
+ * and bf16_gemm_avx512.c's (see bf16_gemm.h). */
 #include "bf16_gemm.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_gemm_kernels.h"
+#include "cpu_features.h"
 #include "float_convert.h"
 #include "kernel_override.h"
 
@@ -16,17 +20,41 @@ static int panels_for(int n) { return (n + PANEL - 1) / PANEL; }
 /* Where column c (< 16) of a panel sits among a step's 16 values. */
 static int slot_of(int c) { return c < 8 ? 2 * c : 2 * (c - 8) + 1; }
 
-static const uint16_t *panel_at(const nmt_bf16_matrix *m, int p) { return m->panels + (size_t)p * m->k * PANEL; }
+static const uint16_t *panel_at(const nmt_bf16_matrix *m, int p) { return m->panels + (size_t)p * m->kp * PANEL; }
 
-nmt_code nmt_bf16_alloc(nmt_bf16_matrix *m, int n, int k, nmt_err *err)
+/* k as layout stores it. */
+static int stored_k(nmt_bf16_layout layout, int k)
+{
+    return layout == NMT_BF16_PAIRS ? (k + NMT_BF16_PAIR_KP - 1) / NMT_BF16_PAIR_KP * NMT_BF16_PAIR_KP : k;
+}
+
+/* Where W[j][t] sits in its panel. */
+static size_t offset_in_panel(const nmt_bf16_matrix *m, int j, int t)
+{
+    int c = j % PANEL;
+    if (m->layout == NMT_BF16_PAIRS)
+        return ((size_t)(t / 2) * PANEL + (size_t)c) * 2 + (size_t)(t % 2);
+    return (size_t)t * PANEL + (size_t)slot_of(c);
+}
+
+static nmt_code alloc_layout(nmt_bf16_matrix *m, int n, int k, nmt_bf16_layout layout, nmt_err *err)
 {
     memset(m, 0, sizeof *m);
     m->n = n;
     m->k = k;
-    m->panels = calloc((size_t)panels_for(n) * k * PANEL, sizeof *m->panels);
+    m->kp = stored_k(layout, k);
+    m->layout = layout;
+    m->panels = calloc((size_t)panels_for(n) * m->kp * PANEL, sizeof *m->panels);
     if (!m->panels)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting a %d x %d matrix to bfloat16", n, k);
     return NMT_OK;
+}
+
+static nmt_bf16_kernel chosen_kind(void);
+
+nmt_code nmt_bf16_alloc(nmt_bf16_matrix *m, int n, int k, nmt_err *err)
+{
+    return alloc_layout(m, n, k, nmt_bf16_layout_of(chosen_kind()), err);
 }
 
 void nmt_bf16_set_rows(nmt_bf16_matrix *m, const float *w, int j0, int count)
@@ -34,19 +62,24 @@ void nmt_bf16_set_rows(nmt_bf16_matrix *m, const float *w, int j0, int count)
     int k = m->k;
     for (int r = 0; r < count; r++) {
         int j = j0 + r;
-        uint16_t *dst = m->panels + (size_t)(j / PANEL) * k * PANEL + slot_of(j % PANEL);
+        uint16_t *panel = m->panels + (size_t)(j / PANEL) * m->kp * PANEL;
         const float *row = w + (size_t)r * k;
         for (int t = 0; t < k; t++)
-            dst[(size_t)t * PANEL] = nmt_f32_to_bf16(row[t]);
+            panel[offset_in_panel(m, j, t)] = nmt_f32_to_bf16(row[t]);
     }
+}
+
+nmt_code nmt_bf16_pack_for(nmt_bf16_kernel kernel, nmt_bf16_matrix *m, const float *w, int n, int k, nmt_err *err)
+{
+    nmt_code rc = alloc_layout(m, n, k, nmt_bf16_layout_of(kernel), err);
+    if (rc == NMT_OK)
+        nmt_bf16_set_rows(m, w, 0, n);
+    return rc;
 }
 
 nmt_code nmt_bf16_pack(nmt_bf16_matrix *m, const float *w, int n, int k, nmt_err *err)
 {
-    nmt_code rc = nmt_bf16_alloc(m, n, k, err);
-    if (rc == NMT_OK)
-        nmt_bf16_set_rows(m, w, 0, n);
-    return rc;
+    return nmt_bf16_pack_for(chosen_kind(), m, w, n, k, err);
 }
 
 void nmt_bf16_free(nmt_bf16_matrix *m)
@@ -55,16 +88,37 @@ void nmt_bf16_free(nmt_bf16_matrix *m)
     m->panels = NULL;
 }
 
-size_t nmt_bf16_bytes_for(int n, int k) { return (size_t)panels_for(n) * PANEL * (size_t)k * sizeof(uint16_t); }
+size_t nmt_bf16_bytes_for(int n, int k)
+{
+    return (size_t)panels_for(n) * PANEL * (size_t)stored_k(nmt_bf16_layout_of(chosen_kind()), k) *
+           sizeof(uint16_t);
+}
 
 float nmt_bf16_weight(const nmt_bf16_matrix *m, int j, int t)
 {
-    return nmt_bf16_to_f32(panel_at(m, j / PANEL)[(size_t)t * PANEL + slot_of(j % PANEL)]);
+    return nmt_bf16_to_f32(panel_at(m, j / PANEL)[offset_in_panel(m, j, t)]);
 }
 
 /* ---- kernels -------------------------------------------------------- */
 
 typedef void (*bf16_kernel)(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+
+/* The pairs layout's sums in plain C: the activations rounded to
+ * bfloat16, products exact, fp32 sums in k order, the bias last (what the
+ * AVX512_BF16 and AMX kernels compute, in their own order; also where
+ * they go when out of memory for their scratch). */
+void nmt_bf16_pairs_portable(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *xr = x + (size_t)i * m->k;
+        for (int j = 0; j < m->n; j++) {
+            float acc = 0.0f;
+            for (int t = 0; t < m->k; t++)
+                acc += nmt_bf16_to_f32(nmt_f32_to_bf16(xr[t])) * nmt_bf16_weight(m, j, t);
+            y[(size_t)i * m->n + j] = b ? acc + b[j] : acc;
+        }
+    }
+}
 
 static void kernel_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
@@ -234,40 +288,88 @@ AVX2 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_
     }
 }
 
-static int avx2_available(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #else
 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
     kernel_generic(y, x, rows, m, b);
 }
-static int avx2_available(void) { return 0; }
 #endif
 
-static bf16_kernel chosen(void)
+int nmt_bf16_kernel_available(nmt_bf16_kernel kernel)
 {
-    static bf16_kernel cached;
-    if (!cached) {
-        int generic = nmt_kernel_override_get() == NMT_KERNELS_GENERIC;
-        cached = !generic && avx2_available() ? kernel_avx2 : kernel_generic;
+    const nmt_cpu_features *cpu = nmt_cpu_features_get();
+    switch (kernel) {
+    case NMT_BF16_KERNEL_GENERIC: return 1;
+    case NMT_BF16_KERNEL_AVX2: return cpu->avx2_fma;
+    case NMT_BF16_KERNEL_AVX512_BF16: return cpu->avx512_bf16;
+    case NMT_BF16_KERNEL_AMX: return cpu->avx512_bf16 && cpu->amx_bf16;
     }
-    return cached;
+    return 0;
 }
 
-const char *nmt_bf16_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" : "generic"; }
+nmt_bf16_layout nmt_bf16_layout_of(nmt_bf16_kernel kernel)
+{
+    return kernel == NMT_BF16_KERNEL_AMX || kernel == NMT_BF16_KERNEL_AVX512_BF16 ? NMT_BF16_PAIRS : NMT_BF16_WIDEN;
+}
+
+static nmt_bf16_kernel chosen_kind(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        nmt_kernel_override force = nmt_kernel_override_get();
+        int amx = force == NMT_KERNELS_BEST, avx512 = amx || force == NMT_KERNELS_AVX512;
+        cached = force == NMT_KERNELS_GENERIC                                         ? NMT_BF16_KERNEL_GENERIC
+                 : amx && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)             ? NMT_BF16_KERNEL_AMX
+                 : avx512 && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16) ? NMT_BF16_KERNEL_AVX512_BF16
+                 : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)                   ? NMT_BF16_KERNEL_AVX2
+                                                                                     : NMT_BF16_KERNEL_GENERIC;
+    }
+    return (nmt_bf16_kernel)cached;
+}
+
+const char *nmt_bf16_kernel_name(void)
+{
+    switch (chosen_kind()) {
+    case NMT_BF16_KERNEL_AMX: return "amx";
+    case NMT_BF16_KERNEL_AVX512_BF16: return "avx512_bf16";
+    case NMT_BF16_KERNEL_AVX2: return "avx2";
+    case NMT_BF16_KERNEL_GENERIC: break;
+    }
+    return "generic";
+}
 
 nmt_bf16_matrix nmt_bf16_columns(const nmt_bf16_matrix *m, int j0, int nc)
 {
-    return (nmt_bf16_matrix){.panels = m->panels + (size_t)(j0 / PANEL) * m->k * PANEL, .n = nc, .k = m->k};
+    nmt_bf16_matrix v = *m;
+    v.panels = m->panels + (size_t)(j0 / PANEL) * m->kp * PANEL;
+    v.n = nc;
+    return v;
+}
+
+void nmt_bf16_linear_with(nmt_bf16_kernel kernel, float *y, const float *x, int rows, const nmt_bf16_matrix *m,
+                          const float *b)
+{
+    if (rows <= 0)
+        return;
+    switch (kernel) {
+    case NMT_BF16_KERNEL_AMX: nmt_bf16_kernel_amx(y, x, rows, m, b); break;
+    case NMT_BF16_KERNEL_AVX512_BF16: nmt_bf16_kernel_avx512(y, x, rows, m, b); break;
+    case NMT_BF16_KERNEL_AVX2: kernel_avx2(y, x, rows, m, b); break;
+    case NMT_BF16_KERNEL_GENERIC: kernel_generic(y, x, rows, m, b); break;
+    }
 }
 
 void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
-    if (rows > 0)
-        chosen()(y, x, rows, m, b);
-}
-
-void nmt_bf16_linear_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
-{
-    if (rows > 0)
-        kernel_generic(y, x, rows, m, b);
+    nmt_bf16_kernel kind = chosen_kind();
+    if (nmt_bf16_layout_of(kind) != m->layout) { /* a matrix packed for another kernel (tests, benchmarks) */
+        if (m->layout == NMT_BF16_PAIRS && !nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)) {
+            nmt_bf16_pairs_portable(y, x, rows, m, b);
+            return;
+        }
+        kind = m->layout == NMT_BF16_PAIRS                       ? NMT_BF16_KERNEL_AVX512_BF16
+               : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2) ? NMT_BF16_KERNEL_AVX2
+                                                                 : NMT_BF16_KERNEL_GENERIC;
+    }
+    nmt_bf16_linear_with(kind, y, x, rows, m, b);
 }

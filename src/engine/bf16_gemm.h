@@ -1,20 +1,29 @@
 /* bf16_gemm.h: bfloat16 linear layers (compute_type bfloat16).  Each
  * weight matrix is rounded once at load to bfloat16 (to nearest, ties to
- * even) and laid out in panels of 16 output columns, k-major, so that a
- * kernel streams one panel while it multiplies several rows of
- * activations with it: half the bytes of fp32 weights, and a decode step,
- * which reads every weight, reads half as much.
+ * even) and laid out in panels of 16 output columns, so that a kernel
+ * streams one panel while it multiplies several rows of activations with
+ * it: half the bytes of fp32 weights, and a decode step, which reads every
+ * weight, reads half as much.
  *
- * Activations stay fp32.  A bf16 x fp32 product is exact in fp32 only when
- * fused, so every kernel sums with fused multiply-adds in one fixed order:
- * over k in blocks of NMT_BF16_KC, each block summed from zero and added
- * to the blocks before it, the bias added last.  The AVX2+FMA kernel and
- * the portable one therefore give the same bits.  (An AVX512_BF16 or AMX
- * kernel would round the activations to bfloat16 too and is not written:
- * no machine this project ran on had them when this was.)
+ * Two kinds of kernel, each with its panel layout (chosen at load, from
+ * the kernel this CPU runs):
+ *  - widened (layout NMT_BF16_WIDEN: portable C, and AVX2+FMA): the
+ *    weights are widened to fp32 and the activations stay fp32.  A bf16 x
+ *    fp32 product is exact in fp32 only when fused, so both sum with fused
+ *    multiply-adds in one fixed order: over k in blocks of NMT_BF16_KC,
+ *    each block summed from zero and added to the blocks before it, the
+ *    bias last.  Both give the same bits.
+ *  - dot products of pairs (layout NMT_BF16_PAIRS: AVX512_BF16's VDPBF16PS,
+ *    and AMX tiles' TDPBF16PS for blocks of rows): the activations are
+ *    rounded to bfloat16 too (to nearest even), each product of two
+ *    bfloat16 values is exact in fp32 and the sums are fp32, in the
+ *    hardware's order (AMX's is not specified bit for bit), so these are
+ *    checked against a plain loop within fp32 rounding, not bit for bit.
+ *    This is the CPU's own bfloat16 arithmetic and several times faster.
  *
- * Kernels are chosen at run time: AVX2+FMA where present, else portable C;
- * NMTD_KERNELS=generic forces the portable one. */
+ * Kernels are chosen at run time (cpu_features.h), the best first: amx,
+ * avx512_bf16, avx2, generic; NMTD_KERNELS=avx512, avx2 or generic stops
+ * the choice at that one (kernel_override.h). */
 #ifndef NMT_BF16_GEMM_H
 #define NMT_BF16_GEMM_H
 
@@ -26,28 +35,58 @@
 #define NMT_BF16_PANEL 16 /* output columns per panel */
 #define NMT_BF16_KC 512   /* k summed per block */
 
-/* W[n][k] in bfloat16 panels: panel p holds columns 16p .. 16p+15, for each
- * t < k 16 values, column 16p+s in element 2s and column 16p+8+s in
- * element 2s+1 (s < 8: one 32-bit lane holds columns s and s+8); columns
- * past n are zeros. */
+#define NMT_BF16_PAIR_KP 32 /* PAIRS: k padded to a multiple of this (one AMX tile row) */
+
+typedef enum nmt_bf16_layout {
+    /* panel p holds columns 16p .. 16p+15, for each t < k 16 values, column
+     * 16p+s in element 2s and column 16p+8+s in element 2s+1 (s < 8: one
+     * 32-bit lane holds columns s and s+8): [ceil(n/16)][k][16] */
+    NMT_BF16_WIDEN,
+    /* panel p holds, for each pair of k (2u, 2u+1), u < kp/2, 16 columns of
+     * 2 values: W[16p+c][2u+e] at element (u * 16 + c) * 2 + e;
+     * [ceil(n/16)][kp/2][16][2], k padded with zeros to kp */
+    NMT_BF16_PAIRS
+} nmt_bf16_layout;
+
+/* W[n][k] in bfloat16 panels; columns past n (and k past k) are zeros. */
 typedef struct nmt_bf16_matrix {
-    uint16_t *panels; /* [ceil(n/16)][k][16] */
+    uint16_t *panels;
     int n, k;
+    int kp; /* k as stored: k (WIDEN), a multiple of NMT_BF16_PAIR_KP (PAIRS) */
+    nmt_bf16_layout layout;
 } nmt_bf16_matrix;
 
-/* "avx2" or "generic": the kernel nmt_bf16_linear runs on this CPU. */
+typedef enum nmt_bf16_kernel {
+    NMT_BF16_KERNEL_GENERIC,
+    NMT_BF16_KERNEL_AVX2,
+    NMT_BF16_KERNEL_AVX512_BF16,
+    NMT_BF16_KERNEL_AMX
+} nmt_bf16_kernel;
+
+/* 1 when this CPU can run kernel (whatever NMTD_KERNELS says). */
+int nmt_bf16_kernel_available(nmt_bf16_kernel kernel);
+
+/* "amx", "avx512_bf16", "avx2" or "generic": the kernel nmt_bf16_linear
+ * runs on this CPU under this NMTD_KERNELS. */
 const char *nmt_bf16_kernel_name(void);
 
-/* Rounds w[n][k] (row-major) into m (allocated here; free with
- * nmt_bf16_free). */
+/* The layout kernel reads. */
+nmt_bf16_layout nmt_bf16_layout_of(nmt_bf16_kernel kernel);
+
+/* Rounds w[n][k] (row-major) into m, laid out for the kernel this CPU
+ * runs (allocated here; free with nmt_bf16_free). */
 nmt_code nmt_bf16_pack(nmt_bf16_matrix *m, const float *w, int n, int k, nmt_err *err);
+/* The same laid out for kernel (for tests and benchmarks). */
+nmt_code nmt_bf16_pack_for(nmt_bf16_kernel kernel, nmt_bf16_matrix *m, const float *w, int n, int k,
+                           nmt_err *err);
 /* The same in steps: m allocated for n x k (all zeros), then rows
  * j0 .. j0+count-1 rounded from w[count][k] (so that a caller can give
  * back each step's fp32 rows before it reads the next). */
 nmt_code nmt_bf16_alloc(nmt_bf16_matrix *m, int n, int k, nmt_err *err);
 void nmt_bf16_set_rows(nmt_bf16_matrix *m, const float *w, int j0, int count);
 void nmt_bf16_free(nmt_bf16_matrix *m);
-/* Bytes of an n x k matrix once packed (columns padded to whole panels). */
+/* Bytes of an n x k matrix once packed for the kernel this CPU runs
+ * (columns padded to whole panels, k as the layout pads it). */
 size_t nmt_bf16_bytes_for(int n, int k);
 
 /* Columns j0 .. j0+nc-1 of m as a matrix of its own, sharing m's memory
@@ -57,10 +96,13 @@ nmt_bf16_matrix nmt_bf16_columns(const nmt_bf16_matrix *m, int j0, int nc);
 /* W[j][t] as stored (for tests and row lookups). */
 float nmt_bf16_weight(const nmt_bf16_matrix *m, int j, int t);
 
-/* y[i][j] = b[j] + sum_t x[i][t] * W[j][t] for i < rows (b may be NULL). */
+/* y[i][j] = b[j] + sum_t x[i][t] * W[j][t] for i < rows (b may be NULL),
+ * by the kernel this CPU runs for m's layout. */
 void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
 
-/* The same with the portable kernel, whatever the CPU (for tests). */
-void nmt_bf16_linear_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+/* The same with the given kernel, which this CPU must be able to run and
+ * whose layout m must have (for tests and benchmarks). */
+void nmt_bf16_linear_with(nmt_bf16_kernel kernel, float *y, const float *x, int rows, const nmt_bf16_matrix *m,
+                          const float *b);
 
 #endif

@@ -7,6 +7,8 @@
 nmt_kernel_override nmt_kernel_override_get(void)
 {
     const char *v = getenv("NMTD_KERNELS");
+    if (v && strcmp(v, "avx512") == 0)
+        return NMT_KERNELS_AVX512;
     if (v && strcmp(v, "avx2") == 0)
         return NMT_KERNELS_AVX2;
     if (v && strcmp(v, "generic") == 0)
@@ -20,5 +22,5 @@ nmt_code nmt_kernel_override_check(nmt_err *err)
     if (!v || !*v || nmt_kernel_override_get() != NMT_KERNELS_BEST)
         return NMT_OK;
     return nmt_err_set(err, NMT_ERR_INVALID,
-                       "NMTD_KERNELS=%.40s: must be avx2 or generic (or unset, for the best kernels of this CPU)", v);
+                       "NMTD_KERNELS=%.40s: must be avx512, avx2 or generic (or unset, for the best kernels of this CPU)", v);
 }

@@ -2,7 +2,9 @@
  * kernels run.  Each product chooses its kernel at run time from the CPU's
  * features; NMTD_KERNELS lets tests and benchmarks compare the paths on one
  * machine:
- *   unset or empty  the best kernel this CPU has, for every product;
+ *   unset or empty  the best kernel this CPU has, for every product (AMX
+ *                   tiles where the CPU has them and Linux grants them);
+ *   avx512          the AVX-512 kernels (VNNI, AVX512_BF16), not AMX;
  *   avx2            the AVX2 kernels, also on a CPU with AVX-512;
  *   generic         the portable ones (OpenBLAS for float32, C for int8
  *                   and bfloat16), as on a CPU without AVX2.
@@ -15,6 +17,7 @@
 
 typedef enum nmt_kernel_override {
     NMT_KERNELS_BEST,   /* unset, empty, or not a value below */
+    NMT_KERNELS_AVX512, /* "avx512" */
     NMT_KERNELS_AVX2,   /* "avx2" */
     NMT_KERNELS_GENERIC /* "generic" */
 } nmt_kernel_override;

@@ -1,6 +1,7 @@
 /* qgemm.c: int8 weights quantized per row to +-63 and stored in panels,
  * activations per row to +-127 and offset to unsigned bytes, int32 sums; a
- * portable kernel and an AVX2 one (see qgemm.h). */
+ * portable kernel and an AVX2 one, and the choice among them and
+ * qgemm_avx512.c's (see qgemm.h). */
 #include "qgemm.h"
 
 #include <math.h>
@@ -8,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_features.h"
 #include "kernel_override.h"
+#include "qgemm_kernels.h"
 
-#define KP_ALIGN 16
+#define KP_ALIGN 64 /* one AMX tile row of bytes */
 #define PANEL NMT_Q8_PANEL
-#define QUAD 4 /* k values of one column side by side */
+#define QUAD NMT_Q8_QUAD
 
 /* The quantization levels: weights in [-63, 63], activations in [-127, 127]
  * stored as the unsigned byte value + 128.  Two products of an unsigned
@@ -21,9 +24,9 @@
  * exact.  (Weights, not activations, give up the bit: their rows are
  * smooth, activations have outliers; on the demo model's held-out sets
  * both kept the bars, the weights' choice changed fewer sentences.) */
-enum { WEIGHT_LEVELS = 63, ACTIVATION_LEVELS = 127, ACTIVATION_OFFSET = 128 };
+enum { WEIGHT_LEVELS = 63, ACTIVATION_LEVELS = 127, ACTIVATION_OFFSET = NMT_Q8_ACTIVATION_OFFSET };
 
-/* Row length k padded to whole 16-byte steps of the kernels. */
+/* Row length k padded to whole 64-byte steps of the kernels. */
 static int padded(int k) { return (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN; }
 
 static int panels_for(int n) { return (n + PANEL - 1) / PANEL; }
@@ -182,8 +185,7 @@ size_t nmt_q8_bytes(const nmt_q8_matrix *q) { return nmt_q8_bytes_for(q->n, q->k
 
 /* ---- kernels -------------------------------------------------------- */
 
-typedef void (*q8_kernel)(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
-                          const float *b);
+typedef nmt_q8_kernel_fn q8_kernel;
 
 static void kernel_generic(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                            const float *b)
@@ -392,7 +394,6 @@ AVX2 static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m
     }
 }
 
-static int avx2_available(void) { return __builtin_cpu_supports("avx2"); }
 #else
 static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
 {
@@ -402,22 +403,66 @@ static float quantize_avx2(const float *x, int k, int kp, int levels, int offset
 {
     return quantize_generic(x, k, kp, levels, offset, dst);
 }
-static int avx2_available(void) { return 0; }
 #endif
 
-static q8_kernel chosen(void)
+int nmt_q8_kernel_available(nmt_q8_kernel kernel)
 {
-    static q8_kernel cached;
-    if (!cached) {
-        int generic = nmt_kernel_override_get() == NMT_KERNELS_GENERIC;
-        cached = !generic && avx2_available() ? kernel_avx2 : kernel_generic;
+    const nmt_cpu_features *cpu = nmt_cpu_features_get();
+    switch (kernel) {
+    case NMT_Q8_KERNEL_GENERIC: return 1;
+    case NMT_Q8_KERNEL_AVX2: return cpu->avx2_fma;
+    case NMT_Q8_KERNEL_AVX512_VNNI: return cpu->avx512_vnni;
+    case NMT_Q8_KERNEL_AMX: return cpu->avx512_vnni && cpu->amx_int8;
     }
-    return cached;
+    return 0;
 }
 
-const char *nmt_q8_kernel_name(void) { return chosen() == kernel_avx2 ? "avx2" : "generic"; }
+static nmt_q8_kernel chosen_kind(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        nmt_kernel_override force = nmt_kernel_override_get();
+        int amx = force == NMT_KERNELS_BEST, avx512 = amx || force == NMT_KERNELS_AVX512;
+        cached = force == NMT_KERNELS_GENERIC                                    ? NMT_Q8_KERNEL_GENERIC
+                 : amx && nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)             ? NMT_Q8_KERNEL_AMX
+                 : avx512 && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI) ? NMT_Q8_KERNEL_AVX512_VNNI
+                 : nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)                   ? NMT_Q8_KERNEL_AVX2
+                                                                                 : NMT_Q8_KERNEL_GENERIC;
+    }
+    return (nmt_q8_kernel)cached;
+}
 
-static quantize_fn chosen_quantize(void) { return chosen() == kernel_avx2 ? quantize_avx2 : quantize_generic; }
+static q8_kernel kernel_of(nmt_q8_kernel kind)
+{
+    switch (kind) {
+    case NMT_Q8_KERNEL_AMX: return nmt_q8_kernel_amx;
+    case NMT_Q8_KERNEL_AVX512_VNNI: return nmt_q8_kernel_vnni;
+    case NMT_Q8_KERNEL_AVX2: return kernel_avx2;
+    case NMT_Q8_KERNEL_GENERIC: break;
+    }
+    return kernel_generic;
+}
+
+/* Every kernel but the portable one runs on a CPU with AVX2. */
+static quantize_fn quantize_of(nmt_q8_kernel kind)
+{
+    return kind == NMT_Q8_KERNEL_GENERIC ? quantize_generic : quantize_avx2;
+}
+
+static q8_kernel chosen(void) { return kernel_of(chosen_kind()); }
+
+static quantize_fn chosen_quantize(void) { return quantize_of(chosen_kind()); }
+
+const char *nmt_q8_kernel_name(void)
+{
+    switch (chosen_kind()) {
+    case NMT_Q8_KERNEL_AMX: return "amx";
+    case NMT_Q8_KERNEL_AVX512_VNNI: return "avx512_vnni";
+    case NMT_Q8_KERNEL_AVX2: return "avx2";
+    case NMT_Q8_KERNEL_GENERIC: break;
+    }
+    return "generic";
+}
 
 /* Out of memory for the scratch: fp32 activations against the int8 weights. */
 static void unquantized(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
@@ -496,7 +541,8 @@ void nmt_q8_linear_shared(float *const *ys, const float *x, int m, const nmt_q8_
     run(chosen(), chosen_quantize(), ys, x, m, qs, bs, count);
 }
 
-void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b)
+void nmt_q8_linear_with(nmt_q8_kernel kernel, float *y, const float *x, int m, const nmt_q8_matrix *q,
+                        const float *b)
 {
-    run(kernel_generic, quantize_generic, &y, x, m, &q, &b, 1);
+    run(kernel_of(kernel), quantize_of(kernel), &y, x, m, &q, &b, 1);
 }

@@ -7,13 +7,19 @@
  *
  * The weights are stored in panels of 16 output columns, k in quads, so
  * that a kernel streams one panel while it multiplies several rows of
- * activations with it.  Kernels are chosen at run time from the CPU: AVX2
- * (activations as unsigned bytes, value + 128, times the signed weights by
- * VPMADDUBSW, pairs widened by VPMADDWD; the +128 taken off with each
- * column's precomputed sum) where present, else portable C.  Weights keep
- * to +-63 so that VPMADDUBSW's int16 pair sums never saturate: every
- * kernel's int32 sums are exact.  NMTD_KERNELS=generic forces the portable
- * one.  Both give the same int32 sums, so the same output bit for bit.
+ * activations with it.  The activations are unsigned bytes (value + 128)
+ * times the signed weights; the +128 is taken off with each column's
+ * precomputed sum.  Kernels are chosen at run time from the CPU
+ * (cpu_features.h), the best first:
+ *   amx          AMX tiles (TDPBUSD) for blocks of 4 to 32 rows, VNNI for
+ *                the rest;
+ *   avx512_vnni  VPDPBUSD on zmm registers;
+ *   avx2         VPMADDUBSW, pairs widened by VPMADDWD;
+ *   generic      portable C.
+ * NMTD_KERNELS=avx512, avx2 or generic stops the choice at that one
+ * (kernel_override.h).  Weights keep to +-63 so that VPMADDUBSW's int16
+ * pair sums never saturate: every kernel's int32 sums are exact, so every
+ * kernel gives the same output bit for bit.
  *
  * The product needs per-thread scratch for the quantized activations: it
  * grows to the largest call and is freed when the thread exits. */
@@ -28,7 +34,7 @@
 #define NMT_Q8_PANEL 16 /* output columns per panel */
 
 /* W[n][k] in int8 (-63 .. 63), k padded with zeros to kp (a multiple of
- * 16), n to whole panels: panel p, quad u holds W[16p + c][4u + e] at
+ * 64), n to whole panels: panel p, quad u holds W[16p + c][4u + e] at
  * ((p * kp/4 + u) * 16 + c) * 4 + e (c < 16, e < 4; read it with
  * nmt_q8_weight). */
 typedef struct nmt_q8_matrix {
@@ -38,7 +44,18 @@ typedef struct nmt_q8_matrix {
     int n, k, kp;
 } nmt_q8_matrix;
 
-/* "avx2" or "generic": the kernel nmt_q8_linear runs on this CPU. */
+typedef enum nmt_q8_kernel {
+    NMT_Q8_KERNEL_GENERIC,
+    NMT_Q8_KERNEL_AVX2,
+    NMT_Q8_KERNEL_AVX512_VNNI,
+    NMT_Q8_KERNEL_AMX
+} nmt_q8_kernel;
+
+/* 1 when this CPU can run kernel (whatever NMTD_KERNELS says). */
+int nmt_q8_kernel_available(nmt_q8_kernel kernel);
+
+/* "amx", "avx512_vnni", "avx2" or "generic": the kernel nmt_q8_linear
+ * runs on this CPU under this NMTD_KERNELS. */
 const char *nmt_q8_kernel_name(void);
 
 /* Quantizes w[n][k] (row-major) into q (allocated here; free with
@@ -83,7 +100,9 @@ void nmt_q8_linear_blocks(float *buf, const float *x, int m, const nmt_q8_matrix
  * (j0 a multiple of NMT_Q8_PANEL, j0 + nc <= q->n). */
 nmt_q8_matrix nmt_q8_columns(const nmt_q8_matrix *q, int j0, int nc);
 
-/* The same with the portable kernel, whatever the CPU (for tests). */
-void nmt_q8_linear_generic(float *y, const float *x, int m, const nmt_q8_matrix *q, const float *b);
+/* nmt_q8_linear with the given kernel, which this CPU must be able to run
+ * (for tests and benchmarks). */
+void nmt_q8_linear_with(nmt_q8_kernel kernel, float *y, const float *x, int m, const nmt_q8_matrix *q,
+                        const float *b);
 
 #endif

@@ -79,8 +79,16 @@ nmt_code nmt_translator_set_language(nmt_translator *tr, const char *lang, nmt_e
 static const char *kernel_name(nmt_compute_type compute)
 {
     switch (compute) {
-    case NMT_COMPUTE_INT8: return strcmp(nmt_q8_kernel_name(), "avx2") == 0 ? "int8-avx2" : "int8-generic";
-    case NMT_COMPUTE_BFLOAT16: return strcmp(nmt_bf16_kernel_name(), "avx2") == 0 ? "bf16-avx2" : "bf16-generic";
+    case NMT_COMPUTE_INT8:
+        return strcmp(nmt_q8_kernel_name(), "amx") == 0           ? "int8-amx"
+               : strcmp(nmt_q8_kernel_name(), "avx512_vnni") == 0 ? "int8-avx512_vnni"
+               : strcmp(nmt_q8_kernel_name(), "avx2") == 0        ? "int8-avx2"
+                                                                  : "int8-generic";
+    case NMT_COMPUTE_BFLOAT16:
+        return strcmp(nmt_bf16_kernel_name(), "amx") == 0           ? "bf16-amx"
+               : strcmp(nmt_bf16_kernel_name(), "avx512_bf16") == 0 ? "bf16-avx512_bf16"
+               : strcmp(nmt_bf16_kernel_name(), "avx2") == 0        ? "bf16-avx2"
+                                                                    : "bf16-generic";
     case NMT_COMPUTE_FLOAT32: break;
     }
     const char *packed = nmt_gemm_packed_kernel();

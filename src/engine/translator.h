@@ -40,7 +40,8 @@ typedef struct nmt_translator_info {
     size_t weight_bytes;        /* of the weights as computed (fp32, or int8 / bfloat16 for the linear layers) */
     const char *compute_type;   /* "float32", "int8", "bfloat16" */
     const char *kernel;         /* what computes the products on this CPU: "avx512-packed", "avx2-packed", "openblas",
-                                   "int8-avx2", "int8-generic", "bf16-avx2", "bf16-generic" */
+                                   "int8-amx", "int8-avx512_vnni", "int8-avx2", "int8-generic", "bf16-amx",
+                                   "bf16-avx512_bf16", "bf16-avx2", "bf16-generic" */
     int weights_loaded;         /* 0 while a model opened without its weights waits for its first use */
 } nmt_translator_info;
 

@@ -99,7 +99,7 @@ for ct in int8 bfloat16; do
     bytes[$ct]=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
     kernel=${ct/bfloat16/bf16}
     expect "/v1/model says $ct and which kernel" 200 \
-        ".model.compute_type == \"$ct\" and (.model.kernel | test(\"^$kernel-(avx2|generic)\$\"))" /v1/model
+        ".model.compute_type == \"$ct\" and (.model.kernel | test(\"^$kernel-(amx|avx512_vnni|avx512_bf16|avx2|generic)\$\"))" /v1/model
     kill -TERM "$PID"
     wait "$PID"
 done
@@ -122,13 +122,13 @@ check "compute_type int4: refused at start (exit $?)" 'grep -q "is not auto, flo
 "$BIN" --model "$DEMO" --compute-type fp16 < /dev/null 2> "$TMP/bad-cli.log"
 check "nmtd-translate --compute-type fp16: refused (exit $?)" \
     'grep -q "must be auto, float32, int8 or bfloat16" "$TMP/bad-cli.log"'
-NMTD_KERNELS=avx512 "$BIN" --model "$DEMO" < /dev/null 2> "$TMP/bad-kernels.log"
+NMTD_KERNELS=amx "$BIN" --model "$DEMO" < /dev/null 2> "$TMP/bad-kernels.log"
 rc=$?
-check "NMTD_KERNELS=avx512 (not a choice): nmtd-translate refuses it (exit $rc)" \
-    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=avx512: must be avx2 or generic" "$TMP/bad-kernels.log"'
+check "NMTD_KERNELS=amx (not a choice): nmtd-translate refuses it (exit $rc)" \
+    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=amx: must be avx512, avx2 or generic" "$TMP/bad-kernels.log"'
 NMTD_KERNELS=Generic "$NMTD" --model "$DEMO" --port 0 2> "$TMP/bad-kernels-daemon.log"
 rc=$?
 check "NMTD_KERNELS=Generic: the daemon refuses to start (exit $rc)" \
-    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=Generic: must be avx2 or generic" "$TMP/bad-kernels-daemon.log"'
+    '[ "$rc" -ne 0 ] && grep -q "NMTD_KERNELS=Generic: must be avx512, avx2 or generic" "$TMP/bad-kernels-daemon.log"'
 check "no sanitizer reports" '! grep -l "Sanitizer\|runtime error" "$TMP"/*.log'
 finish

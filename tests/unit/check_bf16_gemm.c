@@ -7,7 +7,13 @@
  * bfloat16's rounding of the fp32 product; odd shapes, several k blocks,
  * more rows than a row chunk, a row against several whole panels.  Where
  * the CPU runs the AVX2 kernel (case "avx2", its own run bf16_kernels.sh,
- * SKIP elsewhere): it gives the portable kernel's output bit for bit. */
+ * SKIP elsewhere): it gives the portable kernel's output bit for bit.
+ * The pairs layout: every weight where the layout says, zeros in the
+ * padding; the portable pairs loop, and where the CPU has them the
+ * AVX512_BF16 kernel (case "avx512_bf16", bf16_avx512_kernel.sh) and the
+ * AMX one (case "amx", bf16_amx_kernel.sh), equal a plain sum of the
+ * bfloat16-rounded activations times the weights within fp32 rounding,
+ * on every shape, with and without a bias. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +21,7 @@
 #include <string.h>
 
 #include "bf16_gemm.h"
+#include "bf16_gemm_kernels.h"
 #include "float_convert.h"
 #include "testutil.h"
 
@@ -25,7 +32,8 @@ static unsigned rng_state = 4242;
  * more whole panels, more rows than the AVX2 kernel's row chunk (96). */
 static const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},      {2, 17, 3},    {3, 33, 17},  {6, 16, 64},
                                 {7, 40, 100},  {1, 64, 512},   {1, 70, 1100}, {1, 150, 33}, {13, 130, 513},
-                                {32, 96, 64},  {100, 20, 40},  {5, 48, 1536}};
+                                {32, 96, 64},  {100, 20, 40},  {5, 48, 1536}, {17, 48, 200}, {35, 33, 128},
+                                {64, 64, 512}, {19, 16, 64},   {4, 200, 100}, {37, 500, 70}};
 
 static float bits_to_float(uint32_t u)
 {
@@ -82,7 +90,7 @@ typedef struct problem {
     nmt_bf16_matrix h;
 } problem;
 
-static problem problem_new(size_t shape)
+static problem problem_for(size_t shape, nmt_bf16_kernel kernel)
 {
     problem p = {.m = shapes[shape][0], .n = shapes[shape][1], .k = shapes[shape][2]};
     p.w = malloc(sizeof(float) * p.n * p.k);
@@ -92,9 +100,12 @@ static problem problem_new(size_t shape)
     tu_fill(p.x, (size_t)p.m * p.k, &rng_state);
     tu_fill(p.b, (size_t)p.n, &rng_state);
     nmt_err err;
-    ck_assert(nmt_bf16_pack(&p.h, p.w, p.n, p.k, &err) == NMT_OK);
+    ck_assert(nmt_bf16_pack_for(kernel, &p.h, p.w, p.n, p.k, &err) == NMT_OK);
     return p;
 }
+
+/* The widened layout, which the portable and AVX2 kernels read. */
+static problem problem_new(size_t shape) { return problem_for(shape, NMT_BF16_KERNEL_GENERIC); }
 
 static void problem_free(problem *p)
 {
@@ -102,6 +113,15 @@ static void problem_free(problem *p)
     free(p->w);
     free(p->x);
     free(p->b);
+}
+
+/* The kernel this CPU runs, by its features. */
+static nmt_bf16_kernel best_kernel(void)
+{
+    return nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)           ? NMT_BF16_KERNEL_AMX
+           : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16) ? NMT_BF16_KERNEL_AVX512_BF16
+           : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)        ? NMT_BF16_KERNEL_AVX2
+                                                                     : NMT_BF16_KERNEL_GENERIC;
 }
 
 START_TEST(test_pack_layout)
@@ -123,7 +143,8 @@ START_TEST(test_pack_layout)
         expected = (long)(p.n - (np - 1) * NMT_BF16_PANEL) * p.k;
         ck_assert_msg(nonzero <= expected, "shape %zu: %ld values in the last panel, %ld columns' worth", c,
                       nonzero, expected);
-        ck_assert_uint_eq(nmt_bf16_bytes_for(p.n, p.k), (size_t)np * NMT_BF16_PANEL * p.k * 2);
+        int kp = nmt_bf16_layout_of(best_kernel()) == NMT_BF16_PAIRS ? (p.k + 31) / 32 * 32 : p.k;
+        ck_assert_uint_eq(nmt_bf16_bytes_for(p.n, p.k), (size_t)np * NMT_BF16_PANEL * kp * 2);
         problem_free(&p);
     }
 }
@@ -149,7 +170,7 @@ START_TEST(test_generic_matches_documented_sum)
         problem p = problem_new(c);
         float *y = malloc(sizeof(float) * p.m * p.n);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
-            nmt_bf16_linear_generic(y, p.x, p.m, &p.h, with_bias ? p.b : NULL);
+            nmt_bf16_linear_with(NMT_BF16_KERNEL_GENERIC, y, p.x, p.m, &p.h, with_bias ? p.b : NULL);
             for (int i = 0; i < p.m; i++)
                 for (int j = 0; j < p.n; j++) {
                     float want = documented_sum(&p, i, j, with_bias), got = y[(size_t)i * p.n + j];
@@ -176,14 +197,13 @@ END_TEST
  * for bit, without and with a bias, on every shape. */
 START_TEST(test_avx2_matches_generic)
 {
-    ck_assert_str_eq(nmt_bf16_kernel_name(), "avx2");
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         problem p = problem_new(c);
         int m = p.m, n = p.n;
         float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
-            nmt_bf16_linear(y1, p.x, m, &p.h, with_bias ? p.b : NULL);
-            nmt_bf16_linear_generic(y2, p.x, m, &p.h, with_bias ? p.b : NULL);
+            nmt_bf16_linear_with(NMT_BF16_KERNEL_AVX2, y1, p.x, m, &p.h, with_bias ? p.b : NULL);
+            nmt_bf16_linear_with(NMT_BF16_KERNEL_GENERIC, y2, p.x, m, &p.h, with_bias ? p.b : NULL);
             for (size_t e = 0; e < (size_t)m * n; e++)
                 ck_assert_msg(memcmp(&y1[e], &y2[e], sizeof(float)) == 0, "shape %zu (bias %d) [%zu][%zu]: %.9g vs %.9g",
                               c, with_bias, e / n, e % n, (double)y1[e], (double)y2[e]);
@@ -195,6 +215,83 @@ START_TEST(test_avx2_matches_generic)
 }
 END_TEST
 
+/* The pairs layout holds every weight rounded, where nmt_bf16_weight
+ * reads it, and zeros in the padding of k and of the last panel. */
+START_TEST(test_pairs_layout)
+{
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        problem p = problem_for(c, NMT_BF16_KERNEL_AVX512_BF16);
+        ck_assert_int_eq(p.h.layout, NMT_BF16_PAIRS);
+        ck_assert_int_eq(p.h.kp, (p.k + 31) / 32 * 32);
+        int np = (p.n + NMT_BF16_PANEL - 1) / NMT_BF16_PANEL;
+        long nonzero = 0;
+        for (int j = 0; j < p.n; j++)
+            for (int t = 0; t < p.k; t++) {
+                uint16_t want = nmt_f32_to_bf16(p.w[(size_t)j * p.k + t]);
+                const uint16_t *at = p.h.panels + (size_t)(j / 16) * p.h.kp * 16 + ((size_t)(t / 2) * 16 + j % 16) * 2 + t % 2;
+                ck_assert_msg(*at == want && nmt_bf16_weight(&p.h, j, t) == nmt_bf16_to_f32(want),
+                              "shape %zu W[%d][%d]", c, j, t);
+                nonzero += want != 0;
+            }
+        long stored = 0;
+        for (size_t e = 0; e < (size_t)np * p.h.kp * 16; e++)
+            stored += p.h.panels[e] != 0;
+        ck_assert_msg(stored == nonzero, "shape %zu: %ld values stored, %ld weights", c, stored, nonzero);
+        problem_free(&p);
+    }
+}
+END_TEST
+
+/* kernel (pairs layout) against a plain sum in double of the activations
+ * rounded to bfloat16 times the stored weights: fp32 sums of exact
+ * products, so within a few fp32 roundings of the sum of magnitudes. */
+typedef void (*pairs_linear)(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+
+static void check_pairs_kernel(pairs_linear linear)
+{
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        problem p = problem_for(c, NMT_BF16_KERNEL_AVX512_BF16);
+        float *y = malloc(sizeof(float) * p.m * p.n);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+            linear(y, p.x, p.m, &p.h, with_bias ? p.b : NULL);
+            for (int i = 0; i < p.m; i++)
+                for (int j = 0; j < p.n; j++) {
+                    double want = with_bias ? p.b[j] : 0, mag = with_bias ? fabs(p.b[j]) : 0;
+                    for (int t = 0; t < p.k; t++) {
+                        double xw = (double)nmt_bf16_to_f32(nmt_f32_to_bf16(p.x[(size_t)i * p.k + t])) *
+                                    nmt_bf16_weight(&p.h, j, t);
+                        want += xw;
+                        mag += fabs(xw);
+                    }
+                    float got = y[(size_t)i * p.n + j];
+                    ck_assert_msg(fabs(got - want) <= mag * 1e-5 + 1e-7, "shape %zu (bias %d) [%d][%d]: %.9g vs %.9g",
+                                  c, with_bias, i, j, (double)got, want);
+                }
+        }
+        problem_free(&p);
+        free(y);
+    }
+}
+
+static void avx512_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    nmt_bf16_linear_with(NMT_BF16_KERNEL_AVX512_BF16, y, x, rows, m, b);
+}
+
+static void amx_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    nmt_bf16_linear_with(NMT_BF16_KERNEL_AMX, y, x, rows, m, b);
+}
+
+START_TEST(test_pairs_portable) { check_pairs_kernel(nmt_bf16_pairs_portable); }
+END_TEST
+
+START_TEST(test_avx512_bf16_kernel) { check_pairs_kernel(avx512_bf16_linear); }
+END_TEST
+
+START_TEST(test_amx_kernel) { check_pairs_kernel(amx_linear); }
+END_TEST
+
 static Suite *bf16_suite(void)
 {
     Suite *s = suite_create("bf16_gemm");
@@ -203,9 +300,21 @@ static Suite *bf16_suite(void)
     tcase_add_test(tc, test_pack_layout);
     tcase_add_test(tc, test_generic_matches_documented_sum);
     suite_add_tcase(s, tc);
-    if (strcmp(nmt_bf16_kernel_name(), "avx2") == 0) {
+    tcase_add_test(tc, test_pairs_layout);
+    tcase_add_test(tc, test_pairs_portable);
+    if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)) {
         TCase *k = tcase_create("avx2");
         tcase_add_test(k, test_avx2_matches_generic);
+        suite_add_tcase(s, k);
+    }
+    if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)) {
+        TCase *k = tcase_create("avx512_bf16");
+        tcase_add_test(k, test_avx512_bf16_kernel);
+        suite_add_tcase(s, k);
+    }
+    if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)) {
+        TCase *k = tcase_create("amx");
+        tcase_add_test(k, test_amx_kernel);
         suite_add_tcase(s, k);
     }
     return s;
@@ -213,10 +322,20 @@ static Suite *bf16_suite(void)
 
 int main(void)
 {
+    static const struct {
+        const char *name;
+        nmt_bf16_kernel kernel;
+        const char *lacks;
+    } fast[] = {
+        {"avx2", NMT_BF16_KERNEL_AVX2, "AVX2+FMA"},
+        {"avx512_bf16", NMT_BF16_KERNEL_AVX512_BF16, "AVX512_BF16"},
+        {"amx", NMT_BF16_KERNEL_AMX, "AMX-BF16 (or Linux did not grant the tile state)"},
+    };
     const char *only = getenv("CK_RUN_CASE");
-    if (only && strcmp(only, "avx2") == 0 && strcmp(nmt_bf16_kernel_name(), "avx2") != 0) {
-        printf("SKIP: this CPU lacks AVX2+FMA (or NMTD_KERNELS=generic): the AVX2 bfloat16 kernel cannot run here\n");
-        return 77;
-    }
+    for (size_t i = 0; only && i < sizeof fast / sizeof fast[0]; i++)
+        if (strcmp(only, fast[i].name) == 0 && !nmt_bf16_kernel_available(fast[i].kernel)) {
+            printf("SKIP: this CPU lacks %s: the %s bfloat16 kernel cannot run here\n", fast[i].lacks, fast[i].name);
+            return 77;
+        }
     return tu_run(bf16_suite());
 }

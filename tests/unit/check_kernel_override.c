@@ -14,6 +14,8 @@ START_TEST(test_values)
     ck_assert_int_eq(nmt_kernel_override_get(), NMT_KERNELS_BEST);
     setenv("NMTD_KERNELS", "", 1);
     ck_assert_int_eq(nmt_kernel_override_get(), NMT_KERNELS_BEST);
+    setenv("NMTD_KERNELS", "avx512", 1);
+    ck_assert_int_eq(nmt_kernel_override_get(), NMT_KERNELS_AVX512);
     setenv("NMTD_KERNELS", "avx2", 1);
     ck_assert_int_eq(nmt_kernel_override_get(), NMT_KERNELS_AVX2);
     setenv("NMTD_KERNELS", "generic", 1);
@@ -23,7 +25,7 @@ END_TEST
 
 START_TEST(test_check)
 {
-    static const char *ok[] = {"", "avx2", "generic"};
+    static const char *ok[] = {"", "avx512", "avx2", "generic"};
     nmt_err err;
     unsetenv("NMTD_KERNELS");
     ck_assert_int_eq(nmt_kernel_override_check(&err), NMT_OK);
@@ -31,11 +33,11 @@ START_TEST(test_check)
         setenv("NMTD_KERNELS", ok[i], 1);
         ck_assert_int_eq(nmt_kernel_override_check(&err), NMT_OK);
     }
-    static const char *bad[] = {"avx512", "Generic", "generic ", "portable"};
+    static const char *bad[] = {"amx", "AVX512", "Generic", "generic ", "portable"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("NMTD_KERNELS", bad[i], 1);
         ck_assert_int_eq(nmt_kernel_override_check(&err), NMT_ERR_INVALID);
-        ck_assert_msg(strstr(err.msg, bad[i]) && strstr(err.msg, "avx2 or generic"), "%s", err.msg);
+        ck_assert_msg(strstr(err.msg, bad[i]) && strstr(err.msg, "avx512, avx2 or generic"), "%s", err.msg);
     }
     unsetenv("NMTD_KERNELS");
 }

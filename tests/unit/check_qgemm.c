@@ -3,9 +3,10 @@
  * over the same int8 values exactly, and the product stays within the
  * quantization error of the fp32 product; odd shapes included; inputs at
  * the ends of the ranges give exact sums (the AVX2 kernel's int16 pair sums
- * would saturate if the weights had eight bits).  Where the CPU runs the
- * AVX2 kernel (case "avx2", its own run int8_kernels.sh, SKIP elsewhere):
- * it gives the portable kernel's output bit for bit. */
+ * would saturate if the weights had eight bits).  Each faster kernel the
+ * CPU has (cases "avx2", "avx512_vnni", "amx"; each its own run in
+ * int8_kernels.sh, int8_vnni_kernel.sh and int8_amx_kernel.sh, SKIP where
+ * the CPU lacks it) gives the portable kernel's output bit for bit. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,13 +18,17 @@
 
 static unsigned rng_state = 777;
 
-/* m rows, n outputs, k inputs: odd sizes, k not a multiple of 16, n across
- * panel edges, one row against one to five panels, strips of 6 rows and
- * every remainder, decode and encoder-like shapes, more rows than the AVX2
- * kernel's row chunk (96) */
-static const int shapes[][3] = {{1, 1, 1},    {1, 7, 5},     {3, 33, 17},  {4, 2, 16},   {5, 64, 48},
-                                {9, 31, 100}, {32, 96, 64},  {13, 130, 512}, {70, 9, 40}, {1, 80, 33},
-                                {1, 50, 64},  {1, 64, 2048}, {8, 17, 30},  {100, 20, 40}, {2, 40, 6}};
+/* m rows, n outputs, k inputs: odd sizes, k not a multiple of 64, n across
+ * panel edges, one row against one to nine panels, strips of 5 and 8 rows
+ * and every remainder, decode and encoder-like shapes, more rows than the
+ * row chunk (96); for AMX: whole 32-row blocks, a block of 16 + 1 to 3
+ * rows, blocks of 4 to 15 rows, a tail of 1 to 3 rows after them, an odd
+ * number of panels */
+static const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},     {3, 33, 17},    {4, 2, 16},   {5, 64, 48},
+                                {9, 31, 100},  {32, 96, 64},  {13, 130, 512}, {70, 9, 40},  {1, 80, 33},
+                                {1, 50, 64},   {1, 64, 2048}, {8, 17, 30},    {100, 20, 40}, {2, 40, 6},
+                                {1, 150, 128}, {17, 48, 200}, {35, 33, 128},  {64, 64, 512}, {19, 16, 64},
+                                {4, 200, 100}, {37, 500, 70}};
 
 /* One shape's random weights (quantized), inputs and bias. */
 typedef struct problem {
@@ -63,7 +68,7 @@ START_TEST(test_quantize_round_trip)
     nmt_q8_matrix q;
     nmt_err err;
     ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
-    ck_assert_int_eq(q.kp, 48);
+    ck_assert_int_eq(q.kp, 64);
     for (int j = 0; j < n; j++) {
         float amax = 0;
         for (int t = 0; t < k; t++)
@@ -86,7 +91,7 @@ START_TEST(test_quantize_round_trip)
     for (int j = n; j < 48; j++) /* the last panel's columns past n */
         for (int t = 0; t < q.kp; t++)
             ck_assert_int_eq(nmt_q8_weight(&q, j, t), 0);
-    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)48 * 48 + (size_t)n * 8); /* 3 panels of 16 columns; 2 per column */
+    ck_assert_uint_eq(nmt_q8_bytes(&q), (size_t)48 * 64 + (size_t)n * 8); /* 3 panels of 16 columns; 2 per column */
     nmt_q8_free(&q);
     free(w);
 }
@@ -103,7 +108,7 @@ START_TEST(test_generic_matches_naive)
         const float *w = p.w, *x = p.x, *b = p.b;
         const nmt_q8_matrix q = p.q;
         float *y = malloc(sizeof(float) * m * n);
-        nmt_q8_linear_generic(y, x, m, &q, b);
+        nmt_q8_linear_with(NMT_Q8_KERNEL_GENERIC, y, x, m, &q, b);
         for (int i = 0; i < m; i++) {
             const float *xr = x + (size_t)i * k;
             float amax = 0;
@@ -138,23 +143,23 @@ END_TEST
  * k times the sign patterns' agreement.  With eight-bit weights two
  * products would reach 255 * 127 * 2 = 64770 and VPMADDUBSW would clamp
  * them to 32767. */
-static void check_extremes(void (*linear)(float *, const float *, int, const nmt_q8_matrix *, const float *))
+static void check_extremes(nmt_q8_kernel kernel)
 {
-    enum { M = 4, N = 20, K = 256 };
-    float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K), y[M * N];
+    enum { M = 20, N = 40, K = 256 };
+    float *w = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K), *y = malloc(sizeof(float) * M * N);
     for (int j = 0; j < N; j++)
         for (int t = 0; t < K; t++)
             w[j * K + t] = j % 3 == 0 ? 1.0f : j % 3 == 1 ? -1.0f : (t % 2 ? 1.0f : -1.0f);
     for (int i = 0; i < M; i++)
         for (int t = 0; t < K; t++)
-            x[i * K + t] = i == 0   ? 1.0f
-                           : i == 1 ? -1.0f
-                           : i == 2 ? (t % 2 ? -1.0f : 1.0f)
-                                    : (t < K / 2 ? 1.0f : -1.0f);
+            x[i * K + t] = i % 4 == 0   ? 1.0f
+                           : i % 4 == 1 ? -1.0f
+                           : i % 4 == 2 ? (t % 2 ? -1.0f : 1.0f)
+                                        : (t < K / 2 ? 1.0f : -1.0f);
     nmt_q8_matrix q;
     nmt_err err;
     ck_assert(nmt_q8_quantize(&q, w, N, K, &err) == NMT_OK);
-    linear(y, x, M, &q, NULL);
+    nmt_q8_linear_with(kernel, y, x, M, &q, NULL);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double want = 0;
@@ -166,30 +171,20 @@ static void check_extremes(void (*linear)(float *, const float *, int, const nmt
     nmt_q8_free(&q);
     free(w);
     free(x);
+    free(y);
 }
 
-START_TEST(test_generic_extremes) { check_extremes(nmt_q8_linear_generic); }
-END_TEST
-
-START_TEST(test_avx2_extremes)
+/* kernel gives the portable kernel's output bit for bit, without and with
+ * a bias, on every shape. */
+static void check_matches_generic(nmt_q8_kernel kernel)
 {
-    ck_assert_str_eq(nmt_q8_kernel_name(), "avx2");
-    check_extremes(nmt_q8_linear);
-}
-END_TEST
-
-/* The kernel this CPU runs (AVX2) gives the portable kernel's output bit
- * for bit, without and with a bias, on every shape. */
-START_TEST(test_avx2_matches_generic)
-{
-    ck_assert_str_eq(nmt_q8_kernel_name(), "avx2");
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         problem p = problem_new(c);
         int m = p.m, n = p.n;
         float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
-            nmt_q8_linear(y1, p.x, m, &p.q, with_bias ? p.b : NULL);
-            nmt_q8_linear_generic(y2, p.x, m, &p.q, with_bias ? p.b : NULL);
+            nmt_q8_linear_with(kernel, y1, p.x, m, &p.q, with_bias ? p.b : NULL);
+            nmt_q8_linear_with(NMT_Q8_KERNEL_GENERIC, y2, p.x, m, &p.q, with_bias ? p.b : NULL);
             ck_assert_msg(memcmp(y1, y2, sizeof(float) * m * n) == 0, "shape %zu differs", c);
         }
         problem_free(&p);
@@ -197,7 +192,57 @@ START_TEST(test_avx2_matches_generic)
         free(y2);
     }
 }
+
+START_TEST(test_generic_extremes) { check_extremes(NMT_Q8_KERNEL_GENERIC); }
 END_TEST
+
+START_TEST(test_avx2_extremes) { check_extremes(NMT_Q8_KERNEL_AVX2); }
+END_TEST
+
+START_TEST(test_avx2_matches_generic) { check_matches_generic(NMT_Q8_KERNEL_AVX2); }
+END_TEST
+
+START_TEST(test_vnni_extremes) { check_extremes(NMT_Q8_KERNEL_AVX512_VNNI); }
+END_TEST
+
+START_TEST(test_vnni_matches_generic) { check_matches_generic(NMT_Q8_KERNEL_AVX512_VNNI); }
+END_TEST
+
+START_TEST(test_amx_extremes) { check_extremes(NMT_Q8_KERNEL_AMX); }
+END_TEST
+
+START_TEST(test_amx_matches_generic) { check_matches_generic(NMT_Q8_KERNEL_AMX); }
+END_TEST
+
+/* nmt_q8_linear runs the best kernel the CPU has: the one named. */
+START_TEST(test_best_is_named)
+{
+    const char *name = nmt_q8_kernel_name();
+    nmt_q8_kernel best = nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)           ? NMT_Q8_KERNEL_AMX
+                         : nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI) ? NMT_Q8_KERNEL_AVX512_VNNI
+                         : nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)        ? NMT_Q8_KERNEL_AVX2
+                                                                               : NMT_Q8_KERNEL_GENERIC;
+    const char *want = best == NMT_Q8_KERNEL_AMX           ? "amx"
+                       : best == NMT_Q8_KERNEL_AVX512_VNNI ? "avx512_vnni"
+                       : best == NMT_Q8_KERNEL_AVX2        ? "avx2"
+                                                           : "generic";
+    const char *force = getenv("NMTD_KERNELS");
+    if (!force || !*force)
+        ck_assert_str_eq(name, want);
+}
+END_TEST
+
+/* The kernels past the portable one, each with the case name its script
+ * runs. */
+static const struct {
+    const char *name;
+    nmt_q8_kernel kernel;
+    const char *lacks;
+} fast_kernels[] = {
+    {"avx2", NMT_Q8_KERNEL_AVX2, "AVX2"},
+    {"avx512_vnni", NMT_Q8_KERNEL_AVX512_VNNI, "AVX-512 VNNI"},
+    {"amx", NMT_Q8_KERNEL_AMX, "AMX-INT8 (or Linux did not grant the tile state)"},
+};
 
 static Suite *qgemm_suite(void)
 {
@@ -206,11 +251,24 @@ static Suite *qgemm_suite(void)
     tcase_add_test(tc, test_quantize_round_trip);
     tcase_add_test(tc, test_generic_matches_naive);
     tcase_add_test(tc, test_generic_extremes);
+    tcase_add_test(tc, test_best_is_named);
     suite_add_tcase(s, tc);
-    if (strcmp(nmt_q8_kernel_name(), "avx2") == 0) {
+    if (nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)) {
         TCase *k = tcase_create("avx2");
         tcase_add_test(k, test_avx2_matches_generic);
         tcase_add_test(k, test_avx2_extremes);
+        suite_add_tcase(s, k);
+    }
+    if (nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI)) {
+        TCase *k = tcase_create("avx512_vnni");
+        tcase_add_test(k, test_vnni_matches_generic);
+        tcase_add_test(k, test_vnni_extremes);
+        suite_add_tcase(s, k);
+    }
+    if (nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)) {
+        TCase *k = tcase_create("amx");
+        tcase_add_test(k, test_amx_matches_generic);
+        tcase_add_test(k, test_amx_extremes);
         suite_add_tcase(s, k);
     }
     return s;
@@ -219,9 +277,11 @@ static Suite *qgemm_suite(void)
 int main(void)
 {
     const char *only = getenv("CK_RUN_CASE");
-    if (only && strcmp(only, "avx2") == 0 && strcmp(nmt_q8_kernel_name(), "avx2") != 0) {
-        printf("SKIP: this CPU lacks AVX2 (or NMTD_KERNELS=generic): the AVX2 int8 kernel cannot run here\n");
-        return 77;
-    }
+    for (size_t i = 0; only && i < sizeof fast_kernels / sizeof fast_kernels[0]; i++)
+        if (strcmp(only, fast_kernels[i].name) == 0 && !nmt_q8_kernel_available(fast_kernels[i].kernel)) {
+            printf("SKIP: this CPU lacks %s: the %s int8 kernel cannot run here\n", fast_kernels[i].lacks,
+                   fast_kernels[i].name);
+            return 77;
+        }
     return tu_run(qgemm_suite());
 }

@@ -1,0 +1,19 @@
+/* bf16_gemm_kernels.h: the bfloat16 kernels of the pairs layout
+ * (bf16_gemm.h), engine-internal: bf16_gemm.c picks among them and
+ * bf16_gemm_avx512.c holds the fast ones. */
+#ifndef NMT_BF16_GEMM_KERNELS_H
+#define NMT_BF16_GEMM_KERNELS_H
+
+#include "bf16_gemm.h"
+
+/* y[i][j] = sum_t bf16(x[i][t]) * W[j][t] (+ b[j]) for m in the pairs
+ * layout (b may be NULL). */
+/* Portable C, k in order. */
+void nmt_bf16_pairs_portable(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+/* VDPBF16PS on zmm registers: needs nmt_cpu_features' avx512_bf16. */
+void nmt_bf16_kernel_avx512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+/* AMX tiles (TDPBF16PS) for blocks of rows, VDPBF16PS for the rest: needs
+ * amx_bf16 and avx512_bf16. */
+void nmt_bf16_kernel_amx(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
+
+#endif

@@ -1,0 +1,287 @@
+/* qgemm_avx512.c: the int8 kernels of AVX-512 CPUs (see qgemm.h): VPDPBUSD
+ * on zmm registers (AVX-512 VNNI), and AMX tiles (TDPBUSD) for blocks of
+ * rows.  qgemm.h's panels are already what both want: a quad of k of 16
+ * columns is one zmm register of signed weights, and 16 quads of a panel
+ * (1 KiB, contiguous) are one AMX B tile; the unsigned activation bytes
+ * are VPDPBUSD's and TDPBUSD's first operand as they are.  Neither
+ * saturates, so the int32 sums are exact and equal the portable kernel's;
+ * the epilogue does the portable kernel's float operations in its order. */
+#include "qgemm_kernels.h"
+
+#include "amx_tiles.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <string.h>
+
+#define PANEL NMT_Q8_PANEL
+#define QUAD NMT_Q8_QUAD
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define AMX __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,amx-tile,amx-int8")))
+
+/* ---- AVX-512 VNNI ----------------------------------------------------- */
+
+/* The quad x[t .. t+3] in every 32-bit lane. */
+VNNI static inline __m512i quad(const uint8_t *x)
+{
+    int32_t v;
+    memcpy(&v, x, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+/* y[c] = (acc_c - offset_sum[j0+c]) * (sx * scale[j0+c]) + b[j0+c] for the
+ * nc (<= 16) columns from j0. */
+VNNI static inline void finish16(float *y, __m512i acc, float sx, const nmt_q8_matrix *q, const float *b, int j0,
+                                 int nc)
+{
+    __mmask16 mask = (__mmask16)(nc >= PANEL ? 0xffff : (1u << nc) - 1);
+    acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(mask, q->offset_sum + j0));
+    __m512 scales = _mm512_mul_ps(_mm512_set1_ps(sx), _mm512_maskz_loadu_ps(mask, q->scale + j0));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scales);
+    if (b)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, b + j0));
+    _mm512_mask_storeu_ps(y, mask, v);
+}
+
+static int columns_of(const nmt_q8_matrix *q, int p) { return q->n - p * PANEL < PANEL ? q->n - p * PANEL : PANEL; }
+
+/* mr (<= STRIP_ROWS) rows x np (1 or 2) panels from p: up to 16
+ * accumulators; each quad step loads np weight vectors once for all rows
+ * and broadcasts each row's activation quad. */
+enum { STRIP_ROWS = 8 };
+VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, float *y, const uint8_t *xq,
+                                                             const float *sx, const nmt_q8_matrix *q, const float *b,
+                                                             int i, int p)
+{
+    int n = q->n, kp = q->kp;
+    const int8_t *w = q->w + (size_t)p * PANEL * kp;
+    const uint8_t *x = xq + (size_t)i * kp;
+    __m512i acc[STRIP_ROWS][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < STRIP_ROWS; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
+        __m512i w0 = _mm512_loadu_si512(w), w1 = np > 1 ? _mm512_loadu_si512(w + (size_t)PANEL * kp) : w0;
+#pragma GCC unroll 8
+        for (int r = 0; r < STRIP_ROWS; r++)
+            if (r < mr) {
+                __m512i xb = quad(x + (size_t)r * kp + t);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xb, w0);
+                if (np > 1)
+                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, w1);
+            }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < STRIP_ROWS; r++)
+        if (r < mr)
+            for (int c = 0; c < np; c++)
+                finish16(y + (size_t)(i + r) * n + (p + c) * PANEL, acc[r][c], sx[i + r], q, b, (p + c) * PANEL,
+                         columns_of(q, p + c));
+}
+
+/* One row x np (<= 8) panels from p: eight accumulators, enough chains
+ * while the weights stream in (at batch 1 a decode step reads each weight
+ * once). */
+enum { ROW_PANELS = 8 };
+VNNI static inline __attribute__((always_inline)) void row_panels(int np, float *y, const uint8_t *xq,
+                                                                  const float *sx, const nmt_q8_matrix *q,
+                                                                  const float *b, int i, int p)
+{
+    int kp = q->kp;
+    const int8_t *w = q->w + (size_t)p * PANEL * kp;
+    const uint8_t *x = xq + (size_t)i * kp;
+    __m512i acc[ROW_PANELS];
+#pragma GCC unroll 8
+    for (int c = 0; c < ROW_PANELS; c++)
+        acc[c] = _mm512_setzero_si512();
+    for (int t = 0; t < kp; t += QUAD) {
+        __m512i xb = quad(x + t);
+#pragma GCC unroll 8
+        for (int c = 0; c < ROW_PANELS; c++)
+            if (c < np)
+                acc[c] = _mm512_dpbusd_epi32(acc[c], xb,
+                                             _mm512_loadu_si512(w + (size_t)c * PANEL * kp + (size_t)t * PANEL));
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < ROW_PANELS; c++)
+        if (c < np)
+            finish16(y + (size_t)i * q->n + (p + c) * PANEL, acc[c], sx[i], q, b, (p + c) * PANEL,
+                     columns_of(q, p + c));
+}
+
+VNNI static void one_row(float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q, const float *b, int i)
+{
+    int np = (q->n + PANEL - 1) / PANEL, p = 0;
+    for (; p + ROW_PANELS <= np; p += ROW_PANELS)
+        row_panels(ROW_PANELS, y, xq, sx, q, b, i, p);
+    switch (np - p) {
+    case 7: row_panels(7, y, xq, sx, q, b, i, p); break;
+    case 6: row_panels(6, y, xq, sx, q, b, i, p); break;
+    case 5: row_panels(5, y, xq, sx, q, b, i, p); break;
+    case 4: row_panels(4, y, xq, sx, q, b, i, p); break;
+    case 3: row_panels(3, y, xq, sx, q, b, i, p); break;
+    case 2: row_panels(2, y, xq, sx, q, b, i, p); break;
+    case 1: row_panels(1, y, xq, sx, q, b, i, p); break;
+    default: break;
+    }
+}
+
+/* A strip of h rows over every panel, two at a time. */
+#define STRIP_CASE(h)                                                                                                  \
+    case h:                                                                                                            \
+        for (p = 0; p + 2 <= np; p += 2)                                                                               \
+            strip(h, 2, y, xq, sx, q, b, i, p);                                                                        \
+        if (p < np)                                                                                                    \
+            strip(h, 1, y, xq, sx, q, b, i, p);                                                                        \
+        break
+
+/* Rows i0 .. i1-1: ROW_CHUNK rows at a time (their activations stay in L2
+ * while the panels stream past), in strips as even as can be. */
+enum { ROW_CHUNK = 96 };
+VNNI static void rows_vnni(float *y, const uint8_t *xq, const float *sx, int i0, int i1, const nmt_q8_matrix *q,
+                           const float *b)
+{
+    int np = (q->n + PANEL - 1) / PANEL;
+    if (i1 - i0 == 1) {
+        one_row(y, xq, sx, q, b, i0);
+        return;
+    }
+    for (int c0 = i0; c0 < i1; c0 += ROW_CHUNK) {
+        int c1 = c0 + ROW_CHUNK < i1 ? c0 + ROW_CHUNK : i1;
+        int rows = c1 - c0, strips = (rows + STRIP_ROWS - 1) / STRIP_ROWS;
+        for (int s = 0, i = c0, h; s < strips; s++, i += h) {
+            h = rows / strips + (s < rows % strips);
+            int p;
+            switch (h) {
+                STRIP_CASE(8);
+                STRIP_CASE(7);
+                STRIP_CASE(6);
+                STRIP_CASE(5);
+                STRIP_CASE(4);
+                STRIP_CASE(3);
+                STRIP_CASE(2);
+            default:
+                one_row(y, xq, sx, q, b, i);
+                break;
+            }
+        }
+    }
+}
+
+void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+{
+    rows_vnni(y, xq, sx, 0, m, q, b);
+}
+
+/* ---- AMX -------------------------------------------------------------- */
+
+enum { TILE_K = NMT_TILE_BYTES, TILE_ROWS = NMT_TILE_ROWS }; /* k of int8 per tile row */
+
+/* The sums of row block(s) x panel(s) from p into c (tiles 0-3 at
+ * c[tile][16][16]; amx_tiles.h has the tiles' roles): two_a, two_b
+ * constants once inlined. */
+AMX static inline __attribute__((always_inline)) void tiles(int two_a, int two_b, int32_t c[4][TILE_ROWS][PANEL],
+                                                            const uint8_t *x, const int8_t *w, int kp)
+{
+    const int8_t *w1 = w + (size_t)PANEL * kp;
+    size_t a1 = (size_t)TILE_ROWS * kp;
+    _tile_zero(0);
+    if (two_b)
+        _tile_zero(1);
+    if (two_a) {
+        _tile_zero(2);
+        if (two_b)
+            _tile_zero(3);
+    }
+    for (int t = 0; t < kp; t += TILE_K) {
+        _tile_loadd(4, x + t, kp);
+        _tile_loadd(6, w + (size_t)t * PANEL, QUAD * PANEL);
+        _tile_dpbusd(0, 4, 6);
+        if (two_b) {
+            _tile_loadd(7, w1 + (size_t)t * PANEL, QUAD * PANEL);
+            _tile_dpbusd(1, 4, 7);
+        }
+        if (two_a) {
+            _tile_loadd(5, x + a1 + t, kp);
+            _tile_dpbusd(2, 5, 6);
+            if (two_b)
+                _tile_dpbusd(3, 5, 7);
+        }
+    }
+    _tile_stored(0, c[0], PANEL * sizeof(int32_t));
+    if (two_b)
+        _tile_stored(1, c[1], PANEL * sizeof(int32_t));
+    if (two_a) {
+        _tile_stored(2, c[2], PANEL * sizeof(int32_t));
+        if (two_b)
+            _tile_stored(3, c[3], PANEL * sizeof(int32_t));
+    }
+}
+
+/* Rows i .. i+h0+h1-1 (h0 <= 16 in the first block, h1 <= 16 in the
+ * second) over every panel, two at a time. */
+AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q, const float *b, int i,
+                         int h0, int h1)
+{
+    int n = q->n, kp = q->kp, np = (n + PANEL - 1) / PANEL;
+    const uint8_t *x = xq + (size_t)i * kp;
+    int32_t c[4][TILE_ROWS][PANEL];
+    for (int p = 0; p < np; p += 2) {
+        const int8_t *w = q->w + (size_t)p * PANEL * kp;
+        int two_b = p + 1 < np;
+        if (h1 && two_b)
+            tiles(1, 1, c, x, w, kp);
+        else if (h1)
+            tiles(1, 0, c, x, w, kp);
+        else if (two_b)
+            tiles(0, 1, c, x, w, kp);
+        else
+            tiles(0, 0, c, x, w, kp);
+        for (int a = 0; a < 2; a++)
+            for (int r = 0; r < (a ? h1 : h0); r++) {
+                int row = i + a * TILE_ROWS + r;
+                for (int e = 0; e < 1 + two_b; e++)
+                    finish16(y + (size_t)row * n + (p + e) * PANEL,
+                             _mm512_loadu_si512(c[2 * a + e][r]), sx[row], q, b, (p + e) * PANEL,
+                             columns_of(q, p + e));
+            }
+    }
+}
+
+/* Fewer rows than this go to VNNI (measured with bench/gemm_bench: a tile
+ * of few rows costs about what a full one does). */
+enum { AMX_MIN_ROWS = 4 };
+
+AMX void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+                           const float *b)
+{
+    int i = 0;
+    int loaded_h0 = -1, loaded_h1 = -1;
+    while (m - i >= AMX_MIN_ROWS) {
+        int rest = m - i, h0 = rest < TILE_ROWS ? rest : TILE_ROWS;
+        int h1 = rest - h0 < TILE_ROWS ? rest - h0 : TILE_ROWS;
+        if (h0 != loaded_h0 || h1 != loaded_h1) {
+            nmt_tile_config cfg = nmt_tile_config_for(h0, h1);
+            _tile_loadconfig(&cfg);
+            loaded_h0 = h0;
+            loaded_h1 = h1;
+        }
+        rows_amx(y, xq, sx, q, b, i, h0, h1);
+        i += h0 + h1;
+    }
+    if (loaded_h0 >= 0)
+        _tile_release();
+    if (i < m)
+        rows_vnni(y, xq, sx, i, m, q, b);
+}
+
+#else
+void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+{
+    (void)y, (void)xq, (void)sx, (void)m, (void)q, (void)b;
+}
+void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+{
+    (void)y, (void)xq, (void)sx, (void)m, (void)q, (void)b;
+}
+#endif

@@ -1,0 +1,29 @@
+/* qgemm_kernels.h: what the int8 kernels share inside the engine (not an
+ * API): the layout constants of qgemm.h's panels and the form of a
+ * kernel.  qgemm.c holds the portable and AVX2 kernels and picks one;
+ * qgemm_avx512.c the AVX-512 VNNI and AMX ones. */
+#ifndef NMT_QGEMM_KERNELS_H
+#define NMT_QGEMM_KERNELS_H
+
+#include <stdint.h>
+
+#include "qgemm.h"
+
+#define NMT_Q8_QUAD 4             /* k values of one column side by side */
+#define NMT_Q8_ACTIVATION_OFFSET 128 /* what an activation byte holds above its value */
+
+/* y[i][j] = (sum_t (xq[i][t] - 128) * W[j][t]) * (sx[i] * scale[j]) + b[j]
+ * for i < m, j < q->n: the activations quantized (xq[m][q->kp], their
+ * scales sx[m]), the sums exact in int32, then these float operations in
+ * this order (no fused multiply-add), so that every kernel gives the same
+ * bits.  b may be NULL. */
+typedef void (*nmt_q8_kernel_fn)(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+                                 const float *b);
+
+/* VPDPBUSD on zmm registers: needs nmt_cpu_features' avx512_vnni. */
+void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);
+/* AMX tiles (TDPBUSD) for whole blocks of rows, VNNI for the rest: needs
+ * amx_int8 and avx512_vnni, and q->kp a multiple of 64. */
+void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);
+
+#endif
