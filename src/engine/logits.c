@@ -11,10 +11,14 @@
  * Kernel.  vpdpbusd multiplies 4 unsigned bytes of x (xq + 128) by 4 signed
  * bytes of W and adds them to a 32-bit lane, exactly; the +128 is taken out
  * with the precomputed row sums.  Tiles of 8 rows x 32 columns, 16 int32
- * accumulators, panels of 16 columns x 4 k. */
+ * accumulators, panels of 16 columns x 4 k.  Where the int8 products run
+ * on AMX (qgemm.h) and k4 is a multiple of 64, blocks of 4 to 32 rows go
+ * through AMX tiles instead (TDPBUSD, exact as well: the same sums, the
+ * same screen values). */
 #include "logits.h"
 
 #include "gemm.h"
+#include "qgemm_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,7 +97,8 @@ int nmt_logits_screen_available(void)
 {
     static int cached = -1;
     if (cached < 0)
-        cached = nmt_gemm_packed_available() && __builtin_cpu_supports("avx512vnni");
+        cached = nmt_gemm_packed_available() && strcmp(nmt_gemm_packed_kernel(), "avx512") == 0 &&
+                 __builtin_cpu_supports("avx512vnni"); /* not under NMTD_KERNELS=avx2 */
     return cached;
 }
 
@@ -200,13 +205,59 @@ TARGET static void quantize_rows(const nmt_logits_screen *s, const float *x, int
     }
 }
 
-/* Step 2: the screen value of every token for every row, tiles of 8 rows. */
+/* Fewer rows than this stay on VNNI. */
+enum { AMX_MIN_ROWS = 4 };
+
+/* Rows r0 .. r0+h0+h1-1 (h0, h1 <= 16) on AMX tiles, the tiles
+ * configured for h0, h1. */
+TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, int r0, int h0, int h1,
+                                    nmt_logits_scratch *sc)
+{
+    int V = s->vocab, k4 = s->k4, np = (V + PW - 1) / PW;
+    int32_t c[4][NMT_TILE_ROWS][PW];
+    const uint8_t *x = sc->xq + (size_t)r0 * k4;
+    for (int p = 0; p < np; p += 2) {
+        int two_b = p + 1 < np;
+        nmt_q8_amx_sums(c, x, s->wq + (size_t)p * PW * k4, k4, h1 > 0, two_b);
+        for (int a = 0; a < 2; a++)
+            for (int r = 0; r < (a ? h1 : h0); r++) {
+                int row = r0 + a * NMT_TILE_ROWS + r;
+                float sx = sc->xmax[row] > 0.0f ? sc->xmax[row] / 127.0f : 1.0f;
+                for (int e = 0; e < 1 + two_b; e++)
+                    store_screen(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, b,
+                                 sc->approx + (size_t)row * V);
+            }
+    }
+}
+
+/* Step 2: the screen value of every token for every row: blocks of up to
+ * 32 rows on AMX where the int8 products use it, the rest in tiles of 8
+ * rows. */
 TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, nmt_logits_scratch *sc)
 {
-    int V = s->vocab, k4 = s->k4;
+    int V = s->vocab, k4 = s->k4, r_amx = 0;
+    static _Atomic int amx = -1;
+    if (amx < 0)
+        amx = strcmp(nmt_q8_kernel_name(), "amx") == 0;
+    if (amx && k4 % 64 == 0) {
+        int loaded_h0 = -1, loaded_h1 = -1;
+        while (n - r_amx >= AMX_MIN_ROWS) {
+            int rest = n - r_amx, h0 = rest < NMT_TILE_ROWS ? rest : NMT_TILE_ROWS;
+            int h1 = rest - h0 < NMT_TILE_ROWS ? rest - h0 : NMT_TILE_ROWS;
+            if (h0 != loaded_h0 || h1 != loaded_h1) {
+                nmt_q8_amx_configure(h0, h1);
+                loaded_h0 = h0;
+                loaded_h1 = h1;
+            }
+            screen_block_amx(s, b, r_amx, h0, h1, sc);
+            r_amx += h0 + h1;
+        }
+        if (loaded_h0 >= 0)
+            nmt_q8_amx_release();
+    }
     float sx[8];
     const uint8_t *xq[8];
-    for (int r0 = 0; r0 < n; r0 += 8) {
+    for (int r0 = r_amx; r0 < n; r0 += 8) {
         int rows = n - r0 < 8 ? n - r0 : 8;
         for (int r = 0; r < 8; r++) {
             int rr = r0 + (r < rows ? r : 0);

@@ -229,14 +229,7 @@ AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt
     for (int p = 0; p < np; p += 2) {
         const int8_t *w = q->w + (size_t)p * PANEL * kp;
         int two_b = p + 1 < np;
-        if (h1 && two_b)
-            tiles(1, 1, c, x, w, kp);
-        else if (h1)
-            tiles(1, 0, c, x, w, kp);
-        else if (two_b)
-            tiles(0, 1, c, x, w, kp);
-        else
-            tiles(0, 0, c, x, w, kp);
+        nmt_q8_amx_sums(c, x, w, kp, h1 > 0, two_b);
         for (int a = 0; a < 2; a++)
             for (int r = 0; r < (a ? h1 : h0); r++) {
                 int row = i + a * TILE_ROWS + r;
@@ -246,6 +239,27 @@ AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt
                              columns_of(q, p + e));
             }
     }
+}
+
+AMX void nmt_q8_amx_configure(int h0, int h1)
+{
+    nmt_tile_config cfg = nmt_tile_config_for(h0, h1);
+    _tile_loadconfig(&cfg);
+}
+
+AMX void nmt_q8_amx_release(void) { _tile_release(); }
+
+AMX void nmt_q8_amx_sums(int32_t c[4][NMT_TILE_ROWS][NMT_Q8_PANEL], const uint8_t *x, const int8_t *w, int kp,
+                         int two_a, int two_b)
+{
+    if (two_a && two_b)
+        tiles(1, 1, c, x, w, kp);
+    else if (two_a)
+        tiles(1, 0, c, x, w, kp);
+    else if (two_b)
+        tiles(0, 1, c, x, w, kp);
+    else
+        tiles(0, 0, c, x, w, kp);
 }
 
 /* Fewer rows than this go to VNNI (measured with bench/gemm_bench: a tile
@@ -261,8 +275,7 @@ AMX void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, 
         int rest = m - i, h0 = rest < TILE_ROWS ? rest : TILE_ROWS;
         int h1 = rest - h0 < TILE_ROWS ? rest - h0 : TILE_ROWS;
         if (h0 != loaded_h0 || h1 != loaded_h1) {
-            nmt_tile_config cfg = nmt_tile_config_for(h0, h1);
-            _tile_loadconfig(&cfg);
+            nmt_q8_amx_configure(h0, h1);
             loaded_h0 = h0;
             loaded_h1 = h1;
         }
@@ -270,12 +283,19 @@ AMX void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, 
         i += h0 + h1;
     }
     if (loaded_h0 >= 0)
-        _tile_release();
+        nmt_q8_amx_release();
     if (i < m)
         rows_vnni(y, xq, sx, i, m, q, b);
 }
 
 #else
+void nmt_q8_amx_configure(int h0, int h1) { (void)h0, (void)h1; }
+void nmt_q8_amx_release(void) {}
+void nmt_q8_amx_sums(int32_t c[4][NMT_TILE_ROWS][NMT_Q8_PANEL], const uint8_t *x, const int8_t *w, int kp,
+                     int two_a, int two_b)
+{
+    (void)c, (void)x, (void)w, (void)kp, (void)two_a, (void)two_b;
+}
 void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
 {
     (void)y, (void)xq, (void)sx, (void)m, (void)q, (void)b;

@@ -1,7 +1,10 @@
 /* check_logits.c: the int8-screened greedy choice equals the argmax of the
  * exact fp32 logits (fma in k order from the bias), including near-ties the
  * screen cannot resolve, exact ties (first index wins), banned tokens that
- * hold the maximum, and batches of rows of every tile shape. */
+ * hold the maximum, and batches of rows of every tile shape: with d = 70
+ * (VNNI tiles of 8 rows) and d = 128 with up to 40 rows (where the CPU has
+ * AMX: blocks of 32, 16 + 1 to 16 and 4 to 16 rows, and the rows left for
+ * VNNI after them). */
 #include <check.h>
 #include <stdio.h>
 #include <math.h>
@@ -30,9 +33,9 @@ static int exact_argmax(const float *w, const float *b, const float *x, int V, i
     return best;
 }
 
-START_TEST(test_screen_equals_exact_argmax)
+static void check_screen(int D, int N, int n_step)
 {
-    enum { V = 1003, D = 70, N = 19 };
+    enum { V = 1003 };
     float *w = malloc(sizeof(float) * V * D), *b = malloc(sizeof(float) * V), *x = malloc(sizeof(float) * N * D);
     for (int i = 0; i < V * D; i++)
         w[i] = tu_frand(&rng) * 0.1f;
@@ -57,22 +60,23 @@ START_TEST(test_screen_equals_exact_argmax)
     nmt_logits_screen s;
     nmt_err err;
     ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
-    nmt_logits_scratch sc = {.xq = malloc((size_t)N * (D + 3)), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
+    nmt_logits_scratch sc = {.xq = malloc((size_t)N * s.k4), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
                              .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
                              .rows = malloc(sizeof(float) * 16 * D)};
-    int out[N];
-    long cands = 0;
+    int *out = malloc(sizeof(int) * N);
+    long cands = 0, rows_chosen = 0;
     static const int bans[][2] = {{-1, -1}, {7, -1}, {600, 3}};
     for (size_t t = 0; t < 3; t++) {
-        for (int n = 1; n <= N; n += 6) { /* a single row, partial and full tiles */
+        for (int n = 1; n <= N; n += n_step) { /* a single row, partial and full tiles */
             nmt_logits_choose(&s, w, b, x, n, bans[t][0], bans[t][1], &sc, out, &cands);
+            rows_chosen += n;
             for (int r = 0; r < n; r++)
                 ck_assert_int_eq(out[r], exact_argmax(w, b, x + (size_t)r * D, V, D, bans[t][0], bans[t][1]));
         }
     }
     int tie = exact_argmax(w, b, x + D, V, D, -1, -1);
     ck_assert_int_eq(tie, 600); /* the first of two equal maxima */
-    ck_assert_int_lt(cands, 3L * (1 + 7 + 13 + 19) * V / 4); /* the screen does narrow */
+    ck_assert_int_lt(cands, rows_chosen * V / 4); /* the screen does narrow */
     nmt_logits_choose(&s, w, NULL, x, 4, -1, -1, &sc, out, NULL); /* no bias */
     for (int r = 0; r < 4; r++)
         ck_assert_int_eq(out[r], exact_argmax(w, NULL, x + (size_t)r * D, V, D, -1, -1));
@@ -82,11 +86,17 @@ START_TEST(test_screen_equals_exact_argmax)
     free(sc.cand);
     free(sc.bounds);
     free(sc.rows);
+    free(out);
     nmt_logits_screen_free(&s);
     free(w);
     free(b);
     free(x);
 }
+
+START_TEST(test_screen_equals_exact_argmax) { check_screen(70, 19, 6); }
+END_TEST
+
+START_TEST(test_screen_blocks_of_rows) { check_screen(128, 40, 3); }
 END_TEST
 
 int main(void)
@@ -99,6 +109,7 @@ int main(void)
     Suite *s = suite_create("logits");
     TCase *tc = tcase_create("screen");
     tcase_add_test(tc, test_screen_equals_exact_argmax);
+    tcase_add_test(tc, test_screen_blocks_of_rows);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
