@@ -326,17 +326,16 @@ if others:
     print("### Compute types against float32 (same run; CPU flags: %s)" % " ".join(flags))
     print()
     gb = read(os.path.join(res, "gemm_bench.txt")) or ""
-    m = re.search(r"int8 AVX2 \(VPMADDWD\+VPADDD\) ([0-9.]+) GOP/s", gb)
-    int8_peak = float(m.group(1)) if m else None
-    m = re.search(r"fp32 AVX2 FMA ([0-9.]+) GFLOP/s", gb)
-    fma_peak = float(m.group(1)) if m else None
+    m = re.search(r"int8 \(([a-z0-9_]+)\) ([0-9.]+) GOP/s, bf16 \(([a-z0-9_]+)\) ([0-9.]+) GFLOP/s", gb)
+    int8_kernel, int8_peak = (m.group(1), float(m.group(2))) if m else ("?", None)
+    bf16_kernel, bf16_peak = (m.group(3), float(m.group(4))) if m else ("?", None)
     if int8_peak:
-        print("Ceilings (bench/gemm_bench: independent instruction chains on one core): int8 %.1f GOP/s "
-              "(VPMADDWD+VPADDD), bfloat16 %.1f GFLOP/s (its products are fp32 FMAs); \"decode GOP/s\" = "
+        print("Ceilings (bench/gemm_bench: independent chains of each kernel's instructions on one core): "
+              "int8 (%s) %.1f GOP/s, bfloat16 (%s) %.1f GFLOP/s; \"decode GOP/s\" = "
               "tok/s x %.1f MOP per step (decoder products and output layer)."
-              % (int8_peak, fma_peak or 0, step_flops / 1e6))
+              % (int8_kernel, int8_peak, bf16_kernel, bf16_peak or 0, step_flops / 1e6))
         print()
-    peaks = {"int8": int8_peak, "bfloat16": fma_peak}
+    peaks = {"int8": int8_peak, "bfloat16": bf16_peak}
     print("| batch | threads | compute type | tok/s | / float32 | decode GOP/s | % of ceiling (threads x its path's) "
           "| peak RSS MiB | / float32 RSS | same text as float32 | load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -233,7 +233,10 @@ int main(int argc, char **argv)
         if (strcmp(nmt_bf16_kernel_name(), "amx") == 0)
             ceiling_bf16 = v;
     }
-    printf("\n");
+    printf("- the kernels this run measures: packed fp32 (%s) %.1f GFLOP/s, int8 (%s) %.1f GOP/s, bf16 (%s) %.1f "
+           "GFLOP/s\n\n",
+           packed_ok ? nmt_gemm_packed_kernel() : "none", ceiling_packed, nmt_q8_kernel_name(), ceiling_int8,
+           nmt_bf16_kernel_name(), ceiling_bf16);
 #endif
     printf("| M | K | N | packed fp32 (%s) GFLOP/s | int8 (%s) GOP/s | bf16 (%s) GFLOP/s | OpenBLAS fp32 GFLOP/s "
            "| packed / OpenBLAS | int8 / OpenBLAS | bf16 / OpenBLAS | packed / ceiling | int8 / ceiling "

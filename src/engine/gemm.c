@@ -1,10 +1,10 @@
 /* gemm.c: packed-weight GEMM (see gemm.h).
  * Layout: panel p holds output columns [32p, 32p + 32) as k rows of 32
  * floats.  Loop order: for each panel, for each block of KB k's (the block,
- * 32 x KB floats, stays in L1), for each group of 8 activation rows (from
- * L2), accumulate 8 x 32 outputs in 16 zmm registers: per k, 2 panel loads,
- * 8 broadcasts, 16 FMAs.  Rows left over (m % 8) run one at a time through a
- * 1 x 32 kernel that sums in exactly the same order.
+ * 32 x KB floats, stays in L1), for each tile of up to 12 activation rows
+ * (from L2; the rows split into tiles as even as can be), accumulate
+ * 12 x 32 outputs in 24 zmm registers: per k, 2 panel loads, 12
+ * broadcasts, 24 FMAs.
  * The AVX2 kernel reads the same layout half a panel at a time: tiles of up
  * to 6 rows x 16 columns in 12 ymm registers (per k, 2 loads, 6 broadcasts,
  * 12 FMAs), the rows split into tiles as even as can be.  Each output is the same chain of
@@ -19,7 +19,7 @@
 
 #define NR NMT_GEMM_PANEL
 #define KB 128  /* k per block: a 16 KB slice of a panel */
-#define MR 8    /* activation rows per register tile */
+#define MR_MAX 12 /* activation rows per register tile, at most */
 
 size_t nmt_gemm_packed_size(int n, int k)
 {
@@ -103,78 +103,73 @@ TARGET static inline void load32(const float *y, __m512 *lo, __m512 *hi, int nc)
     *hi = _mm512_maskz_loadu_ps(mhi, y + 16);
 }
 
-/* 8 rows x 32 columns over k in [k0, k1).  first: start from the bias (or 0),
- * else from y. */
-TARGET static void tile8(float *y, int ldy, const float *x, int ldx, const float *panel, int k0, int k1,
-                         const float *b, int nc, int first)
+/* mr (<= MR_MAX; a constant once inlined) rows x 32 columns over k in
+ * [k0, k1).  first: start from the bias (or 0), else from y. */
+TARGET static inline __attribute__((always_inline)) void tile_rows(int mr, float *y, int ldy, const float *x, int ldx,
+                                                                   const float *panel, int k0, int k1,
+                                                                   const float *b, int nc, int first)
 {
-    __m512 c[MR][2];
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-        if (first) {
-            if (b)
-                load32(b, &c[r][0], &c[r][1], nc);
-            else
-                c[r][0] = c[r][1] = _mm512_setzero_ps();
-        } else {
+    __m512 c[MR_MAX][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR_MAX; r++) {
+        if (r >= mr)
+            continue;
+        if (!first)
             load32(y + (size_t)r * ldy, &c[r][0], &c[r][1], nc);
-        }
+        else if (b)
+            load32(b, &c[r][0], &c[r][1], nc);
+        else
+            c[r][0] = c[r][1] = _mm512_setzero_ps();
     }
-    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * (size_t)ldx, *x3 = x + 3 * (size_t)ldx,
-                *x4 = x + 4 * (size_t)ldx, *x5 = x + 5 * (size_t)ldx, *x6 = x + 6 * (size_t)ldx,
-                *x7 = x + 7 * (size_t)ldx;
     for (int kk = k0; kk < k1; kk++) {
         __m512 w0 = _mm512_loadu_ps(panel + (size_t)kk * NR), w1 = _mm512_loadu_ps(panel + (size_t)kk * NR + 16);
-        __m512 a;
-#define ROW(r, xr)                                         \
-        a = _mm512_set1_ps(xr[kk]);                        \
-        c[r][0] = _mm512_fmadd_ps(a, w0, c[r][0]);         \
-        c[r][1] = _mm512_fmadd_ps(a, w1, c[r][1]);
-        ROW(0, x0) ROW(1, x1) ROW(2, x2) ROW(3, x3) ROW(4, x4) ROW(5, x5) ROW(6, x6) ROW(7, x7)
-#undef ROW
+#pragma GCC unroll 12
+        for (int r = 0; r < MR_MAX; r++) {
+            if (r >= mr)
+                continue;
+            __m512 a = _mm512_set1_ps(x[(size_t)r * ldx + kk]);
+            c[r][0] = _mm512_fmadd_ps(a, w0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(a, w1, c[r][1]);
+        }
     }
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; r++)
-        store32(y + (size_t)r * ldy, c[r][0], c[r][1], nc);
+#pragma GCC unroll 12
+    for (int r = 0; r < MR_MAX; r++)
+        if (r < mr)
+            store32(y + (size_t)r * ldy, c[r][0], c[r][1], nc);
 }
 
-/* One row x 32 columns, same order of operations as tile8. */
-TARGET static void tile1(float *y, const float *x, const float *panel, int k0, int k1, const float *b, int nc,
-                         int first)
-{
-    __m512 lo, hi;
-    if (first) {
-        if (b)
-            load32(b, &lo, &hi, nc);
-        else
-            lo = hi = _mm512_setzero_ps();
-    } else {
-        load32(y, &lo, &hi, nc);
-    }
-    for (int kk = k0; kk < k1; kk++) {
-        __m512 a = _mm512_set1_ps(x[kk]);
-        lo = _mm512_fmadd_ps(a, _mm512_loadu_ps(panel + (size_t)kk * NR), lo);
-        hi = _mm512_fmadd_ps(a, _mm512_loadu_ps(panel + (size_t)kk * NR + 16), hi);
-    }
-    store32(y, lo, hi, nc);
-}
-
-/* Rows [r0, r1) against every panel. */
+/* Rows [r0, r1) against every panel: per panel, per k block, tiles of at
+ * most MR_MAX rows as even as can be (32 rows: 11 11 10; a tile of few
+ * rows keeps too few sums in flight to hide the FMA latency). */
 TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int k, const float *packed, int n,
                                   const float *b)
 {
-    int panels = (n + NR - 1) / NR;
-    int full = r0 + (r1 - r0) / MR * MR;
+    int panels = (n + NR - 1) / NR, rows = r1 - r0, tiles = (rows + MR_MAX - 1) / MR_MAX;
     for (int p = 0; p < panels; p++) {
         const float *panel = packed + (size_t)p * NR * k;
         int col = p * NR, nc = n - col < NR ? n - col : NR;
         const float *bias = b ? b + col : NULL;
         for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
-            int k1 = k0 + KB < k ? k0 + KB : k;
-            for (int r = r0; r < full; r += MR)
-                tile8(y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, k0 == 0);
-            for (int r = full; r < r1; r++)
-                tile1(y + (size_t)r * n + col, x + (size_t)r * k, panel, k0, k1, bias, nc, k0 == 0);
+            int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0;
+#define TILE(R) tile_rows(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, first)
+            for (int s = 0, r = r0, height; s < tiles; s++, r += height) {
+                height = rows / tiles + (s < rows % tiles);
+                switch (height) {
+                case 12: TILE(12); break;
+                case 11: TILE(11); break;
+                case 10: TILE(10); break;
+                case 9: TILE(9); break;
+                case 8: TILE(8); break;
+                case 7: TILE(7); break;
+                case 6: TILE(6); break;
+                case 5: TILE(5); break;
+                case 4: TILE(4); break;
+                case 3: TILE(3); break;
+                case 2: TILE(2); break;
+                default: TILE(1); break;
+                }
+            }
+#undef TILE
             if (k == 0)
                 break;
         }

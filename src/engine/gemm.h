@@ -5,7 +5,7 @@
  * output projection, that copy costs more than the multiplication.  Here the
  * weights are packed once, when the model loads, into panels of 32 output
  * columns ([n/32][k][32], zero-padded), and a register-blocked kernel
- * (8 rows x 32 columns with AVX-512, 6 x 16 with AVX2; broadcast x, FMA)
+ * (up to 12 rows x 32 columns with AVX-512, 6 x 16 with AVX2; broadcast x, FMA)
  * streams each panel once per call.  Every output element is the same chain
  * of fused multiply-adds (from the bias, k in order) whatever the number of
  * rows and whichever kernel runs, so a sentence gets bit-identical results

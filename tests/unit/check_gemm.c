@@ -45,14 +45,16 @@ START_TEST(test_pack_layout_round_trip)
 END_TEST
 
 /* The packed GEMM: edge panels (n % 32, and n % 16 for AVX2's half panels),
- * row tiles and leftover rows (m % 8, m % 6), k blocks (k > 128), one row;
+ * row tiles of every height (AVX-512: 1 to 12 rows, AVX2: 1 to 6), k
+ * blocks (k > 128), one row;
  * each output is fmaf(x, w, ...) from the bias, k in order, exactly (so the
  * AVX-512 and AVX2 kernels agree bit for bit); each row's result does not
  * depend on the other rows, and nmt_linear uses it when weights are packed. */
 START_TEST(test_gemm_packed_matches_naive)
 {
-    static const int shapes[][3] = {{1, 32, 13}, {5, 48, 7},  {19, 300, 70}, {8, 16, 32},
-                                    {3, 7, 5},   {13, 40, 24}, {29, 9, 100}};
+    static const int shapes[][3] = {{1, 32, 13},  {5, 48, 7},   {19, 300, 70}, {8, 16, 32}, {3, 7, 5},
+                                    {13, 40, 24}, {29, 9, 100}, {24, 20, 40},  {45, 33, 64}, {2, 140, 17},
+                                    {4, 9, 33}};
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
         float *x = malloc(sizeof(float) * m * k), *w = malloc(sizeof(float) * n * k), *b = malloc(sizeof(float) * n),
