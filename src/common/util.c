@@ -112,3 +112,22 @@ char *nmt_path_basename(const char *path)
         begin--;
     return strndup(path + begin, end - begin);
 }
+
+void *nmt_malloc_aligned(size_t count, size_t size)
+{
+    void *p = NULL;
+    if (size && count > (size_t)-1 / size)
+        return NULL;
+    size_t bytes = count * size;
+    if (posix_memalign(&p, NMT_CACHE_LINE, bytes ? bytes : 1))
+        return NULL;
+    return p;
+}
+
+void *nmt_calloc_aligned(size_t count, size_t size)
+{
+    void *p = nmt_malloc_aligned(count, size);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}

@@ -1,5 +1,5 @@
-/* util.h: small file and text helpers shared by the loaders (no state,
- * thread-safe). */
+/* util.h: small file, text and memory helpers shared by the loaders and
+ * the kernels (no state, thread-safe). */
 #ifndef NMT_UTIL_H
 #define NMT_UTIL_H
 
@@ -32,5 +32,13 @@ int nmt_file_exists(const char *path);
  * keys on names refuses such text before trusting the tree.  Returns len
  * when there is none.  Only scans (it does not validate the JSON). */
 size_t nmt_json_nul_at(const char *text, size_t len);
+
+/* count * size bytes aligned to a cache line (NMT_CACHE_LINE: what AVX-512
+ * loads and AMX tile rows want whole; a tile row that straddles two lines
+ * halves AMX's speed), zeroed (calloc) or not (malloc); free() frees
+ * them.  NULL when out of memory or on overflow. */
+#define NMT_CACHE_LINE 64
+void *nmt_calloc_aligned(size_t count, size_t size);
+void *nmt_malloc_aligned(size_t count, size_t size);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cpu_features.h"
 #include "float_convert.h"
 #include "kernel_override.h"
+#include "util.h"
 
 enum { PANEL = NMT_BF16_PANEL, KC = NMT_BF16_KC };
 
@@ -44,7 +45,7 @@ static nmt_code alloc_layout(nmt_bf16_matrix *m, int n, int k, nmt_bf16_layout l
     m->k = k;
     m->kp = stored_k(layout, k);
     m->layout = layout;
-    m->panels = calloc((size_t)panels_for(n) * m->kp * PANEL, sizeof *m->panels);
+    m->panels = nmt_calloc_aligned((size_t)panels_for(n) * m->kp * PANEL, sizeof *m->panels);
     if (!m->panels)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting a %d x %d matrix to bfloat16", n, k);
     return NMT_OK;

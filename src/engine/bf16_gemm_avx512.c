@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "amx_tiles.h"
+#include "util.h"
 
 #define PANEL NMT_BF16_PANEL
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
@@ -50,10 +51,11 @@ static uint16_t *thread_scratch(size_t need)
             return NULL;
         pthread_setspecific(scratch_key, s);
     }
-    if (need > s->cap) {
-        uint16_t *grown = realloc(s->x, need * sizeof *grown);
+    if (need > s->cap) { /* rewritten by every call: nothing to keep */
+        uint16_t *grown = nmt_malloc_aligned(need, sizeof *grown);
         if (!grown)
             return NULL;
+        free(s->x);
         s->x = grown;
         s->cap = need;
     }

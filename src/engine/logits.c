@@ -19,6 +19,7 @@
 
 #include "gemm.h"
 #include "qgemm_kernels.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
     s->d = d;
     s->k4 = (d + 3) / 4 * 4;
     size_t panels = (size_t)(vocab + PW - 1) / PW, q_bytes = panels * PW * (size_t)s->k4;
-    s->wq = calloc(q_bytes, 1);
+    s->wq = nmt_calloc_aligned(q_bytes, 1);
     s->scale = malloc((size_t)vocab * sizeof(float));
     s->l1 = malloc((size_t)vocab * sizeof(float));
     s->qsum = malloc((size_t)vocab * sizeof(int32_t));

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* A block of logits: n rows x block columns, about BLOCK_FLOATS floats
  * (128 KB), stays in L2 between the product that writes it and the argmax
  * that reads it; never narrower than MIN_BLOCK_COLUMNS. */
@@ -37,7 +39,7 @@ nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *
     s->best = malloc(R * sizeof(float));
     s->bytes = (floats + R) * sizeof(float);
     if (o->screen) {
-        s->xq = malloc(R * (d + 3));
+        s->xq = nmt_malloc_aligned(R, (size_t)(d + 3));
         s->xmax = malloc(R * sizeof(float));
         s->cand = malloc(V * sizeof(int));
         s->bounds = malloc(V * sizeof(float));

@@ -12,6 +12,7 @@
 #include "cpu_features.h"
 #include "kernel_override.h"
 #include "qgemm_kernels.h"
+#include "util.h"
 
 #define KP_ALIGN 64 /* one AMX tile row of bytes */
 #define PANEL NMT_Q8_PANEL
@@ -83,10 +84,14 @@ static scratch *thread_scratch(int m, int kp)
             return NULL;
         pthread_setspecific(scratch_key, s);
     }
-    uint8_t *xq = grow(s->xq, &s->cap_xq, (size_t)m * kp, sizeof *s->xq);
-    if (!xq)
-        return NULL;
-    s->xq = xq;
+    if ((size_t)m * kp > s->cap_xq) { /* rewritten by every call: nothing to keep */
+        uint8_t *xq = nmt_malloc_aligned((size_t)m, (size_t)kp);
+        if (!xq)
+            return NULL;
+        free(s->xq);
+        s->xq = xq;
+        s->cap_xq = (size_t)m * kp;
+    }
     float *sx = grow(s->sx, &s->cap_sx, (size_t)m, sizeof *s->sx);
     if (!sx)
         return NULL;
@@ -126,7 +131,7 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
     q->n = n;
     q->k = k;
     q->kp = padded(k);
-    q->w = calloc((size_t)panels_for(n) * PANEL, (size_t)q->kp);
+    q->w = nmt_calloc_aligned((size_t)panels_for(n) * PANEL, (size_t)q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
     q->offset_sum = malloc((size_t)n * sizeof *q->offset_sum);
     if (!q->w || !q->scale || !q->offset_sum) {

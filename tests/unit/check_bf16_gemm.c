@@ -216,6 +216,7 @@ START_TEST(test_pairs_layout)
         problem p = problem_for(c, NMT_BF16_KERNEL_AVX512_BF16);
         ck_assert_int_eq(p.h.layout, NMT_BF16_PAIRS);
         ck_assert_int_eq(p.h.kp, (p.k + 31) / 32 * 32);
+        ck_assert_uint_eq((uintptr_t)p.h.panels % 64, 0); /* whole cache lines for the tile rows */
         int np = (p.n + NMT_BF16_PANEL - 1) / NMT_BF16_PANEL;
         long nonzero = 0;
         for (int j = 0; j < p.n; j++)

@@ -69,6 +69,7 @@ START_TEST(test_quantize_round_trip)
     nmt_err err;
     ck_assert(nmt_q8_quantize(&q, w, n, k, &err) == NMT_OK);
     ck_assert_int_eq(q.kp, 64);
+    ck_assert_uint_eq((uintptr_t)q.w % 64, 0); /* whole cache lines: an AMX tile row across two runs at half speed */
     for (int j = 0; j < n; j++) {
         float amax = 0;
         for (int t = 0; t < k; t++)
