@@ -315,31 +315,29 @@ AMX static void rows_amx(float *y, const uint16_t *xs, const nmt_bf16_matrix *m,
     }
 }
 
-/* Fewer rows than this go to VDPBF16PS. */
-enum { AMX_MIN_ROWS = 4 };
+/* What rows_amx needs, through nmt_amx_row_blocks. */
+typedef struct amx_job {
+    float *y;
+    const uint16_t *xs;
+    const nmt_bf16_matrix *m;
+    const float *b;
+} amx_job;
 
-AMX void nmt_bf16_kernel_amx(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+static void amx_block(void *ctx, int i, int h0, int h1)
+{
+    const amx_job *j = ctx;
+    rows_amx(j->y, j->xs, j->m, j->b, i, h0, h1);
+}
+
+void nmt_bf16_kernel_amx(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
     const uint16_t *xs = rounded(x, rows, m);
     if (!xs) {
         nmt_bf16_pairs_portable(y, x, rows, m, b);
         return;
     }
-    int i = 0, loaded_h0 = -1, loaded_h1 = -1;
-    while (rows - i >= AMX_MIN_ROWS) {
-        int rest = rows - i, h0 = rest < TILE_ROWS ? rest : TILE_ROWS;
-        int h1 = rest - h0 < TILE_ROWS ? rest - h0 : TILE_ROWS;
-        if (h0 != loaded_h0 || h1 != loaded_h1) {
-            nmt_tile_config cfg = nmt_tile_config_for(h0, h1);
-            _tile_loadconfig(&cfg);
-            loaded_h0 = h0;
-            loaded_h1 = h1;
-        }
-        rows_amx(y, xs, m, b, i, h0, h1);
-        i += h0 + h1;
-    }
-    if (loaded_h0 >= 0)
-        _tile_release();
+    amx_job job = {y, xs, m, b};
+    int i = nmt_amx_row_blocks(rows, amx_block, &job);
     if (i < rows)
         rows_bf16(y, xs, i, rows, m, b);
 }

@@ -206,9 +206,6 @@ TARGET static void quantize_rows(const nmt_logits_screen *s, const float *x, int
     }
 }
 
-/* Fewer rows than this stay on VNNI. */
-enum { AMX_MIN_ROWS = 4 };
-
 /* Rows r0 .. r0+h0+h1-1 (h0, h1 <= 16) on AMX tiles, the tiles
  * configured for h0, h1. */
 TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, int r0, int h0, int h1,
@@ -231,6 +228,19 @@ TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, 
     }
 }
 
+/* What screen_block_amx needs, through nmt_amx_row_blocks. */
+typedef struct screen_job {
+    const nmt_logits_screen *s;
+    const float *b;
+    nmt_logits_scratch *sc;
+} screen_job;
+
+static void screen_block(void *ctx, int r0, int h0, int h1)
+{
+    const screen_job *j = ctx;
+    screen_block_amx(j->s, j->b, r0, h0, h1, j->sc);
+}
+
 /* Step 2: the screen value of every token for every row: blocks of up to
  * 32 rows on AMX where the int8 products use it, the rest in tiles of 8
  * rows. */
@@ -241,20 +251,8 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
     if (amx < 0)
         amx = strcmp(nmt_q8_kernel_name(), "amx") == 0;
     if (amx && k4 % 64 == 0) {
-        int loaded_h0 = -1, loaded_h1 = -1;
-        while (n - r_amx >= AMX_MIN_ROWS) {
-            int rest = n - r_amx, h0 = rest < NMT_TILE_ROWS ? rest : NMT_TILE_ROWS;
-            int h1 = rest - h0 < NMT_TILE_ROWS ? rest - h0 : NMT_TILE_ROWS;
-            if (h0 != loaded_h0 || h1 != loaded_h1) {
-                nmt_q8_amx_configure(h0, h1);
-                loaded_h0 = h0;
-                loaded_h1 = h1;
-            }
-            screen_block_amx(s, b, r_amx, h0, h1, sc);
-            r_amx += h0 + h1;
-        }
-        if (loaded_h0 >= 0)
-            nmt_q8_amx_release();
+        screen_job job = {s, b, sc};
+        r_amx = nmt_amx_row_blocks(n, screen_block, &job);
     }
     float sx[8];
     const uint8_t *xq[8];

@@ -241,14 +241,6 @@ AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt
     }
 }
 
-AMX void nmt_q8_amx_configure(int h0, int h1)
-{
-    nmt_tile_config cfg = nmt_tile_config_for(h0, h1);
-    _tile_loadconfig(&cfg);
-}
-
-AMX void nmt_q8_amx_release(void) { _tile_release(); }
-
 AMX void nmt_q8_amx_sums(int32_t c[4][NMT_TILE_ROWS][NMT_Q8_PANEL], const uint8_t *x, const int8_t *w, int kp,
                          int two_a, int two_b)
 {
@@ -262,35 +254,30 @@ AMX void nmt_q8_amx_sums(int32_t c[4][NMT_TILE_ROWS][NMT_Q8_PANEL], const uint8_
         tiles(0, 0, c, x, w, kp);
 }
 
-/* Fewer rows than this go to VNNI (measured with bench/gemm_bench: a tile
- * of few rows costs about what a full one does). */
-enum { AMX_MIN_ROWS = 4 };
+/* What rows_amx needs, through nmt_amx_row_blocks. */
+typedef struct amx_job {
+    float *y;
+    const uint8_t *xq;
+    const float *sx;
+    const nmt_q8_matrix *q;
+    const float *b;
+} amx_job;
 
-AMX void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
-                           const float *b)
+static void amx_block(void *ctx, int i, int h0, int h1)
 {
-    int i = 0;
-    int loaded_h0 = -1, loaded_h1 = -1;
-    while (m - i >= AMX_MIN_ROWS) {
-        int rest = m - i, h0 = rest < TILE_ROWS ? rest : TILE_ROWS;
-        int h1 = rest - h0 < TILE_ROWS ? rest - h0 : TILE_ROWS;
-        if (h0 != loaded_h0 || h1 != loaded_h1) {
-            nmt_q8_amx_configure(h0, h1);
-            loaded_h0 = h0;
-            loaded_h1 = h1;
-        }
-        rows_amx(y, xq, sx, q, b, i, h0, h1);
-        i += h0 + h1;
-    }
-    if (loaded_h0 >= 0)
-        nmt_q8_amx_release();
+    const amx_job *j = ctx;
+    rows_amx(j->y, j->xq, j->sx, j->q, j->b, i, h0, h1);
+}
+
+void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+{
+    amx_job job = {y, xq, sx, q, b};
+    int i = nmt_amx_row_blocks(m, amx_block, &job);
     if (i < m)
         rows_vnni(y, xq, sx, i, m, q, b);
 }
 
 #else
-void nmt_q8_amx_configure(int h0, int h1) { (void)h0, (void)h1; }
-void nmt_q8_amx_release(void) {}
 void nmt_q8_amx_sums(int32_t c[4][NMT_TILE_ROWS][NMT_Q8_PANEL], const uint8_t *x, const int8_t *w, int kp,
                      int two_a, int two_b)
 {

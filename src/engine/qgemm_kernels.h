@@ -27,12 +27,9 @@ void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, con
  * amx_int8 and avx512_vnni, and q->kp a multiple of 64. */
 void nmt_q8_kernel_amx(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);
 
-/* The AMX pieces, for other int8 products on panels of this layout (the
- * output screen, logits.c); need amx_int8.  Tiles for row blocks of h0
- * and h1 (0: none; each <= 16) rows, loaded until released: */
-void nmt_q8_amx_configure(int h0, int h1);
-void nmt_q8_amx_release(void);
-/* c[0..1] = the int32 sums of the first row block x the panels at w and
+/* The AMX tile step, for other int8 products on panels of this layout
+ * (the output screen, logits.c); needs amx_int8 and the tiles configured
+ * (nmt_amx_row_blocks, amx_tiles.h).  c[0..1] = the int32 sums of the first row block x the panels at w and
  * w + 16 kp (the second only if two_b), c[2..3] those of the second block
  * (only if two_a, starting 16 rows further): x[rows][kp] unsigned bytes,
  * w panels of 16 columns x kp (a multiple of 64) in quads. */
