@@ -448,10 +448,16 @@ static q8_kernel kernel_of(nmt_q8_kernel kind)
     return kernel_generic;
 }
 
-/* Every kernel but the portable one runs on a CPU with AVX2. */
+/* The quantizer of a kernel's CPU: all give the same bytes. */
 static quantize_fn quantize_of(nmt_q8_kernel kind)
 {
-    return kind == NMT_Q8_KERNEL_GENERIC ? quantize_generic : quantize_avx2;
+    switch (kind) {
+    case NMT_Q8_KERNEL_AMX:
+    case NMT_Q8_KERNEL_AVX512_VNNI: return nmt_q8_quantize_avx512;
+    case NMT_Q8_KERNEL_AVX2: return quantize_avx2;
+    case NMT_Q8_KERNEL_GENERIC: break;
+    }
+    return quantize_generic;
 }
 
 static q8_kernel chosen(void) { return kernel_of(chosen_kind()); }

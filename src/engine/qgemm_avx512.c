@@ -19,6 +19,28 @@
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define AMX __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,amx-tile,amx-int8")))
 
+/* ---- quantization -------------------------------------------------- */
+
+VNNI float nmt_q8_quantize_avx512(const float *x, int k, int kp, int levels, int offset, uint8_t *dst)
+{
+    __m512 vmax = _mm512_setzero_ps();
+    for (int t = 0; t < k; t += 16) {
+        __mmask16 m = (__mmask16)(k - t >= 16 ? 0xffff : (1u << (k - t)) - 1);
+        vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + t)));
+    }
+    float amax = _mm512_reduce_max_ps(vmax);
+    float scale = amax > 0.0f ? amax / (float)levels : 1.0f, inv = 1.0f / scale;
+    const __m512 vinv = _mm512_set1_ps(inv);
+    const __m512i lo = _mm512_set1_epi32(-levels), hi = _mm512_set1_epi32(levels), shift = _mm512_set1_epi32(offset);
+    for (int t = 0; t < kp; t += 16) { /* kp is a multiple of 16; past k the value is 0 */
+        __mmask16 m = (__mmask16)(k - t >= 16 ? 0xffff : k > t ? (1u << (k - t)) - 1 : 0);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + t), vinv));
+        v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, lo), hi), shift);
+        _mm_storeu_si128((__m128i *)(dst + t), _mm512_cvtepi32_epi8(v)); /* the low byte: modulo 256 */
+    }
+    return scale;
+}
+
 /* ---- AVX-512 VNNI ----------------------------------------------------- */
 
 /* The quad x[t .. t+3] in every 32-bit lane. */
@@ -230,14 +252,23 @@ AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt
         const int8_t *w = q->w + (size_t)p * PANEL * kp;
         int two_b = p + 1 < np;
         nmt_q8_amx_sums(c, x, w, kp, h1 > 0, two_b);
-        for (int a = 0; a < 2; a++)
-            for (int r = 0; r < (a ? h1 : h0); r++) {
-                int row = i + a * TILE_ROWS + r;
-                for (int e = 0; e < 1 + two_b; e++)
-                    finish16(y + (size_t)row * n + (p + e) * PANEL,
-                             _mm512_loadu_si512(c[2 * a + e][r]), sx[row], q, b, (p + e) * PANEL,
-                             columns_of(q, p + e));
-            }
+        for (int e = 0; e < 1 + two_b; e++) {
+            /* finish16's operations, the column values loaded once for all rows */
+            int j0 = (p + e) * PANEL, nc = columns_of(q, p + e);
+            __mmask16 mask = (__mmask16)(nc >= PANEL ? 0xffff : (1u << nc) - 1);
+            __m512i offset = _mm512_maskz_loadu_epi32(mask, q->offset_sum + j0);
+            __m512 scale = _mm512_maskz_loadu_ps(mask, q->scale + j0);
+            __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + j0) : _mm512_setzero_ps();
+            for (int a = 0; a < 2; a++)
+                for (int r = 0; r < (a ? h1 : h0); r++) {
+                    int row = i + a * TILE_ROWS + r;
+                    __m512i acc = _mm512_sub_epi32(_mm512_loadu_si512(c[2 * a + e][r]), offset);
+                    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sx[row]), scale));
+                    if (b)
+                        v = _mm512_add_ps(v, bias);
+                    _mm512_mask_storeu_ps(y + (size_t)row * n + j0, mask, v);
+                }
+        }
     }
 }
 

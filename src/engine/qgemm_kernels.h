@@ -21,6 +21,12 @@
 typedef void (*nmt_q8_kernel_fn)(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
                                  const float *b);
 
+/* dst[0..k) = round(x / scale) + offset with scale = max |x| / levels
+ * (round half to even), the rest of kp the offset alone, bytes modulo 256;
+ * returns scale.  qgemm.c's portable quantizer with 16 lanes: the same
+ * bytes.  Needs AVX-512 (F, BW). */
+float nmt_q8_quantize_avx512(const float *x, int k, int kp, int levels, int offset, uint8_t *dst);
+
 /* VPDPBUSD on zmm registers: needs nmt_cpu_features' avx512_vnni. */
 void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);
 /* AMX tiles (TDPBUSD) for whole blocks of rows, VNNI for the rest: needs
