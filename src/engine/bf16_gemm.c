@@ -317,13 +317,14 @@ static nmt_bf16_kernel chosen_kind(void)
 {
     static int cached = -1;
     if (cached < 0) {
-        nmt_kernel_override force = nmt_kernel_override_get();
-        int amx = force == NMT_KERNELS_BEST, avx512 = amx || force == NMT_KERNELS_AVX512;
-        cached = force == NMT_KERNELS_GENERIC                                         ? NMT_BF16_KERNEL_GENERIC
-                 : amx && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)             ? NMT_BF16_KERNEL_AMX
-                 : avx512 && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16) ? NMT_BF16_KERNEL_AVX512_BF16
-                 : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)                   ? NMT_BF16_KERNEL_AVX2
-                                                                                     : NMT_BF16_KERNEL_GENERIC;
+        cached = nmt_kernel_override_allows(NMT_TIER_AMX) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)
+                     ? NMT_BF16_KERNEL_AMX
+                 : nmt_kernel_override_allows(NMT_TIER_AVX512) &&
+                         nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)
+                     ? NMT_BF16_KERNEL_AVX512_BF16
+                 : nmt_kernel_override_allows(NMT_TIER_AVX2) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)
+                     ? NMT_BF16_KERNEL_AVX2
+                     : NMT_BF16_KERNEL_GENERIC;
     }
     return (nmt_bf16_kernel)cached;
 }
@@ -362,15 +363,5 @@ void nmt_bf16_linear_with(nmt_bf16_kernel kernel, float *y, const float *x, int 
 
 void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
-    nmt_bf16_kernel kind = chosen_kind();
-    if (nmt_bf16_layout_of(kind) != m->layout) { /* a matrix packed for another kernel (tests, benchmarks) */
-        if (m->layout == NMT_BF16_PAIRS && !nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)) {
-            nmt_bf16_pairs_portable(y, x, rows, m, b);
-            return;
-        }
-        kind = m->layout == NMT_BF16_PAIRS                       ? NMT_BF16_KERNEL_AVX512_BF16
-               : nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2) ? NMT_BF16_KERNEL_AVX2
-                                                                 : NMT_BF16_KERNEL_GENERIC;
-    }
-    nmt_bf16_linear_with(kind, y, x, rows, m, b);
+    nmt_bf16_linear_with(chosen_kind(), y, x, rows, m, b);
 }

@@ -97,7 +97,8 @@ nmt_bf16_matrix nmt_bf16_columns(const nmt_bf16_matrix *m, int j0, int nc);
 float nmt_bf16_weight(const nmt_bf16_matrix *m, int j, int t);
 
 /* y[i][j] = b[j] + sum_t x[i][t] * W[j][t] for i < rows (b may be NULL),
- * by the kernel this CPU runs for m's layout. */
+ * by the kernel this CPU runs; m laid out for it (nmt_bf16_pack or
+ * nmt_bf16_alloc). */
 void nmt_bf16_linear(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b);
 
 /* The same with the given kernel, which this CPU must be able to run and

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_features.h"
 #include "kernel_override.h"
 
 #define NR NMT_GEMM_PANEL
@@ -64,12 +65,10 @@ static packed_kernel chosen(void)
 {
     static packed_kernel cached = (packed_kernel)-1;
     if (cached == (packed_kernel)-1) {
-        nmt_kernel_override force = nmt_kernel_override_get();
-        int generic = force == NMT_KERNELS_GENERIC, avx2 = force == NMT_KERNELS_AVX2;
-        cached = generic                                                                  ? PACKED_NONE
-                 : __builtin_cpu_supports("avx512f") && !avx2                              ? PACKED_AVX512
-                 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")         ? PACKED_AVX2
-                                                                                           : PACKED_NONE;
+        const nmt_cpu_features *cpu = nmt_cpu_features_get();
+        cached = nmt_kernel_override_allows(NMT_TIER_AVX512) && cpu->avx512 ? PACKED_AVX512
+                 : nmt_kernel_override_allows(NMT_TIER_AVX2) && cpu->avx2_fma ? PACKED_AVX2
+                                                                              : PACKED_NONE;
     }
     return cached;
 }

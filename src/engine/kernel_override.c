@@ -16,6 +16,17 @@ nmt_kernel_override nmt_kernel_override_get(void)
     return NMT_KERNELS_BEST;
 }
 
+int nmt_kernel_override_allows(nmt_kernel_tier tier)
+{
+    switch (nmt_kernel_override_get()) {
+    case NMT_KERNELS_BEST: return 1;
+    case NMT_KERNELS_AVX512: return tier <= NMT_TIER_AVX512;
+    case NMT_KERNELS_AVX2: return tier == NMT_TIER_AVX2;
+    case NMT_KERNELS_GENERIC: break;
+    }
+    return 0;
+}
+
 nmt_code nmt_kernel_override_check(nmt_err *err)
 {
     const char *v = getenv("NMTD_KERNELS");

@@ -25,6 +25,18 @@ typedef enum nmt_kernel_override {
 /* What NMTD_KERNELS asks for now. */
 nmt_kernel_override nmt_kernel_override_get(void);
 
+/* The tiers of kernels, each CPU feature set a step up. */
+typedef enum nmt_kernel_tier {
+    NMT_TIER_AVX2,   /* AVX2 (+FMA) kernels */
+    NMT_TIER_AVX512, /* AVX-512 kernels: fp32, VNNI, AVX512_BF16 */
+    NMT_TIER_AMX     /* AMX tiles */
+} nmt_kernel_tier;
+
+/* 1 when NMTD_KERNELS lets kernels of tier run (whether the CPU has them
+ * is cpu_features.h's question): unset or empty, every tier; avx512, up to
+ * AVX-512; avx2, AVX2 alone; generic, none. */
+int nmt_kernel_override_allows(nmt_kernel_tier tier);
+
 /* NMT_OK when NMTD_KERNELS is unset, empty or one of the values above;
  * else NMT_ERR_INVALID with a message naming the value and the choices. */
 nmt_code nmt_kernel_override_check(nmt_err *err);

@@ -17,7 +17,9 @@
  * same screen values). */
 #include "logits.h"
 
+#include "cpu_features.h"
 #include "gemm.h"
+#include "kernel_override.h"
 #include "qgemm_kernels.h"
 #include "util.h"
 
@@ -98,8 +100,8 @@ int nmt_logits_screen_available(void)
 {
     static int cached = -1;
     if (cached < 0)
-        cached = nmt_gemm_packed_available() && strcmp(nmt_gemm_packed_kernel(), "avx512") == 0 &&
-                 __builtin_cpu_supports("avx512vnni"); /* not under NMTD_KERNELS=avx2 */
+        cached = nmt_gemm_packed_available() && nmt_kernel_override_allows(NMT_TIER_AVX512) &&
+                 nmt_cpu_features_get()->avx512_vnni;
     return cached;
 }
 

@@ -426,13 +426,13 @@ static nmt_q8_kernel chosen_kind(void)
 {
     static int cached = -1;
     if (cached < 0) {
-        nmt_kernel_override force = nmt_kernel_override_get();
-        int amx = force == NMT_KERNELS_BEST, avx512 = amx || force == NMT_KERNELS_AVX512;
-        cached = force == NMT_KERNELS_GENERIC                                    ? NMT_Q8_KERNEL_GENERIC
-                 : amx && nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)             ? NMT_Q8_KERNEL_AMX
-                 : avx512 && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI) ? NMT_Q8_KERNEL_AVX512_VNNI
-                 : nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)                   ? NMT_Q8_KERNEL_AVX2
-                                                                                 : NMT_Q8_KERNEL_GENERIC;
+        cached = nmt_kernel_override_allows(NMT_TIER_AMX) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)
+                     ? NMT_Q8_KERNEL_AMX
+                 : nmt_kernel_override_allows(NMT_TIER_AVX512) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI)
+                     ? NMT_Q8_KERNEL_AVX512_VNNI
+                 : nmt_kernel_override_allows(NMT_TIER_AVX2) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)
+                     ? NMT_Q8_KERNEL_AVX2
+                     : NMT_Q8_KERNEL_GENERIC;
     }
     return (nmt_q8_kernel)cached;
 }

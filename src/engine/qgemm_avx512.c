@@ -51,21 +51,38 @@ VNNI static inline __m512i quad(const uint8_t *x)
     return _mm512_set1_epi32(v);
 }
 
-/* y[c] = (acc_c - offset_sum[j0+c]) * (sx * scale[j0+c]) + b[j0+c] for the
- * nc (<= 16) columns from j0. */
-VNNI static inline void finish16(float *y, __m512i acc, float sx, const nmt_q8_matrix *q, const float *b, int j0,
-                                 int nc)
+static int columns_of(const nmt_q8_matrix *q, int p) { return q->n - p * PANEL < PANEL ? q->n - p * PANEL : PANEL; }
+
+/* What the scaling back needs of panel p's columns, loaded once for all
+ * rows: offset_sum, scale and bias (zeros past n), and the mask of the
+ * columns that exist. */
+typedef struct panel_columns {
+    __mmask16 mask;
+    __m512i offset;
+    __m512 scale, bias;
+    int has_bias;
+} panel_columns;
+
+VNNI static inline panel_columns columns_at(const nmt_q8_matrix *q, const float *b, int p)
 {
-    __mmask16 mask = (__mmask16)(nc >= PANEL ? 0xffff : (1u << nc) - 1);
-    acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(mask, q->offset_sum + j0));
-    __m512 scales = _mm512_mul_ps(_mm512_set1_ps(sx), _mm512_maskz_loadu_ps(mask, q->scale + j0));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scales);
-    if (b)
-        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, b + j0));
-    _mm512_mask_storeu_ps(y, mask, v);
+    int j0 = p * PANEL, nc = columns_of(q, p);
+    panel_columns c = {.mask = (__mmask16)(nc >= PANEL ? 0xffff : (1u << nc) - 1), .has_bias = b != NULL};
+    c.offset = _mm512_maskz_loadu_epi32(c.mask, q->offset_sum + j0);
+    c.scale = _mm512_maskz_loadu_ps(c.mask, q->scale + j0);
+    c.bias = b ? _mm512_maskz_loadu_ps(c.mask, b + j0) : _mm512_setzero_ps();
+    return c;
 }
 
-static int columns_of(const nmt_q8_matrix *q, int p) { return q->n - p * PANEL < PANEL ? q->n - p * PANEL : PANEL; }
+/* y[c] = (acc_c - offset_sum[j]) * (sx * scale[j]) + b[j] for the panel's
+ * columns, in the portable kernel's operations. */
+VNNI static inline void finish16(float *y, __m512i acc, float sx, const panel_columns *c)
+{
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc, c->offset)),
+                             _mm512_mul_ps(_mm512_set1_ps(sx), c->scale));
+    if (c->has_bias)
+        v = _mm512_add_ps(v, c->bias);
+    _mm512_mask_storeu_ps(y, c->mask, v);
+}
 
 /* mr (<= STRIP_ROWS) rows x np (1 or 2) panels from p: up to 16
  * accumulators; each quad step loads np weight vectors once for all rows
@@ -93,12 +110,13 @@ VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, flo
                     acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, w1);
             }
     }
+    for (int c = 0; c < np; c++) {
+        panel_columns cols = columns_at(q, b, p + c);
 #pragma GCC unroll 8
-    for (int r = 0; r < STRIP_ROWS; r++)
-        if (r < mr)
-            for (int c = 0; c < np; c++)
-                finish16(y + (size_t)(i + r) * n + (p + c) * PANEL, acc[r][c], sx[i + r], q, b, (p + c) * PANEL,
-                         columns_of(q, p + c));
+        for (int r = 0; r < STRIP_ROWS; r++)
+            if (r < mr)
+                finish16(y + (size_t)(i + r) * n + (p + c) * PANEL, acc[r][c], sx[i + r], &cols);
+    }
 }
 
 /* One row x np (<= 8) panels from p: eight accumulators, enough chains
@@ -126,9 +144,10 @@ VNNI static inline __attribute__((always_inline)) void row_panels(int np, float 
     }
 #pragma GCC unroll 8
     for (int c = 0; c < ROW_PANELS; c++)
-        if (c < np)
-            finish16(y + (size_t)i * q->n + (p + c) * PANEL, acc[c], sx[i], q, b, (p + c) * PANEL,
-                     columns_of(q, p + c));
+        if (c < np) {
+            panel_columns cols = columns_at(q, b, p + c);
+            finish16(y + (size_t)i * q->n + (p + c) * PANEL, acc[c], sx[i], &cols);
+        }
 }
 
 VNNI static void one_row(float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q, const float *b, int i)
@@ -253,20 +272,12 @@ AMX static void rows_amx(float *y, const uint8_t *xq, const float *sx, const nmt
         int two_b = p + 1 < np;
         nmt_q8_amx_sums(c, x, w, kp, h1 > 0, two_b);
         for (int e = 0; e < 1 + two_b; e++) {
-            /* finish16's operations, the column values loaded once for all rows */
-            int j0 = (p + e) * PANEL, nc = columns_of(q, p + e);
-            __mmask16 mask = (__mmask16)(nc >= PANEL ? 0xffff : (1u << nc) - 1);
-            __m512i offset = _mm512_maskz_loadu_epi32(mask, q->offset_sum + j0);
-            __m512 scale = _mm512_maskz_loadu_ps(mask, q->scale + j0);
-            __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + j0) : _mm512_setzero_ps();
+            panel_columns cols = columns_at(q, b, p + e);
             for (int a = 0; a < 2; a++)
                 for (int r = 0; r < (a ? h1 : h0); r++) {
                     int row = i + a * TILE_ROWS + r;
-                    __m512i acc = _mm512_sub_epi32(_mm512_loadu_si512(c[2 * a + e][r]), offset);
-                    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(_mm512_set1_ps(sx[row]), scale));
-                    if (b)
-                        v = _mm512_add_ps(v, bias);
-                    _mm512_mask_storeu_ps(y + (size_t)row * n + j0, mask, v);
+                    finish16(y + (size_t)row * n + (p + e) * PANEL, _mm512_loadu_si512(c[2 * a + e][r]), sx[row],
+                             &cols);
                 }
         }
     }

@@ -122,6 +122,16 @@ check "compute_type int4: refused at start (exit $?)" 'grep -q "is not auto, flo
 "$BIN" --model "$DEMO" --compute-type fp16 < /dev/null 2> "$TMP/bad-cli.log"
 check "nmtd-translate --compute-type fp16: refused (exit $?)" \
     'grep -q "must be auto, float32, int8 or bfloat16" "$TMP/bad-cli.log"'
+# NMTD_KERNELS stops the choice at its tier, whatever this CPU has above it
+for ct in int8 bfloat16; do
+    short=${ct/bfloat16/bf16}
+    NMTD_KERNELS=avx512 "$BIN" --model "$DEMO" --compute-type $ct --log-level info < /dev/null 2> "$TMP/tier-avx512-$ct.log"
+    check "NMTD_KERNELS=avx512: $ct on an AVX-512 kernel or below, not AMX" \
+        'grep -Eq "kernel $short-(avx512_vnni|avx512_bf16|avx2|generic)" "$TMP/tier-avx512-$ct.log"'
+    NMTD_KERNELS=avx2 "$BIN" --model "$DEMO" --compute-type $ct --log-level info < /dev/null 2> "$TMP/tier-avx2-$ct.log"
+    check "NMTD_KERNELS=avx2: $ct on the AVX2 kernel or below" \
+        'grep -Eq "kernel $short-(avx2|generic)" "$TMP/tier-avx2-$ct.log"'
+done
 NMTD_KERNELS=amx "$BIN" --model "$DEMO" < /dev/null 2> "$TMP/bad-kernels.log"
 rc=$?
 check "NMTD_KERNELS=amx (not a choice): nmtd-translate refuses it (exit $rc)" \
