@@ -25,7 +25,7 @@ typedef struct nmt_logits_screen {
     size_t bytes;
 } nmt_logits_screen;
 
-/* 1 when this CPU has AVX-512 VNNI. */
+/* 1 when this CPU has AVX-512 VNNI and NMTD_KERNELS lets AVX-512 run. */
 int nmt_logits_screen_available(void);
 
 /* Quantizes w[vocab][d] (fp32, row-major).  release (may be NULL) is called
