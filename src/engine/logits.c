@@ -8,13 +8,17 @@
  * L = max over allowed i of (a_i - e_i), no token with a_i + e_i < L can be
  * the argmax, so only the others are computed exactly.
  *
- * Kernel.  vpdpbusd multiplies 4 unsigned bytes of x (xq + 128) by 4 signed
+ * Kernels.  vpdpbusd multiplies 4 unsigned bytes of x (xq + 128) by 4 signed
  * bytes of W and adds them to a 32-bit lane, exactly; the +128 is taken out
  * with the precomputed row sums.  Tiles of 8 rows x 32 columns, 16 int32
  * accumulators, panels of 16 columns x 4 k.  Where the int8 products run
  * on AMX (qgemm.h) and k4 is a multiple of 64, blocks of 4 to 32 rows go
  * through AMX tiles instead (TDPBUSD, exact as well: the same sums, the
- * same screen values). */
+ * same screen values).  With AVX2 alone, the panels (qgemm.h's layout)
+ * go through qgemm.c's AVX2 kernel: VPMADDUBSW sums two products in int16,
+ * so the activations keep 7 bits (+-63, offset by 64: 2 * 127 * 127 fits)
+ * and sx, hence the bound, doubles; the rest of each step is the same
+ * arithmetic on 8 lanes. */
 #include "logits.h"
 
 #include "cpu_features.h"
@@ -28,6 +32,10 @@
 #include <string.h>
 
 #define PW 16 /* columns per int8 panel */
+
+/* Activation levels of each kernel: bytes of +-127 offset by 128 for
+ * VPDPBUSD and TDPBUSD, +-63 offset by 64 for VPMADDUBSW. */
+enum { WIDE_LEVELS = 127, AVX2_LEVELS = 63 };
 
 static inline size_t panel_index(int vocab_row, int q4, int k4, int j)
 {
@@ -47,11 +55,12 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
     s->scale = malloc((size_t)vocab * sizeof(float));
     s->l1 = malloc((size_t)vocab * sizeof(float));
     s->qsum = malloc((size_t)vocab * sizeof(int32_t));
-    if (!s->wq || !s->scale || !s->l1 || !s->qsum) {
+    s->offset_sum = malloc((size_t)vocab * sizeof(int32_t));
+    if (!s->wq || !s->scale || !s->l1 || !s->qsum || !s->offset_sum) {
         nmt_logits_screen_free(s);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output-layer screen");
     }
-    s->bytes = q_bytes + (size_t)vocab * 12;
+    s->bytes = q_bytes + (size_t)vocab * 16;
     for (int i = 0; i < vocab; i++) {
         const float *row = w + (size_t)i * d;
         double l1 = 0.0;
@@ -74,6 +83,7 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
         s->scale[i] = scale;
         s->l1[i] = nextafterf((float)l1, INFINITY);
         s->qsum[i] = qsum;
+        s->offset_sum[i] = (AVX2_LEVELS + 1) * qsum;
         if (release && i % 1024 == 1023)
             release(release_ctx);
     }
@@ -88,6 +98,7 @@ void nmt_logits_screen_free(nmt_logits_screen *s)
     free(s->scale);
     free(s->l1);
     free(s->qsum);
+    free(s->offset_sum);
     memset(s, 0, sizeof *s);
 }
 
@@ -95,15 +106,38 @@ void nmt_logits_screen_free(nmt_logits_screen *s)
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
+#define AVX2 __attribute__((target("avx2,fma")))
 
-int nmt_logits_screen_available(void)
+/* The screen's kernels, chosen once: wherever the packed fp32 kernel runs
+ * (the exact logits are its sums), VNNI (and AMX) where NMTD_KERNELS lets
+ * AVX-512 run, else AVX2, which either packed kernel implies (cpu_features:
+ * avx512 includes avx2_fma; NMTD_KERNELS=avx512 allows AVX2). */
+typedef enum screen_kind { SCREEN_NONE, SCREEN_AVX2, SCREEN_VNNI, SCREEN_AMX } screen_kind;
+
+static screen_kind chosen_kind(void)
 {
-    static int cached = -1;
-    if (cached < 0)
-        cached = nmt_gemm_packed_available() && nmt_kernel_override_allows(NMT_TIER_AVX512) &&
-                 nmt_cpu_features_get()->avx512_vnni;
-    return cached;
+    static _Atomic int cached = -1;
+    if (cached < 0) {
+        const nmt_cpu_features *cpu = nmt_cpu_features_get();
+        cached = !nmt_gemm_packed_available() ? SCREEN_NONE
+                 : nmt_kernel_override_allows(NMT_TIER_AVX512) && cpu->avx512_vnni
+                     ? (strcmp(nmt_q8_kernel_name(), "amx") == 0 ? SCREEN_AMX : SCREEN_VNNI)
+                                                                                : SCREEN_AVX2;
+    }
+    return (screen_kind)cached;
 }
+
+const char *nmt_logits_screen_kernel(void)
+{
+    switch (chosen_kind()) {
+    case SCREEN_AMX: return "amx";
+    case SCREEN_VNNI: return "avx512_vnni";
+    case SCREEN_AVX2: return "avx2";
+    default: return NULL;
+    }
+}
+
+int nmt_logits_screen_available(void) { return chosen_kind() != SCREEN_NONE; }
 
 /* Screen values of 16 tokens from c0 for one row: b + sx * scale * (acc - 128 * qsum). */
 TARGET static inline void store_screen(const nmt_logits_screen *s, __m512i acc, int c0, float sx, const float *b,
@@ -169,9 +203,10 @@ TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, flo
         store_screen(s, acc1, col0 + PW, sx, b, approx);
 }
 
-/* Exact fp32 logits of up to 16 candidate rows (rows[j][d]): per lane, fma
- * in k order from the bias, as the packed GEMM computes them. */
-TARGET static __m512 exact16(const float *rows, const float *b, const float *x, int d, const int *idx, int count)
+/* Exact fp32 logits of up to 16 candidate rows (rows[j][d]) into vals: per
+ * lane, fma in k order from the bias, as the packed GEMM computes them. */
+TARGET static void exact16(const float *rows, const float *b, const float *x, int d, const int *idx, int count,
+                           float *vals)
 {
     __mmask16 mask = (__mmask16)(count >= 16 ? 0xffff : (1u << count) - 1);
     __m512i tok = _mm512_maskz_loadu_epi32(mask, idx);
@@ -182,12 +217,29 @@ TARGET static __m512 exact16(const float *rows, const float *b, const float *x, 
         __m512 wk = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offs, rows + k, 4);
         acc = _mm512_fmadd_ps(_mm512_set1_ps(x[k]), wk, acc);
     }
-    return acc;
+    _mm512_storeu_ps(vals, acc);
 }
 
-/* Step 1: each row quantized to bytes, xq = round(x / step) + 128 in [1, 255]
- * with step = max|x| / 127; the row's max|x| is kept for the later steps. */
-TARGET static void quantize_rows(const nmt_logits_screen *s, const float *x, int n, nmt_logits_scratch *sc)
+/* The same for up to 8 candidates on AVX2: the same chain, the same bits. */
+AVX2 static void exact8(const float *rows, const float *b, const float *x, int d, const int *idx, int count,
+                        float *vals)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes);
+    __m256 maskf = _mm256_castsi256_ps(mask);
+    __m256i tok = _mm256_maskload_epi32(idx, mask), offs = _mm256_mullo_epi32(lanes, _mm256_set1_epi32(d));
+    __m256 acc = b ? _mm256_mask_i32gather_ps(_mm256_setzero_ps(), b, tok, maskf, 4) : _mm256_setzero_ps();
+    for (int k = 0; k < d; k++) {
+        __m256 wk = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), rows + k, offs, maskf, 4);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k]), wk, acc);
+    }
+    _mm256_storeu_ps(vals, acc);
+}
+
+/* Step 1: each row quantized to bytes, xq = round(x / step) + levels + 1
+ * with step = max|x| / levels; the row's max|x| is kept for the later
+ * steps. */
+static void quantize_rows(const nmt_logits_screen *s, const float *x, int n, int levels, nmt_logits_scratch *sc)
 {
     int d = s->d, k4 = s->k4;
     for (int r = 0; r < n; r++) {
@@ -196,15 +248,15 @@ TARGET static void quantize_rows(const nmt_logits_screen *s, const float *x, int
         for (int k = 0; k < d; k++)
             mx = fabsf(xr[k]) > mx ? fabsf(xr[k]) : mx;
         sc->xmax[r] = mx;
-        float step = mx > 0.0f ? mx / 127.0f : 1.0f;
+        float step = mx > 0.0f ? mx / (float)levels : 1.0f;
         uint8_t *q = sc->xq + (size_t)r * k4;
         for (int k = 0; k < d; k++) {
             long v = lrintf(xr[k] / step);
-            v = v > 127 ? 127 : v < -127 ? -127 : v;
-            q[k] = (uint8_t)(v + 128);
+            v = v > levels ? levels : v < -levels ? -levels : v;
+            q[k] = (uint8_t)(v + levels + 1);
         }
         for (int k = d; k < k4; k++)
-            q[k] = 128;
+            q[k] = (uint8_t)(levels + 1);
     }
 }
 
@@ -222,7 +274,7 @@ TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, 
         for (int a = 0; a < 2; a++)
             for (int r = 0; r < (a ? h1 : h0); r++) {
                 int row = r0 + a * NMT_TILE_ROWS + r;
-                float sx = sc->xmax[row] > 0.0f ? sc->xmax[row] / 127.0f : 1.0f;
+                float sx = sc->xmax[row] > 0.0f ? sc->xmax[row] / (float)WIDE_LEVELS : 1.0f;
                 for (int e = 0; e < 1 + two_b; e++)
                     store_screen(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, b,
                                  sc->approx + (size_t)row * V);
@@ -246,12 +298,9 @@ static void screen_block(void *ctx, int r0, int h0, int h1)
 /* Step 2: the screen value of every token for every row: blocks of up to
  * 32 rows on AMX where the int8 products use it, the rest in tiles of 8
  * rows. */
-TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, nmt_logits_scratch *sc)
+TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, int amx, nmt_logits_scratch *sc)
 {
     int V = s->vocab, k4 = s->k4, r_amx = 0;
-    static _Atomic int amx = -1;
-    if (amx < 0)
-        amx = strcmp(nmt_q8_kernel_name(), "amx") == 0;
     if (amx && k4 % 64 == 0) {
         screen_job job = {s, b, sc};
         r_amx = nmt_amx_row_blocks(n, screen_block, &job);
@@ -263,7 +312,7 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
         for (int r = 0; r < 8; r++) {
             int rr = r0 + (r < rows ? r : 0);
             xq[r] = sc->xq + (size_t)rr * k4;
-            sx[r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / 127.0f : 1.0f;
+            sx[r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / (float)WIDE_LEVELS : 1.0f;
         }
         for (int c = 0; c < V; c += 2 * PW) {
             if (rows == 1)
@@ -274,21 +323,68 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
     }
 }
 
+/* Step 2 with AVX2: qgemm.c's kernel on the screen's panels, its
+ * y = (acc - 64 qsum) * (sx * scale) + b the screen values (the same
+ * products; the bound's rounding term covers either order), up to ROWS
+ * rows a call. */
+static void screen_values_avx2(const nmt_logits_screen *s, const float *b, int n, nmt_logits_scratch *sc)
+{
+    enum { ROWS = 64 };
+    const nmt_q8_matrix panels = {
+        .w = s->wq, .scale = s->scale, .offset_sum = s->offset_sum, .n = s->vocab, .k = s->d, .kp = s->k4};
+    float sx[ROWS];
+    for (int r0 = 0; r0 < n; r0 += ROWS) {
+        int rows = n - r0 < ROWS ? n - r0 : ROWS;
+        for (int r = 0; r < rows; r++)
+            sx[r] = sc->xmax[r0 + r] > 0.0f ? sc->xmax[r0 + r] / (float)AVX2_LEVELS : 1.0f;
+        nmt_q8_kernel_avx2(sc->approx + (size_t)r0 * s->vocab, sc->xq + (size_t)r0 * s->k4, sx, rows, &panels, b);
+    }
+}
+
 /* Step 3, for one row: every token's error bound e_i into sc->bounds, and
  * the lower bound L = max over allowed i of (a_i - e_i) that the argmax's
  * fp32 logit reaches.  e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i|
- * + 2^-21 (|a_i| + 2 |b_i|)) + tiny, 16 tokens at a time. */
-TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, const float *xr, float xmax,
-                               const float *a, int ban_a, int ban_b, float *bounds)
+ * + 2^-21 (|a_i| + 2 |b_i|)) + tiny, 16 (AVX2: 8) tokens at a time. */
+typedef struct bound_terms {
+    float c_s, c_l1, c_b;
+} bound_terms;
+
+/* The row's terms of e_i, for activations on levels levels. */
+static bound_terms row_terms(const nmt_logits_screen *s, const float *xr, float xmax, int levels)
 {
-    int V = s->vocab, d = s->d;
+    int d = s->d;
     const double rel = (double)(d + 4) * ldexp(1.0, -23);
     double l1x = 0.0, mx = (double)xmax;
     for (int k = 0; k < d; k++)
         l1x += fabs((double)xr[k]);
-    double step = mx > 0.0 ? mx / 127.0 : 1.0;
-    float c_s = (float)(0.5 * l1x + 0.25 * d * step), c_l1 = (float)(0.5 * step + rel * mx), c_b = (float)rel;
-    const __m512 vs = _mm512_set1_ps(c_s), vl1 = _mm512_set1_ps(c_l1), vb = _mm512_set1_ps(c_b),
+    double step = mx > 0.0 ? mx / levels : 1.0;
+    return (bound_terms){(float)(0.5 * l1x + 0.25 * d * step), (float)(0.5 * step + rel * mx), (float)rel};
+}
+
+/* Banned tokens may not set the lower bound: L again without them, only
+ * when one of them did. */
+static float lower_without_bans(int V, const float *a, const float *bounds, float lower, int ban_a, int ban_b)
+{
+    int banned_sets = 0;
+    for (int t = 0; t < 2; t++) {
+        int i = t ? ban_b : ban_a;
+        if (i >= 0 && i < V && a[i] - bounds[i] >= lower)
+            banned_sets = 1;
+    }
+    if (banned_sets) {
+        lower = -INFINITY;
+        for (int i = 0; i < V; i++)
+            if (i != ban_a && i != ban_b && a[i] - bounds[i] > lower)
+                lower = a[i] - bounds[i];
+    }
+    return lower;
+}
+
+TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, bound_terms t, const float *a, int ban_a,
+                               int ban_b, float *bounds)
+{
+    int V = s->vocab;
+    const __m512 vs = _mm512_set1_ps(t.c_s), vl1 = _mm512_set1_ps(t.c_l1), vb = _mm512_set1_ps(t.c_b),
                  vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f), tiny = _mm512_set1_ps(1e-30f);
     __m512 vlower = _mm512_set1_ps(-INFINITY);
     for (int i = 0; i < V; i += 16) {
@@ -303,22 +399,48 @@ TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, const
         _mm512_mask_storeu_ps(bounds + i, m, e);
         vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
     }
-    /* banned tokens may not set the lower bound: recompute it without them
-     * only when one of them did */
-    float lower = _mm512_reduce_max_ps(vlower);
-    int banned_sets = 0;
-    for (int t = 0; t < 2; t++) {
-        int i = t ? ban_b : ban_a;
-        if (i >= 0 && i < V && a[i] - bounds[i] >= lower)
-            banned_sets = 1;
+    return lower_without_bans(V, a, bounds, _mm512_reduce_max_ps(vlower), ban_a, ban_b);
+}
+
+/* One token's bound, as row_bounds_avx2's lanes compute it. */
+static inline float token_bound(const nmt_logits_screen *s, const float *b, bound_terms t, const float *a, int i)
+{
+    float bi = b ? fabsf(b[i]) : 0.0f;
+    float e = t.c_s * s->scale[i];
+    e = fmaf(t.c_l1, s->l1[i], e);
+    e = fmaf(t.c_b, bi, e);
+    e = fmaf(0x1p-21f, fmaf(2.0f, bi, fabsf(a[i])), e);
+    return fmaf(1.01f, e, 1e-30f);
+}
+
+AVX2 static float row_bounds_avx2(const nmt_logits_screen *s, const float *b, bound_terms t, const float *a,
+                                  int ban_a, int ban_b, float *bounds)
+{
+    int V = s->vocab, i = 0;
+    const __m256 sign = _mm256_set1_ps(-0.0f), vs = _mm256_set1_ps(t.c_s), vl1 = _mm256_set1_ps(t.c_l1),
+                 vb = _mm256_set1_ps(t.c_b), vround = _mm256_set1_ps(0x1p-21f), margin = _mm256_set1_ps(1.01f),
+                 tiny = _mm256_set1_ps(1e-30f), two = _mm256_set1_ps(2.0f);
+    __m256 vlower = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= V; i += 8) {
+        __m256 ai = _mm256_loadu_ps(a + i);
+        __m256 bi = b ? _mm256_andnot_ps(sign, _mm256_loadu_ps(b + i)) : _mm256_setzero_ps();
+        __m256 e = _mm256_mul_ps(vs, _mm256_loadu_ps(s->scale + i));
+        e = _mm256_fmadd_ps(vl1, _mm256_loadu_ps(s->l1 + i), e);
+        e = _mm256_fmadd_ps(vb, bi, e);
+        e = _mm256_fmadd_ps(vround, _mm256_fmadd_ps(two, bi, _mm256_andnot_ps(sign, ai)), e);
+        e = _mm256_fmadd_ps(margin, e, tiny);
+        _mm256_storeu_ps(bounds + i, e);
+        vlower = _mm256_max_ps(vlower, _mm256_sub_ps(ai, e));
     }
-    if (banned_sets) {
-        lower = -INFINITY;
-        for (int i = 0; i < V; i++)
-            if (i != ban_a && i != ban_b && a[i] - bounds[i] > lower)
-                lower = a[i] - bounds[i];
+    float lanes[8], lower = -INFINITY;
+    _mm256_storeu_ps(lanes, vlower);
+    for (int l = 0; l < 8; l++)
+        lower = lanes[l] > lower ? lanes[l] : lower;
+    for (; i < V; i++) {
+        bounds[i] = token_bound(s, b, t, a, i);
+        lower = a[i] - bounds[i] > lower ? a[i] - bounds[i] : lower;
     }
-    return lower;
+    return lower_without_bans(V, a, bounds, lower, ban_a, ban_b);
 }
 
 /* Step 4, for one row: the allowed tokens whose a_i + e_i reaches L, in
@@ -342,15 +464,40 @@ TARGET static int collect_candidates(const nmt_logits_screen *s, const float *a,
     return nc;
 }
 
+AVX2 static int collect_candidates_avx2(const nmt_logits_screen *s, const float *a, const float *bounds,
+                                        float lower, int ban_a, int ban_b, int *cand)
+{
+    int V = s->vocab, nc = 0, i = 0;
+    const __m256 vlow = _mm256_set1_ps(lower);
+    for (; i + 8 <= V; i += 8) {
+        __m256 hi = _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(bounds + i));
+        unsigned keep = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(hi, vlow, _CMP_GE_OQ));
+        while (keep) {
+            int j = __builtin_ctz(keep);
+            keep &= keep - 1;
+            if (i + j != ban_a && i + j != ban_b)
+                cand[nc++] = i + j;
+        }
+    }
+    for (; i < V; i++)
+        if (a[i] + bounds[i] >= lower && i != ban_a && i != ban_b)
+            cand[nc++] = i;
+    return nc;
+}
+
+/* Exact logits of up to 16 candidates (exact16 or exact8, width of them). */
+typedef void (*exact_fn)(const float *rows, const float *b, const float *x, int d, const int *idx, int count,
+                         float *vals);
+
 /* Step 5, for one row: the candidate with the largest exact fp32 logit, the
  * first on ties. */
-TARGET static int exact_choice(const nmt_logits_screen *s, const float *w, const float *b, const float *xr, int nc,
-                               nmt_logits_scratch *sc)
+static int exact_choice(const nmt_logits_screen *s, const float *w, const float *b, const float *xr, int nc,
+                        nmt_logits_scratch *sc, exact_fn exact, int width)
 {
     int d = s->d, best = -1;
     float best_v = 0.0f;
-    for (int c = 0; c < nc; c += 16) {
-        int count = nc - c < 16 ? nc - c : 16;
+    for (int c = 0; c < nc; c += width) {
+        int count = nc - c < width ? nc - c : width;
         float vals[16];
         for (int j = 0; j < count; j++) {
             if (sc->read_row)
@@ -358,7 +505,7 @@ TARGET static int exact_choice(const nmt_logits_screen *s, const float *w, const
             else
                 memcpy(sc->rows + (size_t)j * d, w + (size_t)sc->cand[c + j] * d, (size_t)d * sizeof(float));
         }
-        _mm512_storeu_ps(vals, exact16(sc->rows, b, xr, d, sc->cand + c, count));
+        exact(sc->rows, b, xr, d, sc->cand + c, count, vals);
         for (int j = 0; j < count; j++) /* candidates ascend: first index wins ties */
             if (best < 0 || vals[j] > best_v) {
                 best = sc->cand[c + j];
@@ -368,30 +515,46 @@ TARGET static int exact_choice(const nmt_logits_screen *s, const float *w, const
     return best;
 }
 
-TARGET void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
-                       int ban_a, int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
+void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n, int ban_a,
+                       int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
 {
-    quantize_rows(s, x, n, sc);
-    screen_values(s, b, n, sc);
+    screen_kind kind = chosen_kind();
+    int avx2 = kind == SCREEN_AVX2, levels = avx2 ? AVX2_LEVELS : WIDE_LEVELS;
+    if (kind == SCREEN_NONE) { /* not reached: no screen is built without a kernel */
+        for (int r = 0; r < n; r++)
+            out[r] = -1;
+        return;
+    }
+    quantize_rows(s, x, n, levels, sc);
+    if (avx2)
+        screen_values_avx2(s, b, n, sc);
+    else
+        screen_values(s, b, n, kind == SCREEN_AMX, sc);
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * s->d, *a = sc->approx + (size_t)r * s->vocab;
-        float lower = row_bounds(s, b, xr, sc->xmax[r], a, ban_a, ban_b, sc->bounds);
-        int nc = collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
+        bound_terms t = row_terms(s, xr, sc->xmax[r], levels);
+        float lower = avx2 ? row_bounds_avx2(s, b, t, a, ban_a, ban_b, sc->bounds)
+                           : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
+        int nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
+                      : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
         if (candidates)
             *candidates += nc;
-        out[r] = exact_choice(s, w, b, xr, nc, sc);
+        out[r] = avx2 ? exact_choice(s, w, b, xr, nc, sc, exact8, 8) : exact_choice(s, w, b, xr, nc, sc, exact16, 16);
     }
 }
 
 #else
+
+const char *nmt_logits_screen_kernel(void) { return NULL; }
 
 int nmt_logits_screen_available(void) { return 0; }
 
 void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
                        int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates)
 {
-    (void)s, (void)w, (void)b, (void)x, (void)n, (void)ban_a, (void)ban_b, (void)scratch, (void)out,
-        (void)candidates;
+    (void)s, (void)w, (void)b, (void)x, (void)n, (void)ban_a, (void)ban_b, (void)scratch, (void)candidates;
+    for (int r = 0; r < n; r++)
+        out[r] = -1;
 }
 
 #endif

@@ -6,7 +6,9 @@
  * arithmetic; only the tokens whose bound reaches the best one are then
  * computed exactly in fp32, in the same order of operations as the full fp32
  * product, so the chosen token is exactly the argmax of the fp32 logits.
- * Without VNNI the full fp32 logits are computed (packed kernel or OpenBLAS).
+ * With AVX2 alone the same screen runs on VPMADDUBSW, its activations on
+ * 7 bits (a wider bound, a few more candidates, the same choice).  Without
+ * AVX2 the full fp32 logits are computed (OpenBLAS).
  * The screen is immutable after nmt_logits_screen_build; thread-safe. */
 #ifndef NMT_LOGITS_H
 #define NMT_LOGITS_H
@@ -22,10 +24,16 @@ typedef struct nmt_logits_screen {
     float *scale;        /* [vocab] row scale: max|w| / 127 */
     float *l1;           /* [vocab] sum |w| (rounded up) */
     int32_t *qsum;       /* [vocab] sum of the quantized row */
+    int32_t *offset_sum; /* [vocab] 64 * qsum: what the AVX2 kernel's activation offset adds */
     size_t bytes;
 } nmt_logits_screen;
 
-/* 1 when this CPU has AVX-512 VNNI and NMTD_KERNELS lets AVX-512 run. */
+/* The screen's kernel on this CPU: "amx" (tiles for blocks of rows, where
+ * the int8 products use them, VNNI for the rest), "avx512_vnni" or "avx2",
+ * as NMTD_KERNELS allows, or NULL (no screen: no packed fp32 kernel). */
+const char *nmt_logits_screen_kernel(void);
+
+/* 1 when nmt_logits_screen_kernel is not NULL. */
 int nmt_logits_screen_available(void);
 
 /* Quantizes w[vocab][d] (fp32, row-major).  release (may be NULL) is called

@@ -227,7 +227,7 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
     }
     m->weight_bytes = nmt_model_weight_bytes(&m->hp, compute);
     nmt_info("model",
-             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s, %s%s%s)",
+             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s, %s%s%s%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
              nmt_compute_type_name(compute),
@@ -239,7 +239,7 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
              : compute == NMT_COMPUTE_BFLOAT16 ? nmt_bf16_kernel_name()
              : m->packed                       ? nmt_gemm_packed_kernel()
                                                : "",
-             m->output.screen ? ", int8 output screen" : "");
+             m->output.screen ? ", int8 output screen on " : "", m->output.screen ? nmt_logits_screen_kernel() : "");
     *out = m;
     return NMT_OK;
 fail:
@@ -297,9 +297,7 @@ static void read_row_converted(const nmt_model *m, const nmt_st_tensor *t, int i
 
 void nmt_model_embedding_row(const nmt_model *m, int id, float *dst)
 {
-    if (m->embed_packed) /* the token's row, gathered from the packed output weights */
-        nmt_gemm_packed_row(dst, m->embed_packed, m->hp.d_model, id);
-    else if (m->embed_src)
+    if (m->embed_src)
         read_row_converted(m, m->embed_src, id, dst);
     else
         read_row(m, m->embed, id, dst);

@@ -57,7 +57,6 @@ typedef struct nmt_model {
     char *name;                 /* last component of dir */
     const float *embed;         /* [vocab][d_model] shared token embeddings (read rows with nmt_model_embedding_row);
                                    NULL when embed_src is read instead */
-    const float *embed_packed;  /* the packed output weights when they double as the embeddings, else NULL */
     const float *positions;     /* [max_pos][d_model] sinusoids */
     nmt_output_layer output;    /* hidden state -> next token */
     nmt_enc_layer *enc;         /* [enc_layers] */

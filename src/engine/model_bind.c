@@ -18,7 +18,6 @@
 
 #include "float_convert.h"
 #include "gemm.h"
-#include "logits.h"
 #include "util.h"
 
 typedef struct binder {
@@ -87,8 +86,10 @@ static const float *bind(binder *b, const char *name, int64_t d0, int64_t d1)
 /* 1 when t is best left in the file and read a block of rows at a time:
  * t needs widening (F16, BF16) and its fp32 rows would only pass through
  * on their way to another copy: the int8 or bfloat16 one, or the packed
- * fp32 one (packed kernel).  The output layer and embeddings (output: 1)
- * stay fp32 in memory for the int8 output screen, which reads them whole. */
+ * fp32 one (packed kernel).  With float32, the output layer and embeddings
+ * (output: 1) stay fp32 in memory: the int8 output screen, which runs
+ * wherever the packed kernel does, reads them whole, and OpenBLAS needs
+ * every matrix whole. */
 static int stays_in_file(const binder *b, const nmt_st_tensor *t, int output)
 {
     const nmt_model *m = b->m;
@@ -96,7 +97,7 @@ static int stays_in_file(const binder *b, const nmt_st_tensor *t, int output)
         return 0;
     if (m->compute != NMT_COMPUTE_FLOAT32)
         return 1;
-    return nmt_gemm_packed_available() && !(output && nmt_logits_screen_available());
+    return !output && nmt_gemm_packed_available();
 }
 
 /* Records that lw's weights are t, in the file, for nmt_model_quantize to

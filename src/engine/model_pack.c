@@ -1,7 +1,7 @@
 /* model_pack.c: the weights repacked once for the packed kernel (gemm.h),
  * layer by layer, each source matrix given back as soon as its copy exists,
  * so the process holds about one copy of the weights; and the output layer's
- * int8 screen (logits.h) where VNNI runs. */
+ * int8 screen (logits.h). */
 #include "model_parts.h"
 
 #include <stdlib.h>
@@ -47,24 +47,15 @@ nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
     nmt_code rc = nmt_model_rows_begin(m, err); /* on an error, nmt_model_free frees the rows' buffer */
     if (rc || (rc = nmt_model_each_linear(m, pack_linear, err)))
         return rc;
-    if (nmt_logits_screen_available()) {
-        /* the output layer goes through the int8 screen; the fp32 rows stay
-         * where they are, read only for the few tokens the screen keeps */
-        m->output.screen = calloc(1, sizeof *m->output.screen);
-        if (!m->output.screen)
-            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-        if ((rc = nmt_logits_screen_build(m->output.screen, m->output.w, hp->vocab_size, d, trim_output_rows, m, err)))
-            return rc;
-        nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
-    } else {
-        if ((rc = pack_linear(m, &m->output.full, hp->vocab_size, d, err)))
-            return rc;
-        if (hp->tie_embeddings) { /* the packed output projection doubles as the lookup table */
-            m->embed_packed = m->output.full.packed;
-            if (m->embed && nmt_model_disown(m, m->embed)) /* a converted copy (F16/BF16 file): no longer read */
-                m->embed = NULL;
-        }
-    }
+    /* the output layer goes through the int8 screen (which runs wherever the
+     * packed kernel does); the fp32 rows stay where they are, read only for
+     * the few tokens the screen keeps */
+    m->output.screen = calloc(1, sizeof *m->output.screen);
+    if (!m->output.screen)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    if ((rc = nmt_logits_screen_build(m->output.screen, m->output.w, hp->vocab_size, d, trim_output_rows, m, err)))
+        return rc;
+    nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
     nmt_model_rows_end(m);
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
         madvise(m->st.map, m->st.map_size, MADV_RANDOM);

@@ -48,7 +48,8 @@ nmt_code nmt_model_each_linear(nmt_model *m, nmt_linear_visit visit, nmt_err *er
 nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
 
 /* Packs every weight matrix for the packed kernel (gemm.h) and builds the output
- * layer's int8 screen where VNNI runs. */
+ * layer's int8 screen (logits.h), which runs wherever the packed kernel
+ * does. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
 
 /* Converts every linear layer, output layer included, to m->compute (int8:

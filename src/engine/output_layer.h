@@ -2,9 +2,10 @@
  * live row to its greedy choice of the next token:
  *   logits = x . W^T + final_logits_bias,  choice = argmax (with bans).
  * W is the shared embedding when the model ties them (Marian does), else
- * lm_head.  Two ways to the same choice: with AVX-512 VNNI the int8 screen
- * (logits.h) then exact fp32 logits of the few candidates it keeps; without
- * it the full product (in the model's compute type), a block of columns at
+ * lm_head.  Two ways to the same choice: for float32 where the packed
+ * kernel runs (AVX2 or AVX-512), the int8 screen (logits.h) then exact fp32
+ * logits of the few candidates it keeps; else the full product (in the
+ * model's compute type), a block of columns at
  * a time, each block's argmax taken while the block is still in cache.
  * Immutable after loading; thread-safe with one scratch per thread. */
 #ifndef NMT_OUTPUT_LAYER_H

@@ -363,8 +363,8 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
  * time. */
 enum { ROW_CHUNK = 96 };
 
-AVX2 static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
-                             const float *b)
+AVX2 void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+                        const float *b)
 {
     int np = panels_for(q->n);
     if (m == 1) {
@@ -400,7 +400,7 @@ AVX2 static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m
 }
 
 #else
-static void kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
+void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b)
 {
     kernel_generic(y, xq, sx, m, q, b);
 }
@@ -442,7 +442,7 @@ static q8_kernel kernel_of(nmt_q8_kernel kind)
     switch (kind) {
     case NMT_Q8_KERNEL_AMX: return nmt_q8_kernel_amx;
     case NMT_Q8_KERNEL_AVX512_VNNI: return nmt_q8_kernel_vnni;
-    case NMT_Q8_KERNEL_AVX2: return kernel_avx2;
+    case NMT_Q8_KERNEL_AVX2: return nmt_q8_kernel_avx2;
     case NMT_Q8_KERNEL_GENERIC: break;
     }
     return kernel_generic;

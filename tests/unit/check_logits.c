@@ -1,10 +1,13 @@
 /* check_logits.c: the int8-screened greedy choice equals the argmax of the
  * exact fp32 logits (fma in k order from the bias), including near-ties the
  * screen cannot resolve, exact ties (first index wins), banned tokens that
- * hold the maximum, and batches of rows of every tile shape: with d = 70
- * (VNNI tiles of 8 rows) and d = 128 with up to 40 rows (where the CPU has
- * AMX: blocks of 32, 16 + 1 to 16 and 4 to 16 rows, and the rows left for
- * VNNI after them). */
+ * hold the maximum, rounding errors all one way (the screen ranks the two
+ * best the wrong way round by nearly the bound), and batches of rows of
+ * every tile shape: with d = 70 (VNNI tiles of 8 rows, AVX2 strips of 5)
+ * and d = 128 with up to 40 rows (where the CPU has AMX: blocks of 32,
+ * 16 + 1 to 16 and 4 to 16 rows, and the rows left for VNNI after them).
+ * It runs the screen's kernel for this CPU; screen_avx2.sh runs it again
+ * with NMTD_KERNELS=avx2. */
 #include <check.h>
 #include <stdio.h>
 #include <math.h>
@@ -96,20 +99,65 @@ static void check_screen(int D, int N, int n_step)
 START_TEST(test_screen_equals_exact_argmax) { check_screen(70, 19, 6); }
 END_TEST
 
+/* Rounding errors all one way: x = +-1 (on every kernel's grid), the
+ * winner's weights 127 s, then 0.499 s with x's sign (each rounds down to
+ * 0), the runner-up's 127 s, then 0.501 s for 62 of them (each rounds up to
+ * s).  The runner-up's screen value is 62 s above the winner's, about 0.93
+ * of the two bounds together: the winner stays a candidate only while the
+ * bound is within 7% of what logits.c proves. */
+START_TEST(test_screen_survives_aligned_rounding)
+{
+    enum { V = 40, D = 64, N = 6, WIN = 5, RUNNER = 20 };
+    const float s = 0x1p-7f;
+    float w[V * D], x[N * D], b[V];
+    for (int i = 0; i < V * D; i++)
+        w[i] = tu_frand(&rng) * 0.05f;
+    for (int i = 0; i < V; i++)
+        b[i] = 0.0f;
+    for (int r = 0; r < N; r++)
+        for (int k = 0; k < D; k++)
+            x[r * D + k] = ((k * 7 + r) % 3 == 0) ? -1.0f : 1.0f;
+    for (int r = 1; r < N; r++) /* every row the same: the winner's weights follow x's signs */
+        memcpy(x + r * D, x, sizeof(float) * D);
+    for (int k = 0; k < D; k++) {
+        float sign = x[k] < 0.0f ? -1.0f : 1.0f;
+        w[WIN * D + k] = sign * (k == 0 ? 127.0f * s : 0.499f * s);
+        w[RUNNER * D + k] = sign * (k == 0 ? 127.0f * s : k < D - 1 ? 0.501f * s : 0.0f);
+    }
+    ck_assert_int_eq(exact_argmax(w, b, x, V, D, -1, -1), WIN);
+    nmt_logits_screen sc_;
+    nmt_err err;
+    ck_assert(nmt_logits_screen_build(&sc_, w, V, D, NULL, NULL, &err) == NMT_OK);
+    uint8_t xq[N * D];
+    float xmax[N], approx[N * V], bounds[V], rows[16 * D];
+    int cand[V], out[N];
+    nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds, .rows = rows};
+    for (int n = 1; n <= N; n += N - 1) { /* a single row; a block of rows (AMX where it runs) */
+        nmt_logits_choose(&sc_, w, b, x, n, -1, -1, &sc, out, NULL);
+        for (int r = 0; r < n; r++)
+            ck_assert_int_eq(out[r], WIN);
+        ck_assert_float_gt(approx[RUNNER] - approx[WIN], 61.0f * s); /* the screen ranks them the wrong way */
+    }
+    nmt_logits_screen_free(&sc_);
+}
+END_TEST
+
 START_TEST(test_screen_blocks_of_rows) { check_screen(128, 40, 3); }
 END_TEST
 
 int main(void)
 {
     if (!nmt_logits_screen_available()) {
-        printf("SKIP: this CPU lacks AVX-512 VNNI: the int8 screen cannot run here (the full logits path is "
-               "tested by check_kernels and check_search)\n");
+        printf("SKIP: no int8 screen here (no AVX2, or NMTD_KERNELS=generic): the full logits path is "
+               "tested by check_kernels and check_search\n");
         return 77; /* automake's SKIP */
     }
+    printf("screen kernel: %s\n", nmt_logits_screen_kernel());
     Suite *s = suite_create("logits");
     TCase *tc = tcase_create("screen");
     tcase_add_test(tc, test_screen_equals_exact_argmax);
     tcase_add_test(tc, test_screen_blocks_of_rows);
+    tcase_add_test(tc, test_screen_survives_aligned_rounding);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
