@@ -334,9 +334,13 @@ void nmt_gemm_packed(float *y, const float *x, int m, int k, const float *packed
     /* activation rows in chunks of about 256 KB, so they stay in L2 while the
      * panels stream past (the weights are read once per chunk: once for a
      * decode step, a few times from L3 for a long encoder batch) */
-    int chunk = k > 0 ? (int)(262144 / ((size_t)k * sizeof(float))) / 24 * 24 : m; /* whole tiles of 8 and 6 */
+    int chunk = k > 0 ? (int)(262144 / ((size_t)k * sizeof(float))) : m;
     if (chunk < 24)
         chunk = 24;
+    /* chunks as even as can be (both kernels split a chunk into even tiles):
+     * 32 rows of k = 2048 are one chunk, not 24 + 8 */
+    int chunks = (m + chunk - 1) / chunk;
+    chunk = chunks > 0 ? (m + chunks - 1) / chunks : m;
     int avx512 = chosen() == PACKED_AVX512;
     if (!avx512 && m == 1) {
         row_avx2(y, x, k, packed, n, b);
