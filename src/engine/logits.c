@@ -402,14 +402,15 @@ TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, bound
     return lower_without_bans(V, a, bounds, _mm512_reduce_max_ps(vlower), ban_a, ban_b);
 }
 
-/* One token's bound, as row_bounds_avx2's lanes compute it. */
-static inline float token_bound(const nmt_logits_screen *s, const float *b, bound_terms t, const float *a, int i)
+/* Token i's bound for screen value ai, as row_bounds_avx2's lanes compute
+ * it. */
+static inline float token_bound(const nmt_logits_screen *s, const float *b, bound_terms t, float ai, int i)
 {
     float bi = b ? fabsf(b[i]) : 0.0f;
     float e = t.c_s * s->scale[i];
     e = fmaf(t.c_l1, s->l1[i], e);
     e = fmaf(t.c_b, bi, e);
-    e = fmaf(0x1p-21f, fmaf(2.0f, bi, fabsf(a[i])), e);
+    e = fmaf(0x1p-21f, fmaf(2.0f, bi, fabsf(ai)), e);
     return fmaf(1.01f, e, 1e-30f);
 }
 
@@ -437,7 +438,7 @@ AVX2 static float row_bounds_avx2(const nmt_logits_screen *s, const float *b, bo
     for (int l = 0; l < 8; l++)
         lower = lanes[l] > lower ? lanes[l] : lower;
     for (; i < V; i++) {
-        bounds[i] = token_bound(s, b, t, a, i);
+        bounds[i] = token_bound(s, b, t, a[i], i);
         lower = a[i] - bounds[i] > lower ? a[i] - bounds[i] : lower;
     }
     return lower_without_bans(V, a, bounds, lower, ban_a, ban_b);
@@ -483,6 +484,58 @@ AVX2 static int collect_candidates_avx2(const nmt_logits_screen *s, const float 
         if (a[i] + bounds[i] >= lower && i != ban_a && i != ban_b)
             cand[nc++] = i;
     return nc;
+}
+
+/* Step 4b with AVX2, for one row: the nc candidates of the 7-bit screen
+ * looked at again with the row on 8 bits (x16 = round(x / step), step =
+ * max|x| / 127, no offset; VPMADDWD on their weights widened to 16 bits),
+ * with the bounds of the 8-bit screen.  Kept, in order: those whose new
+ * a_i + e_i reaches both lower bounds, the first look's and the new one
+ * (the largest a_i - e_i among them).  Returns how many are left in
+ * sc->cand; sc->bounds is overwritten. */
+AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, const float *xr, float xmax, float lower,
+                                 int nc, nmt_logits_scratch *sc)
+{
+    int d = s->d, k4 = s->k4, quads = k4 / 4;
+    float step = xmax > 0.0f ? xmax / (float)WIDE_LEVELS : 1.0f;
+    for (int k = 0; k < d; k++) {
+        long v = lrintf(xr[k] / step);
+        sc->x16[k] = (int16_t)(v > WIDE_LEVELS ? WIDE_LEVELS : v < -WIDE_LEVELS ? -WIDE_LEVELS : v);
+    }
+    for (int k = d; k < k4; k++)
+        sc->x16[k] = 0;
+    bound_terms t = row_terms(s, xr, xmax, WIDE_LEVELS);
+    const __m256i quad_offsets = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448); /* 8 quads of a panel */
+    float *hi = sc->bounds;
+    for (int j = 0; j < nc; j++) {
+        int c = sc->cand[j];
+        const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4; /* quad q at w + 64 q */
+        __m256i acc = _mm256_setzero_si256();
+        int q = 0;
+        for (; q + 8 <= quads; q += 8) {
+            __m256i w32 = _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)q * 64), quad_offsets, 1);
+            __m256i lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w32)),
+                    hi16 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w32, 1));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_loadu_si256((const __m256i *)(sc->x16 + 4 * q))));
+            acc = _mm256_add_epi32(acc,
+                                   _mm256_madd_epi16(hi16, _mm256_loadu_si256((const __m256i *)(sc->x16 + 4 * q + 16))));
+        }
+        int32_t lanes[8], dot = 0;
+        _mm256_storeu_si256((__m256i *)lanes, acc);
+        for (int l = 0; l < 8; l++)
+            dot += lanes[l];
+        for (; q < quads; q++)
+            for (int e = 0; e < 4; e++)
+                dot += (int32_t)w[(size_t)q * 64 + e] * sc->x16[4 * q + e];
+        float a = (float)dot * (step * s->scale[c]) + (b ? b[c] : 0.0f), e = token_bound(s, b, t, a, c);
+        hi[j] = a + e;
+        lower = a - e > lower ? a - e : lower;
+    }
+    int kept = 0;
+    for (int j = 0; j < nc; j++)
+        if (hi[j] >= lower)
+            sc->cand[kept++] = sc->cand[j];
+    return kept;
 }
 
 /* Exact logits of up to 16 candidates (exact16 or exact8, width of them). */
@@ -537,6 +590,8 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
                            : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
         int nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
                       : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
+        if (avx2 && nc > 1)
+            nc = second_look_avx2(s, b, xr, sc->xmax[r], lower, nc, sc);
         if (candidates)
             *candidates += nc;
         out[r] = avx2 ? exact_choice(s, w, b, xr, nc, sc, exact8, 8) : exact_choice(s, w, b, xr, nc, sc, exact16, 16);

@@ -7,8 +7,9 @@
  * computed exactly in fp32, in the same order of operations as the full fp32
  * product, so the chosen token is exactly the argmax of the fp32 logits.
  * With AVX2 alone the same screen runs on VPMADDUBSW, its activations on
- * 7 bits (a wider bound, a few more candidates, the same choice).  Without
- * AVX2 the full fp32 logits are computed (OpenBLAS).
+ * 7 bits (a wider bound, more candidates); the candidates then get a second
+ * look with 8-bit activations (VPMADDWD) before any is computed exactly.
+ * Without AVX2 the full fp32 logits are computed (OpenBLAS).
  * The screen is immutable after nmt_logits_screen_build; thread-safe. */
 #ifndef NMT_LOGITS_H
 #define NMT_LOGITS_H
@@ -50,6 +51,7 @@ typedef struct nmt_logits_scratch {
     int *cand;        /* [vocab] */
     float *bounds;    /* [vocab] per-token error bounds of one row */
     float *rows;      /* [16][d] fp32 rows of candidate tokens */
+    int16_t *x16;     /* [k4] one row on 8 bits (the AVX2 screen's second look) */
     /* optional: copies fp32 row i of w into dst (e.g. with pread, so a
      * mapped file's pages stay out of memory); NULL reads w directly */
     void (*read_row)(void *ctx, int i, float *dst);

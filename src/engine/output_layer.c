@@ -44,8 +44,10 @@ nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *
         s->cand = malloc(V * sizeof(int));
         s->bounds = malloc(V * sizeof(float));
         s->rows = malloc(16 * d * sizeof(float));
-        s->bytes += R * (d + 3) + R * sizeof(float) + V * (sizeof(int) + sizeof(float)) + 16 * d * sizeof(float);
-        if (!s->xq || !s->xmax || !s->cand || !s->bounds || !s->rows) {
+        s->x16 = malloc((d + 3) * sizeof(int16_t));
+        s->bytes += R * (d + 3) + R * sizeof(float) + V * (sizeof(int) + sizeof(float)) + 16 * d * sizeof(float) +
+                    (d + 3) * sizeof(int16_t);
+        if (!s->xq || !s->xmax || !s->cand || !s->bounds || !s->rows || !s->x16) {
             nmt_output_scratch_free(s);
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output layer's scratch");
         }
@@ -68,6 +70,7 @@ void nmt_output_scratch_free(nmt_output_scratch *s)
     free(s->cand);
     free(s->bounds);
     free(s->rows);
+    free(s->x16);
     memset(s, 0, sizeof *s);
 }
 
@@ -99,7 +102,7 @@ void nmt_output_choose(const nmt_output_layer *o, const float *x, int n, int ban
 {
     if (o->screen) {
         nmt_logits_scratch sc = {.xq = s->xq, .xmax = s->xmax, .approx = s->logits, .cand = s->cand,
-                                 .bounds = s->bounds, .rows = s->rows, .read_row = o->read_row,
+                                 .bounds = s->bounds, .rows = s->rows, .x16 = s->x16, .read_row = o->read_row,
                                  .read_ctx = o->read_user};
         nmt_logits_choose(o->screen, o->w, o->bias, x, n, ban_a, ban_b, &sc, out, NULL);
         return;

@@ -38,6 +38,7 @@ typedef struct nmt_output_scratch {
     int *cand;      /* [vocab] candidate tokens of one row (screen) */
     float *bounds;  /* [vocab] error bounds of one row (screen) */
     float *rows;    /* [16][d] fp32 rows of candidates (screen) */
+    int16_t *x16;   /* [d + 3] one row on 8 bits (screen, AVX2) */
     size_t bytes;
 } nmt_output_scratch;
 

@@ -65,7 +65,7 @@ static void check_screen(int D, int N, int n_step)
     ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
     nmt_logits_scratch sc = {.xq = malloc((size_t)N * s.k4), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
                              .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
-                             .rows = malloc(sizeof(float) * 16 * D)};
+                             .rows = malloc(sizeof(float) * 16 * D), .x16 = malloc(sizeof(int16_t) * s.k4)};
     int *out = malloc(sizeof(int) * N);
     long cands = 0, rows_chosen = 0;
     static const int bans[][2] = {{-1, -1}, {7, -1}, {600, 3}};
@@ -89,6 +89,7 @@ static void check_screen(int D, int N, int n_step)
     free(sc.cand);
     free(sc.bounds);
     free(sc.rows);
+    free(sc.x16);
     free(out);
     nmt_logits_screen_free(&s);
     free(w);
@@ -130,8 +131,10 @@ START_TEST(test_screen_survives_aligned_rounding)
     ck_assert(nmt_logits_screen_build(&sc_, w, V, D, NULL, NULL, &err) == NMT_OK);
     uint8_t xq[N * D];
     float xmax[N], approx[N * V], bounds[V], rows[16 * D];
+    int16_t x16[D];
     int cand[V], out[N];
-    nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds, .rows = rows};
+    nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds, .rows = rows,
+                             .x16 = x16};
     for (int n = 1; n <= N; n += N - 1) { /* a single row; a block of rows (AMX where it runs) */
         nmt_logits_choose(&sc_, w, b, x, n, -1, -1, &sc, out, NULL);
         for (int r = 0; r < n; r++)
