@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <math.h>
 
+#include "approx_exp.h"
 #include "gemm.h"
 
 /* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
@@ -164,6 +165,14 @@ void nmt_activate(float *x, size_t n, nmt_activation act)
         }
         break;
     }
+}
+
+void nmt_activate_approx(float *x, size_t n, nmt_activation act)
+{
+    if (act == NMT_ACT_SWISH)
+        nmt_swish_approx(x, n);
+    else
+        nmt_activate(x, n, act);
 }
 
 void nmt_sinusoid_table(float *out, int n_pos, int d)

@@ -57,6 +57,10 @@ void nmt_softmax(float *x, int n);
 /* In-place activation of x[n]. */
 void nmt_activate(float *x, size_t n, nmt_activation act);
 
+/* The same for the int8 and bfloat16 compute types: swish on
+ * nmt_swish_approx (approx_exp.h), the others as nmt_activate. */
+void nmt_activate_approx(float *x, size_t n, nmt_activation act);
+
 /* Marian sinusoidal positions: out[p][i] = sin(p / 10000^(2i/d)) for
  * i < ceil(d/2), out[p][ceil(d/2)+i] = cos(p / 10000^(2i/d)) after it;
  * computed in double like Hugging Face, stored as float.  out[n_pos][d]. */

@@ -33,7 +33,10 @@ void nmt_ffn_sublayer(const nmt_linear_w *fc1, const nmt_linear_w *fc2, const nm
                       nmt_activation fn, float ln_eps, nmt_activations *act, int n)
 {
     nmt_linear(act->ffn, act->x, n, d, ffn, fc1);
-    nmt_activate(act->ffn, (size_t)n * ffn, fn);
+    if (fc1->q8 || fc1->bf16) /* int8, bfloat16: e^x on a polynomial */
+        nmt_activate_approx(act->ffn, (size_t)n * ffn, fn);
+    else
+        nmt_activate(act->ffn, (size_t)n * ffn, fn);
     nmt_linear(act->tmp, act->ffn, n, ffn, d, fc2);
     nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
 }
