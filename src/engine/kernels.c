@@ -122,6 +122,54 @@ void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float 
     }
 }
 
+/* sum of x[0..n), 16 running sums (then added in order). */
+static inline float sum16(const float *restrict x, int n)
+{
+    float s[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            s[j] += x[i + j];
+    for (; i < n; i++)
+        s[i % 16] += x[i];
+    float t = 0.0f;
+    for (int j = 0; j < 16; j++)
+        t += s[j];
+    return t;
+}
+
+NMT_MULTIVERSION
+void nmt_add_layer_norm_lanes(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
+                              float eps)
+{
+    float c[16];
+    for (int r = 0; r < n; r++) {
+        float *row = x + (size_t)r * d;
+        if (delta) {
+            const float *dr = delta + (size_t)r * d;
+            for (int i = 0; i < d; i++)
+                row[i] += dr[i];
+        }
+        float mean = sum16(row, d) / (float)d, s[16] = {0};
+        int i = 0;
+        for (; i + 16 <= d; i += 16) {
+            for (int j = 0; j < 16; j++)
+                c[j] = row[i + j] - mean;
+            for (int j = 0; j < 16; j++)
+                s[j] += c[j] * c[j];
+        }
+        for (; i < d; i++)
+            s[i % 16] += (row[i] - mean) * (row[i] - mean);
+        float var = 0.0f;
+        for (int j = 0; j < 16; j++)
+            var += s[j];
+        var /= (float)d;
+        float inv = 1.0f / sqrtf(var + eps);
+        for (i = 0; i < d; i++)
+            row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
+    }
+}
+
 void nmt_softmax(float *x, int n)
 {
     float max = -INFINITY;
@@ -209,16 +257,33 @@ static float max_value(const float *restrict x, int n)
     return best;
 }
 
+/* The first index of v in x[0..n), or -1: blocks of 64 tested whole (no
+ * early exit inside, so the loop vectorises), then the block that has it
+ * scanned. */
+NMT_MULTIVERSION
+static int first_index_of(const float *restrict x, int n, float v)
+{
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        int hit = 0;
+        for (int j = 0; j < 64; j++)
+            hit |= x[i + j] == v;
+        if (hit)
+            break;
+    }
+    for (; i < n; i++)
+        if (x[i] == v)
+            return i;
+    return -1;
+}
+
 int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
 {
-    /* the common case: the maximum is not banned; find it, then its first index */
-    float best = max_value(x, n);
-    for (int i = 0; i < n; i++)
-        if (x[i] == best) {
-            if (i != ban_a && i != ban_b)
-                return i;
-            break; /* the first maximum is banned: fall back to a full scan */
-        }
+    /* the common case: the maximum is not banned; find it, then its first
+     * index; else (banned, or NaN) a full scan */
+    int first = first_index_of(x, n, max_value(x, n));
+    if (first >= 0 && first != ban_a && first != ban_b)
+        return first;
     int arg = -1;
     float arg_v = 0.0f;
     for (int i = 0; i < n; i++) {

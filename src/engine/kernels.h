@@ -51,6 +51,12 @@ void nmt_linear_shared(float *const *ys, const float *x, int n, int in, int out,
 void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
                         float eps);
 
+/* The same with the mean's and the variance's sums in 16 lanes (another
+ * order of the same additions, so the loops vectorise), for the int8 and
+ * bfloat16 compute types; float32 keeps nmt_add_layer_norm's order. */
+void nmt_add_layer_norm_lanes(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
+                              float eps);
+
 /* In-place softmax of x[n]; -INFINITY entries get probability 0. */
 void nmt_softmax(float *x, int n);
 

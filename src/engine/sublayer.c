@@ -26,7 +26,10 @@ void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, 
         act->q[i] *= q_scale;
     nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->scores);
     nmt_linear(act->tmp, act->attn, n, d, d, &w->o);
-    nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+    if (w->o.q8 || w->o.bf16) /* int8, bfloat16: the sums in lanes */
+        nmt_add_layer_norm_lanes(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+    else
+        nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
 }
 
 void nmt_ffn_sublayer(const nmt_linear_w *fc1, const nmt_linear_w *fc2, const nmt_norm_w *norm, int d, int ffn,
@@ -38,5 +41,8 @@ void nmt_ffn_sublayer(const nmt_linear_w *fc1, const nmt_linear_w *fc2, const nm
     else
         nmt_activate(act->ffn, (size_t)n * ffn, fn);
     nmt_linear(act->tmp, act->ffn, n, ffn, d, fc2);
-    nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+    if (fc2->q8 || fc2->bf16)
+        nmt_add_layer_norm_lanes(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
+    else
+        nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
 }

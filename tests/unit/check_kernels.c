@@ -158,36 +158,48 @@ START_TEST(test_linear_blocks_equal_linear)
 }
 END_TEST
 
-START_TEST(test_add_layer_norm_matches_naive)
+typedef void (*layer_norm_fn)(float *, const float *, int, int, const float *, const float *, float);
+
+/* fn against a double-precision layer norm, rows of D = 33 (two blocks of
+ * 16 and a tail) and 512 */
+static void check_layer_norm(layer_norm_fn fn)
 {
-    enum { N = 4, D = 33 };
-    float x[N * D], delta[N * D], g[D], b[D], ref[N * D];
-    tu_fill(x, N * D, &rng_state);
-    tu_fill(delta, N * D, &rng_state);
-    tu_fill(g, D, &rng_state);
-    tu_fill(b, D, &rng_state);
-    for (int r = 0; r < N; r++) {
-        double mean = 0, var = 0, v[D];
+    enum { N = 4, DMAX = 512 };
+    static const int dims[] = {33, 512};
+    static float x[N * DMAX], delta[N * DMAX], g[DMAX], b[DMAX], ref[N * DMAX], c[DMAX];
+    for (size_t t = 0; t < 2; t++) {
+        int D = dims[t];
+        tu_fill(x, (size_t)N * D, &rng_state);
+        tu_fill(delta, (size_t)N * D, &rng_state);
+        tu_fill(g, (size_t)D, &rng_state);
+        tu_fill(b, (size_t)D, &rng_state);
+        for (int r = 0; r < N; r++) {
+            double mean = 0, var = 0, v[DMAX];
+            for (int i = 0; i < D; i++)
+                mean += v[i] = (double)x[r * D + i] + delta[r * D + i];
+            mean /= D;
+            for (int i = 0; i < D; i++)
+                var += (v[i] - mean) * (v[i] - mean);
+            var /= D;
+            for (int i = 0; i < D; i++)
+                ref[r * D + i] = (float)((v[i] - mean) / sqrt(var + 1e-5) * g[i] + b[i]);
+        }
+        fn(x, delta, N, D, g, b, 1e-5f);
+        for (int i = 0; i < N * D; i++)
+            ck_assert_double_eq_tol(x[i], ref[i], 1e-5);
+        /* delta NULL: a plain layer norm of a constant row is beta */
         for (int i = 0; i < D; i++)
-            mean += v[i] = (double)x[r * D + i] + delta[r * D + i];
-        mean /= D;
+            c[i] = 3.0f;
+        fn(c, NULL, 1, D, g, b, 1e-5f);
         for (int i = 0; i < D; i++)
-            var += (v[i] - mean) * (v[i] - mean);
-        var /= D;
-        for (int i = 0; i < D; i++)
-            ref[r * D + i] = (float)((v[i] - mean) / sqrt(var + 1e-5) * g[i] + b[i]);
+            ck_assert_double_eq_tol(c[i], b[i], 1e-6);
     }
-    nmt_add_layer_norm(x, delta, N, D, g, b, 1e-5f);
-    for (int i = 0; i < N * D; i++)
-        ck_assert_double_eq_tol(x[i], ref[i], 1e-5);
-    /* delta NULL: a plain layer norm of a constant row is beta */
-    float c[D];
-    for (int i = 0; i < D; i++)
-        c[i] = 3.0f;
-    nmt_add_layer_norm(c, NULL, 1, D, g, b, 1e-5f);
-    for (int i = 0; i < D; i++)
-        ck_assert_double_eq_tol(c[i], b[i], 1e-6);
 }
+
+START_TEST(test_add_layer_norm_matches_naive) { check_layer_norm(nmt_add_layer_norm); }
+END_TEST
+
+START_TEST(test_add_layer_norm_lanes_matches_naive) { check_layer_norm(nmt_add_layer_norm_lanes); }
 END_TEST
 
 START_TEST(test_softmax)
@@ -263,6 +275,36 @@ START_TEST(test_argmax_bans_and_ties)
 }
 END_TEST
 
+/* Long rows (whole blocks of 64 and a tail): the first of two equal maxima
+ * placed on each side of block edges, and banned, against a plain scan. */
+static int naive_argmax(const float *x, int n, int ban_a, int ban_b)
+{
+    int arg = -1;
+    for (int i = 0; i < n; i++)
+        if (i != ban_a && i != ban_b && (arg < 0 || x[i] > x[arg]))
+            arg = i;
+    return arg;
+}
+
+START_TEST(test_argmax_long_rows)
+{
+    enum { N = 1000 };
+    static const int spots[] = {0, 1, 62, 63, 64, 65, 127, 128, 500, 959, 960, 998, 999};
+    static float x[N];
+    int cases = (int)(sizeof spots / sizeof spots[0]);
+    for (int a = 0; a < cases; a++)
+        for (int b = 0; b < cases; b++) {
+            tu_fill(x, N, &rng_state);
+            x[spots[a]] = 5.0f;
+            x[spots[b]] = 5.0f;
+            int first = spots[a] < spots[b] ? spots[a] : spots[b];
+            ck_assert_int_eq(nmt_argmax(x, N, -1, -1), first);
+            ck_assert_int_eq(nmt_argmax(x, N, first, -1), naive_argmax(x, N, first, -1));
+            ck_assert_int_eq(nmt_argmax(x, N - 1, -1, 7), naive_argmax(x, N - 1, -1, 7));
+        }
+}
+END_TEST
+
 static Suite *kernels_suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -271,10 +313,12 @@ static Suite *kernels_suite(void)
     tcase_add_test(tc, test_linear_shared_equals_separate);
     tcase_add_test(tc, test_linear_blocks_equal_linear);
     tcase_add_test(tc, test_add_layer_norm_matches_naive);
+    tcase_add_test(tc, test_add_layer_norm_lanes_matches_naive);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_sinusoids_marian_layout);
     tcase_add_test(tc, test_argmax_bans_and_ties);
+    tcase_add_test(tc, test_argmax_long_rows);
     suite_add_tcase(s, tc);
     return s;
 }
