@@ -96,78 +96,87 @@ void nmt_linear_shared(float *const *ys, const float *x, int n, int in, int out,
     nmt_q8_linear_shared(ys, x, n, qs, bs, count);
 }
 
-void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
-                        float eps)
+/* The mean and variance of row[0..d), each sum in order. */
+static inline void ordered_moments(const float *row, int d, float *mean, float *var)
+{
+    float m = 0.0f;
+    for (int i = 0; i < d; i++)
+        m += row[i];
+    m /= (float)d;
+    float v = 0.0f;
+    for (int i = 0; i < d; i++) {
+        float c = row[i] - m;
+        v += c * c;
+    }
+    *mean = m;
+    *var = v / (float)d;
+}
+
+/* The same with each sum in 16 running sums, then those added in order. */
+static inline void lane_moments(const float *restrict row, int d, float *mean, float *var)
+{
+    float s[16] = {0}, c[16];
+    int i = 0;
+    for (; i + 16 <= d; i += 16)
+        for (int j = 0; j < 16; j++)
+            s[j] += row[i + j];
+    for (; i < d; i++)
+        s[i % 16] += row[i];
+    float m = 0.0f;
+    for (int j = 0; j < 16; j++)
+        m += s[j];
+    m /= (float)d;
+    for (int j = 0; j < 16; j++)
+        s[j] = 0.0f;
+    for (i = 0; i + 16 <= d; i += 16) {
+        for (int j = 0; j < 16; j++)
+            c[j] = row[i + j] - m;
+        for (int j = 0; j < 16; j++)
+            s[j] += c[j] * c[j];
+    }
+    for (; i < d; i++)
+        s[i % 16] += (row[i] - m) * (row[i] - m);
+    float v = 0.0f;
+    for (int j = 0; j < 16; j++)
+        v += s[j];
+    *mean = m;
+    *var = v / (float)d;
+}
+
+/* Both layer norms: the residual added, the moments (lanes: in 16 lanes),
+ * the row normalised. */
+static inline __attribute__((always_inline)) void add_layer_norm(float *x, const float *delta, int n, int d,
+                                                                 const float *gamma, const float *beta, float eps,
+                                                                 int lanes)
 {
     for (int r = 0; r < n; r++) {
-        float *row = x + (size_t)r * d;
+        float *row = x + (size_t)r * d, mean, var;
         if (delta) {
             const float *dr = delta + (size_t)r * d;
             for (int i = 0; i < d; i++)
                 row[i] += dr[i];
         }
-        float mean = 0.0f;
-        for (int i = 0; i < d; i++)
-            mean += row[i];
-        mean /= (float)d;
-        float var = 0.0f;
-        for (int i = 0; i < d; i++) {
-            float c = row[i] - mean;
-            var += c * c;
-        }
-        var /= (float)d;
+        if (lanes)
+            lane_moments(row, d, &mean, &var);
+        else
+            ordered_moments(row, d, &mean, &var);
         float inv = 1.0f / sqrtf(var + eps);
         for (int i = 0; i < d; i++)
             row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
     }
 }
 
-/* sum of x[0..n), 16 running sums (then added in order). */
-static inline float sum16(const float *restrict x, int n)
+void nmt_add_layer_norm(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
+                        float eps)
 {
-    float s[16] = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            s[j] += x[i + j];
-    for (; i < n; i++)
-        s[i % 16] += x[i];
-    float t = 0.0f;
-    for (int j = 0; j < 16; j++)
-        t += s[j];
-    return t;
+    add_layer_norm(x, delta, n, d, gamma, beta, eps, 0);
 }
 
 NMT_MULTIVERSION
 void nmt_add_layer_norm_lanes(float *x, const float *delta, int n, int d, const float *gamma, const float *beta,
                               float eps)
 {
-    float c[16];
-    for (int r = 0; r < n; r++) {
-        float *row = x + (size_t)r * d;
-        if (delta) {
-            const float *dr = delta + (size_t)r * d;
-            for (int i = 0; i < d; i++)
-                row[i] += dr[i];
-        }
-        float mean = sum16(row, d) / (float)d, s[16] = {0};
-        int i = 0;
-        for (; i + 16 <= d; i += 16) {
-            for (int j = 0; j < 16; j++)
-                c[j] = row[i + j] - mean;
-            for (int j = 0; j < 16; j++)
-                s[j] += c[j] * c[j];
-        }
-        for (; i < d; i++)
-            s[i % 16] += (row[i] - mean) * (row[i] - mean);
-        float var = 0.0f;
-        for (int j = 0; j < 16; j++)
-            var += s[j];
-        var /= (float)d;
-        float inv = 1.0f / sqrtf(var + eps);
-        for (i = 0; i < d; i++)
-            row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
-    }
+    add_layer_norm(x, delta, n, d, gamma, beta, eps, 1);
 }
 
 void nmt_softmax(float *x, int n)
