@@ -349,14 +349,21 @@ typedef struct bound_terms {
     float c_s, c_l1, c_b;
 } bound_terms;
 
-/* The row's terms of e_i, for activations on levels levels. */
-static bound_terms row_terms(const nmt_logits_screen *s, const float *xr, float xmax, int levels)
+/* |x|_1 of a row, in double. */
+static double row_l1(const float *xr, int d)
 {
-    int d = s->d;
-    const double rel = (double)(d + 4) * ldexp(1.0, -23);
-    double l1x = 0.0, mx = (double)xmax;
+    double l1x = 0.0;
     for (int k = 0; k < d; k++)
         l1x += fabs((double)xr[k]);
+    return l1x;
+}
+
+/* The row's terms of e_i (l1x its |x|_1), for activations on levels
+ * levels. */
+static bound_terms row_terms(const nmt_logits_screen *s, double l1x, float xmax, int levels)
+{
+    int d = s->d;
+    const double rel = (double)(d + 4) * ldexp(1.0, -23), mx = (double)xmax;
     double step = mx > 0.0 ? mx / levels : 1.0;
     return (bound_terms){(float)(0.5 * l1x + 0.25 * d * step), (float)(0.5 * step + rel * mx), (float)rel};
 }
@@ -493,8 +500,8 @@ AVX2 static int collect_candidates_avx2(const nmt_logits_screen *s, const float 
  * a_i + e_i reaches both lower bounds, the first look's and the new one
  * (the largest a_i - e_i among them).  Returns how many are left in
  * sc->cand; sc->bounds is overwritten. */
-AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, const float *xr, float xmax, float lower,
-                                 int nc, nmt_logits_scratch *sc)
+AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, const float *xr, double l1x, float xmax,
+                                 float lower, int nc, nmt_logits_scratch *sc)
 {
     int d = s->d, k4 = s->k4, quads = k4 / 4;
     float step = xmax > 0.0f ? xmax / (float)WIDE_LEVELS : 1.0f;
@@ -504,7 +511,7 @@ AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, con
     }
     for (int k = d; k < k4; k++)
         sc->x16[k] = 0;
-    bound_terms t = row_terms(s, xr, xmax, WIDE_LEVELS);
+    bound_terms t = row_terms(s, l1x, xmax, WIDE_LEVELS);
     const __m256i quad_offsets = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448); /* 8 quads of a panel */
     float *hi = sc->bounds;
     for (int j = 0; j < nc; j++) {
@@ -585,13 +592,14 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
         screen_values(s, b, n, kind == SCREEN_AMX, sc);
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * s->d, *a = sc->approx + (size_t)r * s->vocab;
-        bound_terms t = row_terms(s, xr, sc->xmax[r], levels);
+        double l1x = row_l1(xr, s->d);
+        bound_terms t = row_terms(s, l1x, sc->xmax[r], levels);
         float lower = avx2 ? row_bounds_avx2(s, b, t, a, ban_a, ban_b, sc->bounds)
                            : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
         int nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
                       : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
         if (avx2 && nc > 1)
-            nc = second_look_avx2(s, b, xr, sc->xmax[r], lower, nc, sc);
+            nc = second_look_avx2(s, b, xr, l1x, sc->xmax[r], lower, nc, sc);
         if (candidates)
             *candidates += nc;
         out[r] = avx2 ? exact_choice(s, w, b, xr, nc, sc, exact8, 8) : exact_choice(s, w, b, xr, nc, sc, exact16, 16);

@@ -6,6 +6,11 @@
 #include "attention.h"
 #include "kernels.h"
 
+/* 1 for int8 and bfloat16 weights, whose layers take swish's e^x from a
+ * polynomial and the layer norm's sums in lanes (float32 keeps the exact
+ * order of libm's expf and sequential sums). */
+static int reduced_precision(const nmt_linear_w *w) { return w->q8 || w->bf16; }
+
 void nmt_project_qkv(const nmt_attn_w *w, int d, nmt_activations *act, int n)
 {
     float *const ys[3] = {act->q, act->k, act->v};
@@ -26,7 +31,7 @@ void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, 
         act->q[i] *= q_scale;
     nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->scores);
     nmt_linear(act->tmp, act->attn, n, d, d, &w->o);
-    if (w->o.q8 || w->o.bf16) /* int8, bfloat16: the sums in lanes */
+    if (reduced_precision(&w->o))
         nmt_add_layer_norm_lanes(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
     else
         nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
@@ -36,12 +41,12 @@ void nmt_ffn_sublayer(const nmt_linear_w *fc1, const nmt_linear_w *fc2, const nm
                       nmt_activation fn, float ln_eps, nmt_activations *act, int n)
 {
     nmt_linear(act->ffn, act->x, n, d, ffn, fc1);
-    if (fc1->q8 || fc1->bf16) /* int8, bfloat16: e^x on a polynomial */
+    if (reduced_precision(fc1))
         nmt_activate_approx(act->ffn, (size_t)n * ffn, fn);
     else
         nmt_activate(act->ffn, (size_t)n * ffn, fn);
     nmt_linear(act->tmp, act->ffn, n, ffn, d, fc2);
-    if (fc2->q8 || fc2->bf16)
+    if (reduced_precision(fc2))
         nmt_add_layer_norm_lanes(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
     else
         nmt_add_layer_norm(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);
