@@ -331,7 +331,8 @@ static void screen_values_avx2(const nmt_logits_screen *s, const float *b, int n
 {
     enum { ROWS = 64 };
     const nmt_q8_matrix panels = {
-        .w = s->wq, .scale = s->scale, .offset_sum = s->offset_sum, .n = s->vocab, .k = s->d, .kp = s->k4};
+        .w = s->wq, .scale = s->scale, .offset_sum = s->offset_sum, .n = s->vocab, .k = s->d, .kp = s->k4,
+        .levels = NMT_Q8_WIDE_LEVELS};
     float sx[ROWS];
     for (int r0 = 0; r0 < n; r0 += ROWS) {
         int rows = n - r0 < ROWS ? n - r0 : ROWS;

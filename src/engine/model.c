@@ -4,6 +4,7 @@
 #include "model_parts.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -226,8 +227,11 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
         goto fail;
     }
     m->weight_bytes = nmt_model_weight_bytes(&m->hp, compute);
+    char format[32] = "";
+    if (compute == NMT_COMPUTE_INT8)
+        snprintf(format, sizeof format, ", weights +-%d", nmt_q8_levels());
     nmt_info("model",
-             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s, %s%s%s%s)",
+             "loaded %s: d_model %d, %d+%d layers, %d heads, ffn %d, vocab %d, %s, %s weights (%.1f MB %s, %s%s%s%s%s)",
              m->name, m->hp.d_model, m->hp.enc_layers, m->hp.dec_layers, m->hp.enc_heads, m->hp.enc_ffn,
              m->hp.vocab_size, m->hp.act_name, m->file_dtype, (double)m->weight_bytes / 1e6,
              nmt_compute_type_name(compute),
@@ -239,7 +243,7 @@ static nmt_code load(nmt_model **out, const char *dir, int check_only, nmt_compu
              : compute == NMT_COMPUTE_BFLOAT16 ? nmt_bf16_kernel_name()
              : m->packed                       ? nmt_gemm_packed_kernel()
                                                : "",
-             m->output.screen ? ", int8 output screen on " : "", m->output.screen ? nmt_logits_screen_kernel() : "");
+             format, m->output.screen ? ", int8 output screen on " : "", m->output.screen ? nmt_logits_screen_kernel() : "");
     *out = m;
     return NMT_OK;
 fail:

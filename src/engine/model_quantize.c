@@ -31,7 +31,7 @@ static nmt_code convert_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, 
     } else {
         if (!(q = malloc(sizeof *q)) || nmt_model_own(m, q, err))
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing weights");
-        if ((rc = nmt_q8_alloc(q, out, in, err)) || (rc = nmt_model_own(m, q->w, err)) ||
+        if ((rc = nmt_q8_alloc(q, out, in, nmt_q8_levels(), err)) || (rc = nmt_model_own(m, q->w, err)) ||
             (rc = nmt_model_own(m, q->scale, err)) || (rc = nmt_model_own(m, q->offset_sum, err)))
             return rc;
     }

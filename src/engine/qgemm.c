@@ -1,7 +1,7 @@
-/* qgemm.c: int8 weights quantized per row to +-63 and stored in panels,
- * activations per row to +-127 and offset to unsigned bytes, int32 sums; a
- * portable kernel and an AVX2 one, and the choice among them and
- * qgemm_avx512.c's (see qgemm.h). */
+/* qgemm.c: int8 weights quantized per row to +-127 or +-32 (the format of
+ * the kernel, qgemm.h) and stored in panels, activations per row to +-127
+ * and offset to unsigned bytes, int32 sums; a portable kernel and an AVX2
+ * one, and the choice among them and qgemm_avx512.c's (see qgemm.h). */
 #include "qgemm.h"
 
 #include <math.h>
@@ -18,14 +18,22 @@
 #define PANEL NMT_Q8_PANEL
 #define QUAD NMT_Q8_QUAD
 
-/* The quantization levels: weights in [-63, 63], activations in [-127, 127]
- * stored as the unsigned byte value + 128.  Two products of an unsigned
- * activation byte and a weight sum to at most 255 * 63 * 2 = 32130, inside
- * int16, so VPMADDUBSW never saturates and every kernel's int32 sums are
- * exact.  (Weights, not activations, give up the bit: their rows are
- * smooth, activations have outliers; on the demo model's held-out sets
- * both kept the bars, the weights' choice changed fewer sentences.) */
-enum { WEIGHT_LEVELS = 63, ACTIVATION_LEVELS = 127, ACTIVATION_OFFSET = NMT_Q8_ACTIVATION_OFFSET };
+/* The quantization levels: activations in [-127, 127] stored as the
+ * unsigned byte value + 128, weights in [-127, 127] for the kernels whose
+ * int32 sums are exact whatever the bytes (VPDPBUSD, TDPBUSD, portable C),
+ * in [-32, 32] for VPMADDUBSW: four products of an activation byte and
+ * such a weight sum to at most 4 * 255 * 32 = 32640, inside int16, so the
+ * AVX2 kernel adds two VPMADDUBSW results before widening them (see
+ * mac_four).  Activations, not weights, keep eight bits: they have
+ * outliers, weight rows are smooth; on the demo model's held-out sentences
+ * seven-bit activations lost 0.1% exact where six-bit weights lost 0.05%
+ * of float32's text. */
+enum {
+    WIDE_WEIGHT_LEVELS = NMT_Q8_WIDE_LEVELS,
+    NARROW_WEIGHT_LEVELS = NMT_Q8_NARROW_LEVELS,
+    ACTIVATION_LEVELS = 127,
+    ACTIVATION_OFFSET = NMT_Q8_ACTIVATION_OFFSET
+};
 
 /* Row length k padded to whole 64-byte steps of the kernels. */
 static int padded(int k) { return (k + KP_ALIGN - 1) / KP_ALIGN * KP_ALIGN; }
@@ -125,11 +133,12 @@ static float quantize_generic(const float *x, int k, int kp, int levels, int off
     return scale;
 }
 
-nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, nmt_err *err)
+nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, int levels, nmt_err *err)
 {
     memset(q, 0, sizeof *q);
     q->n = n;
     q->k = k;
+    q->levels = levels;
     q->kp = padded(k);
     q->w = nmt_calloc_aligned((size_t)panels_for(n) * PANEL, (size_t)q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
@@ -148,7 +157,7 @@ nmt_code nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count, nm
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory quantizing a %d x %d matrix", q->n, q->k);
     for (int r = 0; r < count; r++) {
         int j = j0 + r;
-        q->scale[j] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, WEIGHT_LEVELS, 0, row);
+        q->scale[j] = chosen_quantize()(w + (size_t)r * q->k, q->k, q->kp, q->levels, 0, row);
         int32_t sum = 0;
         for (int t = 0; t < q->kp; t++) {
             int8_t v = (int8_t)(row[t] < 128 ? row[t] : row[t] - 256);
@@ -161,9 +170,9 @@ nmt_code nmt_q8_set_rows(nmt_q8_matrix *q, const float *w, int j0, int count, nm
     return NMT_OK;
 }
 
-nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, nmt_err *err)
+nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, int levels, nmt_err *err)
 {
-    nmt_code rc = nmt_q8_alloc(q, n, k, err);
+    nmt_code rc = nmt_q8_alloc(q, n, k, levels, err);
     if (rc == NMT_OK && (rc = nmt_q8_set_rows(q, w, 0, n, err)))
         nmt_q8_free(q);
     return rc;
@@ -255,14 +264,25 @@ AVX2 static inline __m256i quad(const uint8_t *x)
 }
 
 /* acc + the quad products of 8 columns: VPMADDUBSW (unsigned activation
- * bytes times signed weights, pairs summed in int16: exact, see the
- * levels) and VPMADDWD by ones (pairs of those summed in int32).  Three
- * instructions per 32 multiply-adds where widening the weights to int16
- * for VPMADDWD took four: on a CPU that issues about three vector integer
- * instructions a cycle, the count is the speed. */
+ * bytes times signed weights, pairs summed in int16: exact while two
+ * products fit int16) and VPMADDWD by ones (pairs of those summed in
+ * int32).  Three instructions per 32 multiply-adds where widening the
+ * weights to int16 for VPMADDWD took four: on a CPU that issues about
+ * three vector integer instructions a cycle, the count is the speed. */
 AVX2 static inline __m256i mac(__m256i acc, __m256i x, __m256i w, __m256i ones)
 {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones));
+}
+
+/* acc + the products of two quads (x0 with w0, x1 with w1): the two
+ * VPMADDUBSW results added in int16 before VPMADDWD widens them (exact
+ * while four products fit int16: weights of +-32).  Five instructions per
+ * 64 multiply-adds, three of them multiplies, where mac takes six and
+ * four. */
+AVX2 static inline __m256i mac_four(__m256i acc, __m256i x0, __m256i w0, __m256i x1, __m256i w1, __m256i ones)
+{
+    __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(x0, w0), _mm256_maddubs_epi16(x1, w1));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
 }
 
 /* y[j] = (acc_j - offset_sum[j]) * (sx * scale[j]) + b[j] for the nc (<= 8)
@@ -287,12 +307,14 @@ AVX2 static inline void finish8(float *y, __m256i acc, float sx, const nmt_q8_ma
 
 /* mr (<= STRIP_ROWS; a constant once inlined) rows x one panel: ten int32
  * accumulators, each quad step's 64 weights loaded once for all rows, each
- * row's activation quad broadcast.  Five rows, not six: with the two
- * weight registers, the ones, the broadcast and a product, twelve
- * accumulators would need 17 of the 16 ymm registers. */
+ * row's activation quad broadcast; with four (q->levels <= 32, a constant
+ * once inlined) two quad steps at a time through mac_four.  Five rows, not
+ * six: with the two weight registers, the ones, the broadcast and a
+ * product, twelve accumulators would need 17 of the 16 ymm registers. */
 enum { STRIP_ROWS = 5 };
-AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, const uint8_t *xq, const float *sx,
-                                                             const nmt_q8_matrix *q, const float *b, int i, int p)
+AVX2 static inline __attribute__((always_inline)) void strip(int four, int mr, float *y, const uint8_t *xq,
+                                                             const float *sx, const nmt_q8_matrix *q, const float *b,
+                                                             int i, int p)
 {
     int n = q->n, kp = q->kp, j0 = p * PANEL, nc = n - j0 < PANEL ? n - j0 : PANEL;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
@@ -302,16 +324,30 @@ AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, c
 #pragma GCC unroll 5
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-    for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
-        __m256i lo = _mm256_loadu_si256((const __m256i *)w), hi = _mm256_loadu_si256((const __m256i *)(w + 32));
+    if (four) /* kp is a multiple of 64: whole pairs of quads */
+        for (int t = 0; t < kp; t += 2 * QUAD, w += 2 * QUAD * PANEL) {
+            __m256i lo0 = _mm256_loadu_si256((const __m256i *)w), hi0 = _mm256_loadu_si256((const __m256i *)(w + 32));
+            __m256i lo1 = _mm256_loadu_si256((const __m256i *)(w + 64)),
+                    hi1 = _mm256_loadu_si256((const __m256i *)(w + 96));
 #pragma GCC unroll 5
-        for (int r = 0; r < STRIP_ROWS; r++)
-            if (r < mr) {
-                __m256i xb = quad(x + (size_t)r * kp + t);
-                acc[r][0] = mac(acc[r][0], xb, lo, ones);
-                acc[r][1] = mac(acc[r][1], xb, hi, ones);
-            }
-    }
+            for (int r = 0; r < STRIP_ROWS; r++)
+                if (r < mr) {
+                    __m256i x0 = quad(x + (size_t)r * kp + t), x1 = quad(x + (size_t)r * kp + t + QUAD);
+                    acc[r][0] = mac_four(acc[r][0], x0, lo0, x1, lo1, ones);
+                    acc[r][1] = mac_four(acc[r][1], x0, hi0, x1, hi1, ones);
+                }
+        }
+    else
+        for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
+            __m256i lo = _mm256_loadu_si256((const __m256i *)w), hi = _mm256_loadu_si256((const __m256i *)(w + 32));
+#pragma GCC unroll 5
+            for (int r = 0; r < STRIP_ROWS; r++)
+                if (r < mr) {
+                    __m256i xb = quad(x + (size_t)r * kp + t);
+                    acc[r][0] = mac(acc[r][0], xb, lo, ones);
+                    acc[r][1] = mac(acc[r][1], xb, hi, ones);
+                }
+        }
 #pragma GCC unroll 5
     for (int r = 0; r < STRIP_ROWS; r++)
         if (r < mr) {
@@ -324,9 +360,10 @@ AVX2 static inline __attribute__((always_inline)) void strip(int mr, float *y, c
 
 /* One row x np (<= 4; a constant once inlined) panels from p: eight
  * accumulators, enough chains while the weights stream in (a decode step at
- * batch 1 reads each weight once). */
-AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float *y, const uint8_t *xq, const float *sx,
-                                                                  const nmt_q8_matrix *q, const float *b, int i, int p)
+ * batch 1 reads each weight once); four as in strip. */
+AVX2 static inline __attribute__((always_inline)) void row_panels(int four, int np, float *y, const uint8_t *xq,
+                                                                  const float *sx, const nmt_q8_matrix *q,
+                                                                  const float *b, int i, int p)
 {
     int n = q->n, kp = q->kp;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
@@ -336,14 +373,20 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++)
         acc[v] = _mm256_setzero_si256();
-    for (int t = 0; t < kp; t += QUAD) {
-        __m256i xb = quad(x + t);
+    for (int t = 0; t < kp; t += four ? 2 * QUAD : QUAD) {
+        __m256i x0 = quad(x + t), x1 = four ? quad(x + t + QUAD) : x0;
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++)
             if (c < np) {
-                const int8_t *wc = w + (size_t)c * PANEL * kp + (size_t)t * PANEL;
-                acc[2 * c] = mac(acc[2 * c], xb, _mm256_loadu_si256((const __m256i *)wc), ones);
-                acc[2 * c + 1] = mac(acc[2 * c + 1], xb, _mm256_loadu_si256((const __m256i *)(wc + 32)), ones);
+                const __m256i *wc = (const __m256i *)(w + (size_t)c * PANEL * kp + (size_t)t * PANEL);
+                if (four) {
+                    acc[2 * c] = mac_four(acc[2 * c], x0, _mm256_loadu_si256(wc), x1, _mm256_loadu_si256(wc + 2), ones);
+                    acc[2 * c + 1] =
+                        mac_four(acc[2 * c + 1], x0, _mm256_loadu_si256(wc + 1), x1, _mm256_loadu_si256(wc + 3), ones);
+                } else {
+                    acc[2 * c] = mac(acc[2 * c], x0, _mm256_loadu_si256(wc), ones);
+                    acc[2 * c + 1] = mac(acc[2 * c + 1], x0, _mm256_loadu_si256(wc + 1), ones);
+                }
             }
     }
 #pragma GCC unroll 4
@@ -363,18 +406,20 @@ AVX2 static inline __attribute__((always_inline)) void row_panels(int np, float 
  * time. */
 enum { ROW_CHUNK = 96 };
 
-AVX2 void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
-                        const float *b)
+/* The kernel for four (a constant once inlined). */
+AVX2 static inline __attribute__((always_inline)) void kernel_avx2(int four, float *y, const uint8_t *xq,
+                                                                   const float *sx, int m, const nmt_q8_matrix *q,
+                                                                   const float *b)
 {
     int np = panels_for(q->n);
     if (m == 1) {
         int p = 0;
         for (; p + 4 <= np; p += 4)
-            row_panels(4, y, xq, sx, q, b, 0, p);
+            row_panels(four, 4, y, xq, sx, q, b, 0, p);
         switch (np - p) {
-        case 3: row_panels(3, y, xq, sx, q, b, 0, p); break;
-        case 2: row_panels(2, y, xq, sx, q, b, 0, p); break;
-        case 1: row_panels(1, y, xq, sx, q, b, 0, p); break;
+        case 3: row_panels(four, 3, y, xq, sx, q, b, 0, p); break;
+        case 2: row_panels(four, 2, y, xq, sx, q, b, 0, p); break;
+        case 1: row_panels(four, 1, y, xq, sx, q, b, 0, p); break;
         default: break;
         }
         return;
@@ -388,15 +433,24 @@ AVX2 void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m
             for (int s = 0, i = i0, h; s < strips; s++, i += h) {
                 h = rows / strips + (s < rows % strips);
                 switch (h) {
-                case 5: strip(5, y, xq, sx, q, b, i, p); break;
-                case 4: strip(4, y, xq, sx, q, b, i, p); break;
-                case 3: strip(3, y, xq, sx, q, b, i, p); break;
-                case 2: strip(2, y, xq, sx, q, b, i, p); break;
-                default: strip(1, y, xq, sx, q, b, i, p); break;
+                case 5: strip(four, 5, y, xq, sx, q, b, i, p); break;
+                case 4: strip(four, 4, y, xq, sx, q, b, i, p); break;
+                case 3: strip(four, 3, y, xq, sx, q, b, i, p); break;
+                case 2: strip(four, 2, y, xq, sx, q, b, i, p); break;
+                default: strip(four, 1, y, xq, sx, q, b, i, p); break;
                 }
             }
         }
     }
+}
+
+AVX2 void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q,
+                             const float *b)
+{
+    if (q->levels <= NARROW_WEIGHT_LEVELS)
+        kernel_avx2(1, y, xq, sx, m, q, b);
+    else
+        kernel_avx2(0, y, xq, sx, m, q, b);
 }
 
 #else
@@ -461,6 +515,25 @@ static quantize_fn quantize_of(nmt_q8_kernel kind)
 }
 
 static q8_kernel chosen(void) { return kernel_of(chosen_kind()); }
+
+/* The best kernel this CPU has, whatever NMTD_KERNELS says. */
+static nmt_q8_kernel best_available(void)
+{
+    static const nmt_q8_kernel best_first[] = {NMT_Q8_KERNEL_AMX, NMT_Q8_KERNEL_AVX512_VNNI, NMT_Q8_KERNEL_AVX2};
+    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
+        if (nmt_q8_kernel_available(best_first[i]))
+            return best_first[i];
+    return NMT_Q8_KERNEL_GENERIC;
+}
+
+int nmt_q8_weight_levels(nmt_q8_kernel kernel)
+{
+    if (kernel == NMT_Q8_KERNEL_GENERIC && (kernel = best_available()) == NMT_Q8_KERNEL_GENERIC)
+        return WIDE_WEIGHT_LEVELS;
+    return kernel == NMT_Q8_KERNEL_AVX2 ? NARROW_WEIGHT_LEVELS : WIDE_WEIGHT_LEVELS;
+}
+
+int nmt_q8_levels(void) { return nmt_q8_weight_levels(chosen_kind()); }
 
 static quantize_fn chosen_quantize(void) { return quantize_of(chosen_kind()); }
 

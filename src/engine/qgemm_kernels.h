@@ -27,11 +27,13 @@ typedef void (*nmt_q8_kernel_fn)(float *y, const uint8_t *xq, const float *sx, i
  * bytes.  Needs AVX-512 (F, BW). */
 float nmt_q8_quantize_avx512(const float *x, int k, int kp, int levels, int offset, uint8_t *dst);
 
-/* VPMADDUBSW on ymm registers: needs nmt_cpu_features' avx2_fma.  Exact
- * only while every pair of products fits int16, 2 * max xq * max |W| <=
- * 32767: true of qgemm.h's matrices (weights +-63) and of the output
- * screen's (logits.c: weights +-127, activations +-63 offset by 64); the
- * kernel subtracts q->offset_sum, whatever offset it stands for. */
+/* VPMADDUBSW on ymm registers: needs nmt_cpu_features' avx2_fma.  With
+ * q->levels <= NMT_Q8_NARROW_LEVELS it adds two VPMADDUBSW results in
+ * int16, exact while 4 * max xq * q->levels <= 32767 (qgemm.h's narrow
+ * matrices: 4 * 255 * 32); with more levels one, exact while 2 * max xq *
+ * q->levels <= 32767 (the output screen's panels, logits.c: weights +-127,
+ * activations +-63 offset by 64).  The kernel subtracts q->offset_sum,
+ * whatever offset it stands for. */
 void nmt_q8_kernel_avx2(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);
 /* VPDPBUSD on zmm registers: needs nmt_cpu_features' avx512_vnni. */
 void nmt_q8_kernel_vnni(float *y, const uint8_t *xq, const float *sx, int m, const nmt_q8_matrix *q, const float *b);

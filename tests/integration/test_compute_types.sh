@@ -49,6 +49,23 @@ for ct in int8 bfloat16; do
     check "the portable $ct kernel gives the same text as the one this CPU runs" \
         'cmp -s "$TMP/some.generic" "$TMP/some.$ct"'
 done
+# int8's narrow weight format (+-32: the AVX2 kernel's, four products in
+# int16) keeps the same bars; on a CPU with AVX-512 VNNI the runs above
+# took the wide one (+-127)
+NMTD_KERNELS=avx2 "$BIN" --model "$DEMO" --compute-type int8 --log-level info < /dev/null 2> "$TMP/narrow.log"
+if grep -q "kernel int8-avx2, weights +-32)" "$TMP/narrow.log"; then
+    for name in numbers sentences; do
+        NMTD_KERNELS=avx2 "$BIN" --model "$DEMO" --threads 2 --compute-type int8 < "$TMP/$name.in" > "$TMP/$name.narrow"
+    done
+    acc=$(percent "$TMP/numbers.narrow" "$TMP/numbers.ref")
+    check "int8 on AVX2 (weights +-32): held-out numbers $acc% exact (bar 100%)" '[ "$acc" = 100.00 ]'
+    acc=$(percent "$TMP/sentences.narrow" "$TMP/sentences.ref")
+    check "int8 on AVX2 (weights +-32): held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
+    same=$(percent "$TMP/sentences.narrow" "$TMP/sentences.float32")
+    check "int8 on AVX2 (weights +-32): $same% of held-out sentences as float32 (bar 99%)" 'at_least "$same" 99'
+else
+    echo "# no AVX2 on this CPU: int8's narrow format is not run end to end here"
+fi
 
 # A BF16 checkpoint loads without a whole fp32 copy: int8, bfloat16 and the
 # packed float32 kernel widen its linear layers a block of rows at a time
@@ -129,6 +146,10 @@ for ct in int8 bfloat16; do
     check "NMTD_KERNELS=avx2: $ct on the AVX2 kernel or below" \
         'grep -Eq "kernel $short-(avx2|generic)" "$TMP/tier-avx2-$ct.log"'
 done
+check "int8 says its weight format: +-127 on AMX or VNNI, +-32 on AVX2" \
+    'grep -Eq "kernel int8-(amx|avx512_vnni), weights \+-127\)|kernel int8-avx2, weights \+-32\)|kernel int8-generic, weights" \
+        "$TMP/tier-avx512-int8.log" && grep -Eq "kernel int8-avx2, weights \+-32\)|kernel int8-generic, weights" \
+        "$TMP/tier-avx2-int8.log"'
 NMTD_KERNELS=amx "$BIN" --model "$DEMO" < /dev/null 2> "$TMP/bad-kernels.log"
 rc=$?
 check "NMTD_KERNELS=amx (not a choice): nmtd-translate refuses it (exit $rc)" \

@@ -59,7 +59,7 @@ START_TEST(test_linear_shared_equals_separate)
         w[l] = malloc(sizeof(float) * OUT * IN);
         tu_fill(w[l], (size_t)OUT * IN, &rng_state);
         tu_fill(b[l], OUT, &rng_state);
-        ck_assert(nmt_q8_quantize(&q[l], w[l], OUT, IN, &err) == NMT_OK);
+        ck_assert(nmt_q8_quantize(&q[l], w[l], OUT, IN, nmt_q8_levels(), &err) == NMT_OK);
         lw_f32[l] = (nmt_linear_w){.w = w[l], .b = b[l]};
         lw_q8[l] = (nmt_linear_w){.b = l == 1 ? NULL : b[l], .q8 = &q[l]};
         shared[l] = malloc(sizeof(float) * N * OUT);
@@ -122,7 +122,7 @@ START_TEST(test_linear_blocks_equal_linear)
     tu_fill(w, (size_t)OUT * IN, &rng_state);
     tu_fill(b, OUT, &rng_state);
     nmt_gemm_pack(packed, w, OUT, IN);
-    ck_assert_int_eq(nmt_q8_quantize(&q, w, OUT, IN, &err), NMT_OK);
+    ck_assert_int_eq(nmt_q8_quantize(&q, w, OUT, IN, nmt_q8_levels(), &err), NMT_OK);
     ck_assert_int_eq(nmt_bf16_pack(&bf, w, OUT, IN, &err), NMT_OK);
     nmt_linear_w forms[4] = {{.w = w, .b = b}, {.b = b, .packed = packed}, {.b = b, .q8 = &q}, {.b = b, .bf16 = &bf}};
     int n_forms = nmt_gemm_packed_available() ? 4 : 3;

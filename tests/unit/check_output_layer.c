@@ -41,7 +41,7 @@ static void fixture_init(fixture *f, int vocab)
     f->bias[TIE_A] = f->bias[TIE_B] = 40.0f;
     f->packed = malloc(sizeof(float) * nmt_gemm_packed_size(vocab, D));
     nmt_gemm_pack(f->packed, f->w, vocab, D);
-    ck_assert_int_eq(nmt_q8_quantize(&f->q, f->w, vocab, D, &err), NMT_OK);
+    ck_assert_int_eq(nmt_q8_quantize(&f->q, f->w, vocab, D, nmt_q8_levels(), &err), NMT_OK);
     ck_assert_int_eq(nmt_bf16_pack(&f->bf, f->w, vocab, D, &err), NMT_OK);
 }
 
