@@ -33,8 +33,8 @@ nmt_code nmt_activations_init(nmt_activations *a, const nmt_hparams *hp, int max
     a->tmp = reserve(&a->bytes, R * d, sizeof(float), &failed);
     a->ffn = reserve(&a->bytes, R * ffn, sizeof(float), &failed);
     a->scores = reserve(&a->bytes, keys, sizeof(float), &failed);
-    a->k_rows = reserve(&a->bytes, R, sizeof(float *), &failed);
-    a->v_rows = reserve(&a->bytes, R, sizeof(float *), &failed);
+    a->k_rows = reserve(&a->bytes, R, sizeof(void *), &failed);
+    a->v_rows = reserve(&a->bytes, R, sizeof(void *), &failed);
     a->n_keys = reserve(&a->bytes, R, sizeof(int), &failed);
     if (failed) {
         size_t bytes = a->bytes;

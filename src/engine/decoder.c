@@ -17,7 +17,8 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
 {
     const nmt_hparams *hp = &model->hp;
     int d = hp->d_model;
-    int in_place = 1; /* the batch's tokens go to consecutive cross rows: project straight there */
+    /* the batch's tokens go to consecutive fp32 cross rows: project straight there */
+    int in_place = !ds->kv_bf16;
     for (int i = 1; i < src->n && in_place; i++)
         in_place = cross_at[i] - cross_at[0] == src->off[i] - src->off[0];
     if (in_place) { /* every layer's keys and values in shared products: enc_out quantized once per group */
@@ -28,9 +29,9 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
             int count = 0;
             for (int l = l0; l < hp->dec_layers && l < l0 + NMT_LINEAR_SHARED_MAX / 2; l++) {
                 const nmt_attn_w *a = &model->dec[l].cross_attn;
-                ys[count] = nmt_decoder_state_cross(ds, ds->cross_k, l) + first;
+                ys[count] = (float *)nmt_decoder_state_cross(ds, ds->cross_k, l) + first;
                 lws[count++] = &a->k;
-                ys[count] = nmt_decoder_state_cross(ds, ds->cross_v, l) + first;
+                ys[count] = (float *)nmt_decoder_state_cross(ds, ds->cross_v, l) + first;
                 lws[count++] = &a->v;
             }
             nmt_linear_shared(ys, enc_out, src->total, d, d, lws, count);
@@ -38,14 +39,14 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
     }
     for (int l = 0; l < hp->dec_layers && !in_place; l++) {
         const nmt_attn_w *a = &model->dec[l].cross_attn;
-        float *ck = nmt_decoder_state_cross(ds, ds->cross_k, l), *cv = nmt_decoder_state_cross(ds, ds->cross_v, l);
+        void *ck = nmt_decoder_state_cross(ds, ds->cross_k, l), *cv = nmt_decoder_state_cross(ds, ds->cross_v, l);
         float *const kv[2] = {act->k, act->v}; /* one product for the batch, then scattered */
         const nmt_linear_w *const kv_w[2] = {&a->k, &a->v};
         nmt_linear_shared(kv, enc_out, src->total, d, d, kv_w, 2);
         for (int i = 0; i < src->n; i++) {
-            size_t bytes = (size_t)src->len[i] * d * sizeof(float);
-            memcpy(ck + (size_t)cross_at[i] * d, act->k + (size_t)src->off[i] * d, bytes);
-            memcpy(cv + (size_t)cross_at[i] * d, act->v + (size_t)src->off[i] * d, bytes);
+            size_t from = (size_t)src->off[i] * d, len = (size_t)src->len[i];
+            nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, ck, (size_t)cross_at[i]), act->k + from, len);
+            nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, cv, (size_t)cross_at[i]), act->v + from, len);
         }
     }
     for (int i = 0; i < src->n; i++) {
@@ -59,13 +60,13 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
  * token, whose key and value (act->k, act->v row i) are appended first. */
 static void attend_own_prefix(nmt_decoder_state *ds, int l, const int *rows, int n, nmt_activations *act)
 {
-    size_t row_bytes = (size_t)ds->d * sizeof(float);
+    act->kv_bf16 = ds->kv_bf16;
     for (int i = 0; i < n; i++) {
         int row = rows[i], pos = ds->steps[row];
-        float *kc = nmt_decoder_state_cache(ds, ds->self_k, l, row);
-        float *vc = nmt_decoder_state_cache(ds, ds->self_v, l, row);
-        memcpy(kc + (size_t)pos * ds->d, act->k + (size_t)i * ds->d, row_bytes);
-        memcpy(vc + (size_t)pos * ds->d, act->v + (size_t)i * ds->d, row_bytes);
+        void *kc = nmt_decoder_state_cache(ds, ds->self_k, l, row);
+        void *vc = nmt_decoder_state_cache(ds, ds->self_v, l, row);
+        nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, kc, (size_t)pos), act->k + (size_t)i * ds->d, 1);
+        nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, vc, (size_t)pos), act->v + (size_t)i * ds->d, 1);
         act->k_rows[i] = kc;
         act->v_rows[i] = vc;
         act->n_keys[i] = pos + 1;
@@ -75,10 +76,11 @@ static void attend_own_prefix(nmt_decoder_state *ds, int l, const int *rows, int
 /* Row i's cross-attention sees its own source sentence. */
 static void attend_own_source(const nmt_decoder_state *ds, int l, const int *rows, int n, nmt_activations *act)
 {
+    act->kv_bf16 = ds->kv_bf16;
     for (int i = 0; i < n; i++) {
-        size_t off = (size_t)ds->src_off[rows[i]] * ds->d;
-        act->k_rows[i] = nmt_decoder_state_cross(ds, ds->cross_k, l) + off;
-        act->v_rows[i] = nmt_decoder_state_cross(ds, ds->cross_v, l) + off;
+        size_t off = (size_t)ds->src_off[rows[i]];
+        act->k_rows[i] = nmt_decoder_state_row(ds, nmt_decoder_state_cross(ds, ds->cross_k, l), off);
+        act->v_rows[i] = nmt_decoder_state_row(ds, nmt_decoder_state_cross(ds, ds->cross_v, l), off);
         act->n_keys[i] = ds->src_len[rows[i]];
     }
 }

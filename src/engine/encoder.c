@@ -20,6 +20,7 @@ void nmt_encoder_forward(const nmt_model *model, const nmt_source_batch *src, nm
     for (int l = 0; l < hp->enc_layers; l++) {
         const nmt_enc_layer *L = &model->enc[l];
         nmt_project_qkv(&L->self_attn, d, act, total);
+        act->kv_bf16 = 0; /* this layer's own fp32 projections */
         for (int s = 0; s < src->n; s++) /* each token sees its own sentence */
             for (int i = 0; i < src->len[s]; i++) {
                 int t = src->off[s] + i;

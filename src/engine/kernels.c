@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 #include "approx_exp.h"
 #include "gemm.h"
@@ -346,6 +347,58 @@ void nmt_attend(float *restrict out, const float *restrict q, const float *restr
         float acc = 0.0f;
         for (int j = 0; j < n_keys; j++)
             acc += scores[j] * v[(size_t)j * stride + i];
+        out[i] = acc;
+    }
+}
+
+/* A bfloat16 value as the float it is (the upper half of its bits). */
+static inline float widen(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* dot with b stored as bfloat16: the same sums of the same values. */
+static inline float dot_bf16(const float *restrict a, const uint16_t *restrict b, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++)
+            acc[j] += a[i + j] * widen(b[i + j]);
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += a[i] * widen(b[i]);
+    return s;
+}
+
+NMT_MULTIVERSION
+void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
+                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores)
+{
+    for (int j = 0; j < n_keys; j++)
+        scores[j] = dot_bf16(q, k + (size_t)j * stride, hd);
+    nmt_softmax(scores, n_keys);
+    int i0 = 0;
+    for (; i0 + 16 <= hd; i0 += 16) {
+        float acc[16] = {0};
+        for (int j = 0; j < n_keys; j++) {
+            const uint16_t *restrict vj = v + (size_t)j * stride + i0;
+            float p = scores[j];
+            for (int t = 0; t < 16; t++)
+                acc[t] += p * widen(vj[t]);
+        }
+        for (int t = 0; t < 16; t++)
+            out[i0 + t] = acc[t];
+    }
+    for (int i = i0; i < hd; i++) {
+        float acc = 0.0f;
+        for (int j = 0; j < n_keys; j++)
+            acc += scores[j] * widen(v[(size_t)j * stride + i]);
         out[i] = acc;
     }
 }

@@ -82,5 +82,9 @@ int nmt_argmax(const float *x, int n, int ban_a, int ban_b);
  * is caller scratch. */
 void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
                 int n_keys, int hd, size_t stride, float *restrict scores);
+/* The same with keys and values stored as bfloat16: each widened to fp32
+ * (exact), then nmt_attend's operations in its order. */
+void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
+                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores);
 
 #endif

@@ -25,7 +25,7 @@ nmt_code nmt_search_state_init(nmt_search_state *s, const nmt_model *model, int 
     nmt_code rc;
     if ((rc = nmt_activations_init(&s->act, hp, max_tokens, max_steps, err)) ||
         (rc = nmt_decoder_state_init(&s->dec, hp, max_batch, cross_tokens > max_tokens ? cross_tokens : max_tokens,
-                                     max_steps, err)) ||
+                                     max_steps, model->compute != NMT_COMPUTE_FLOAT32, err)) ||
         (rc = nmt_output_scratch_init(&s->out, &model->output, max_batch, err))) {
         nmt_search_state_free(s);
         return rc;

@@ -29,7 +29,7 @@ void nmt_attention_sublayer(const nmt_attn_w *w, const nmt_norm_w *norm, int d, 
     float q_scale = 1.0f / sqrtf((float)(d / heads));
     for (size_t i = 0; i < (size_t)n * d; i++)
         act->q[i] *= q_scale;
-    nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->scores);
+    nmt_attention(act->attn, act->q, n, act->k_rows, act->v_rows, act->n_keys, d, heads, act->kv_bf16, act->scores);
     nmt_linear(act->tmp, act->attn, n, d, d, &w->o);
     if (reduced_precision(&w->o))
         nmt_add_layer_norm_lanes(act->x, act->tmp, n, d, norm->gamma, norm->beta, ln_eps);

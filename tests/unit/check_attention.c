@@ -9,6 +9,7 @@
 
 #include "activations.h"
 #include "attention.h"
+#include "float_convert.h"
 #include "kernels.h"
 #include "sublayer.h"
 #include "testutil.h"
@@ -40,7 +41,7 @@ START_TEST(test_attention_matches_naive_masked)
 {
     enum { D = 12, H = 3, HD = 4, Q = 3, K = 6 };
     float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[K];
-    const float *kr[Q], *vr[Q];
+    const void *kr[Q], *vr[Q];
     int nk[Q] = {1, 4, 6};
     tu_fill(q, Q * D, &rng_state);
     for (int r = 0; r < Q; r++) {
@@ -52,7 +53,7 @@ START_TEST(test_attention_matches_naive_masked)
         kr[r] = k[r];
         vr[r] = v[r];
     }
-    nmt_attention(ctx, q, Q, kr, vr, nk, D, H, scores);
+    nmt_attention(ctx, q, Q, kr, vr, nk, D, H, 0, scores);
     for (int r = 0; r < Q; r++)
         for (int h = 0; h < H; h++) {
             double w[K], sum = 0, max = -1e300;
@@ -82,7 +83,7 @@ START_TEST(test_attention_rows_independent)
 {
     enum { D = 16, H = 2, Q = 4, K = 9 };
     float q[Q * D], keys[Q][K * D], vals[Q][K * D], together[Q * D], alone[D], scores[K];
-    const float *kr[Q], *vr[Q];
+    const void *kr[Q], *vr[Q];
     int nk[Q] = {9, 2, 5, 1};
     tu_fill(q, Q * D, &rng_state);
     for (int r = 0; r < Q; r++) {
@@ -91,10 +92,40 @@ START_TEST(test_attention_rows_independent)
         kr[r] = keys[r];
         vr[r] = vals[r];
     }
-    nmt_attention(together, q, Q, kr, vr, nk, D, H, scores);
+    nmt_attention(together, q, Q, kr, vr, nk, D, H, 0, scores);
     for (int r = 0; r < Q; r++) {
-        nmt_attention(alone, q + r * D, 1, kr + r, vr + r, nk + r, D, H, scores);
+        nmt_attention(alone, q + r * D, 1, kr + r, vr + r, nk + r, D, H, 0, scores);
         ck_assert_mem_eq(alone, together + r * D, sizeof alone);
+    }
+}
+END_TEST
+
+/* Keys and values stored as bfloat16 give, bit for bit, what float keys
+ * and values of the same (widened) values give: head sizes with and
+ * without a tail past 16, one key and many. */
+START_TEST(test_attention_bf16_is_widened)
+{
+    static const int shapes[][2] = {{40, 2}, {128, 2}, {24, 4}}; /* d, heads: head sizes 20, 64, 6 */
+    enum { Q = 3, K = 37, DMAX = 128 };
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int D = shapes[c][0], H = shapes[c][1];
+        float q[Q * DMAX], wide_k[K * DMAX], wide_v[K * DMAX], from_half[Q * DMAX], from_float[Q * DMAX], scores[K];
+        uint16_t half_k[K * DMAX], half_v[K * DMAX];
+        tu_fill(q, (size_t)Q * D, &rng_state);
+        tu_fill(wide_k, (size_t)K * D, &rng_state);
+        tu_fill(wide_v, (size_t)K * D, &rng_state);
+        for (int i = 0; i < K * D; i++) {
+            half_k[i] = nmt_f32_to_bf16(wide_k[i]);
+            half_v[i] = nmt_f32_to_bf16(wide_v[i]);
+            wide_k[i] = nmt_bf16_to_f32(half_k[i]);
+            wide_v[i] = nmt_bf16_to_f32(half_v[i]);
+        }
+        const void *hk[Q] = {half_k, half_k + D, half_k}, *hv[Q] = {half_v, half_v + D, half_v};
+        const void *fk[Q] = {wide_k, wide_k + D, wide_k}, *fv[Q] = {wide_v, wide_v + D, wide_v};
+        int nk[Q] = {K, K - 1, 1};
+        nmt_attention(from_half, q, Q, hk, hv, nk, D, H, 1, scores);
+        nmt_attention(from_float, q, Q, fk, fv, nk, D, H, 0, scores);
+        ck_assert_msg(memcmp(from_half, from_float, sizeof(float) * Q * D) == 0, "d %d heads %d differ", D, H);
     }
 }
 END_TEST
@@ -157,6 +188,7 @@ static Suite *attention_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_attention_matches_naive_masked);
     tcase_add_test(tc, test_attention_rows_independent);
+    tcase_add_test(tc, test_attention_bf16_is_widened);
     tcase_add_test(tc, test_attention_sublayer_matches_naive);
     suite_add_tcase(s, tc);
     return s;

@@ -18,6 +18,7 @@
 #include "decoder_state.h"
 #include "embedding.h"
 #include "encoder.h"
+#include "float_convert.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "model.h"
@@ -71,7 +72,7 @@ static void reference_last(const float *enc, int S, const int *y, int P, float *
           *k = malloc(sizeof(float) * rows * d), *v = malloc(sizeof(float) * rows * d),
           *a = malloc(sizeof(float) * P * d), *t = malloc(sizeof(float) * P * d), *f = malloc(sizeof(float) * P * ffn),
           *scores = malloc(sizeof(float) * (size_t)rows);
-    const float **kr = malloc(sizeof(float *) * P), **vr = malloc(sizeof(float *) * P);
+    const void **kr = malloc(sizeof(void *) * P), **vr = malloc(sizeof(void *) * P);
     int *nk = malloc(sizeof(int) * P);
     float qs = 1.0f / sqrtf((float)(d / heads));
     for (int i = 0; i < P; i++)
@@ -84,7 +85,7 @@ static void reference_last(const float *enc, int S, const int *y, int P, float *
         nmt_linear(v, x, P, d, d, &L->self_attn.v);
         for (int i = 0; i < P; i++)
             kr[i] = k, vr[i] = v, nk[i] = i + 1;
-        nmt_attention(a, q, P, kr, vr, nk, d, heads, scores);
+        nmt_attention(a, q, P, kr, vr, nk, d, heads, 0, scores);
         nmt_linear(t, a, P, d, d, &L->self_attn.o);
         nmt_add_layer_norm(x, t, P, d, L->self_norm.gamma, L->self_norm.beta, hp->ln_eps);
         nmt_linear(q, x, P, d, d, &L->cross_attn.q);
@@ -93,7 +94,7 @@ static void reference_last(const float *enc, int S, const int *y, int P, float *
         nmt_linear(v, enc, S, d, d, &L->cross_attn.v);
         for (int i = 0; i < P; i++)
             kr[i] = k, vr[i] = v, nk[i] = S;
-        nmt_attention(a, q, P, kr, vr, nk, d, heads, scores);
+        nmt_attention(a, q, P, kr, vr, nk, d, heads, 0, scores);
         nmt_linear(t, a, P, d, d, &L->cross_attn.o);
         nmt_add_layer_norm(x, t, P, d, L->cross_norm.gamma, L->cross_norm.beta, hp->ln_eps);
         nmt_linear(f, x, P, d, ffn, &L->fc1);
@@ -105,8 +106,14 @@ static void reference_last(const float *enc, int S, const int *y, int P, float *
     free(x), free(q), free(k), free(v), free(a), free(t), free(f), free(scores), free(kr), free(vr), free(nk);
 }
 
+/* Keys and values kept as fp32 (_i 0) or bfloat16 (_i 1): the step from
+ * the cache gives the recomputation's state, exactly up to the order of
+ * sums with fp32, within bfloat16's rounding (2^-9 of each key and value)
+ * with bfloat16. */
 START_TEST(test_cached_step_matches_recompute)
 {
+    int kv_bf16 = _i;
+    float tol = kv_bf16 ? 2e-2f : 1e-4f;
     const nmt_hparams *hp = &model->hp;
     int d = hp->d_model;
     enum { S = 6, P = 7 };
@@ -118,7 +125,7 @@ START_TEST(test_cached_step_matches_recompute)
     nmt_decoder_state ds;
     nmt_err err;
     ck_assert(nmt_activations_init(&act, hp, 32, 32, &err) == NMT_OK);
-    ck_assert(nmt_decoder_state_init(&ds, hp, 4, 32, 16, &err) == NMT_OK);
+    ck_assert(nmt_decoder_state_init(&ds, hp, 4, 32, 16, kv_bf16, &err) == NMT_OK);
     encode(&act, src, S, enc);
     int off = 0, len = S;
     nmt_source_batch batch = {.n = 1, .total = S, .ids = src, .off = &off, .len = &len};
@@ -131,7 +138,7 @@ START_TEST(test_cached_step_matches_recompute)
         nmt_decoder_step(model, &ds, &row, &y[p], 1, &act);
         reference_last(enc, S, y, p + 1, want);
         for (int i = 0; i < d; i++)
-            ck_assert_msg(fabsf(act.x[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])),
+            ck_assert_msg(fabsf(act.x[i] - want[i]) <= tol * (1.0f + fabsf(want[i])),
                           "position %d dim %d: cached %g, recomputed %g", p, i, (double)act.x[i], (double)want[i]);
     }
     nmt_activations_free(&act);
@@ -153,7 +160,7 @@ static void assert_same(const float *got, const float *want, int d, const char *
 }
 
 /* Decodes one sentence alone from slot 0: x[t][d] after step t. */
-static void decode_alone(const int *src, int len, const int *tokens, int steps, float *x)
+static void decode_alone(const int *src, int len, const int *tokens, int steps, int kv_bf16, float *x)
 {
     const nmt_hparams *hp = &model->hp;
     int d = hp->d_model, row = 0;
@@ -161,7 +168,7 @@ static void decode_alone(const int *src, int len, const int *tokens, int steps, 
     nmt_decoder_state ds;
     nmt_err err;
     ck_assert(nmt_activations_init(&act, hp, 32, 32, &err) == NMT_OK);
-    ck_assert(nmt_decoder_state_init(&ds, hp, 1, 32, 16, &err) == NMT_OK);
+    ck_assert(nmt_decoder_state_init(&ds, hp, 1, 32, 16, kv_bf16, &err) == NMT_OK);
     float *enc = malloc(sizeof(float) * len * d);
     encode(&act, src, len, enc);
     int off = 0;
@@ -176,8 +183,10 @@ static void decode_alone(const int *src, int len, const int *tokens, int steps, 
     nmt_decoder_state_free(&ds);
 }
 
+/* With fp32 (_i 0) and bfloat16 (_i 1) keys and values alike. */
 START_TEST(test_rows_join_late_and_stay_independent)
 {
+    int kv_bf16 = _i;
     const nmt_hparams *hp = &model->hp;
     int d = hp->d_model, start = hp->dec_start_id;
     enum { LA = 5, LB = 8, STEPS = 7 };
@@ -186,14 +195,14 @@ START_TEST(test_rows_join_late_and_stay_independent)
     source(a, LA, 1);
     source(b, LB, 2);
     float xa[STEPS * 64], xb[STEPS * 64];
-    decode_alone(a, LA, ta, STEPS, xa);
-    decode_alone(b, LB, tb, STEPS, xb);
+    decode_alone(a, LA, ta, STEPS, kv_bf16, xa);
+    decode_alone(b, LB, tb, STEPS, kv_bf16, xb);
 
     nmt_activations act;
     nmt_decoder_state ds;
     nmt_err err;
     ck_assert(nmt_activations_init(&act, hp, 32, 32, &err) == NMT_OK);
-    ck_assert(nmt_decoder_state_init(&ds, hp, 4, 32, 16, &err) == NMT_OK);
+    ck_assert(nmt_decoder_state_init(&ds, hp, 4, 32, 16, kv_bf16, &err) == NMT_OK);
     float enc[LB * 64];
     int off = 0, len = LA, row_a = 3, row_b = 1;
     /* A starts in slot 3 and runs three steps alone */
@@ -229,13 +238,48 @@ START_TEST(test_rows_join_late_and_stay_independent)
 }
 END_TEST
 
+/* A bfloat16 state stores each value rounded to nearest even at the row it
+ * addresses, and an fp32 one the value itself. */
+START_TEST(test_bf16_state_stores_rounded_rows)
+{
+    const nmt_hparams *hp = &model->hp;
+    int d = hp->d_model;
+    nmt_decoder_state half, full;
+    nmt_err err;
+    ck_assert(nmt_decoder_state_init(&half, hp, 3, 8, 5, 1, &err) == NMT_OK);
+    ck_assert(nmt_decoder_state_init(&full, hp, 3, 8, 5, 0, &err) == NMT_OK);
+    float *x = malloc(sizeof(float) * 2 * d);
+    unsigned seed = 41;
+    tu_fill(x, (size_t)2 * d, &seed);
+    x[0] = 1.0f + 0x1p-8f; /* a tie: to even, 1.0 */
+    x[1] = 1.0f + 0x3p-8f; /* a tie: to even, 1 + 2^-6 */
+    nmt_decoder_state_put(&half, nmt_decoder_state_row(&half, nmt_decoder_state_cache(&half, half.self_k, 1, 2), 3),
+                          x, 2);
+    nmt_decoder_state_put(&full, nmt_decoder_state_row(&full, nmt_decoder_state_cross(&full, full.cross_v, 1), 6), x,
+                          2);
+    const uint16_t *h = (const uint16_t *)half.self_k + ((size_t)(1 * 3 + 2) * 5 + 3) * d;
+    const float *f = (const float *)full.cross_v + ((size_t)1 * 8 + 6) * d;
+    for (int i = 0; i < 2 * d; i++) {
+        ck_assert_uint_eq(h[i], nmt_f32_to_bf16(x[i]));
+        ck_assert(f[i] == x[i]);
+    }
+    ck_assert_float_eq(nmt_bf16_to_f32(h[0]), 1.0f);
+    ck_assert_float_eq(nmt_bf16_to_f32(h[1]), 1.0f + 0x1p-6f);
+    ck_assert_uint_eq((half.bytes - 3 * 3 * sizeof(int)) * 2, full.bytes - 3 * 3 * sizeof(int)); /* half the keys' bytes */
+    free(x);
+    nmt_decoder_state_free(&half);
+    nmt_decoder_state_free(&full);
+}
+END_TEST
+
 static Suite *decoder_suite(void)
 {
     Suite *s = suite_create("decoder");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_cached_step_matches_recompute);
-    tcase_add_test(tc, test_rows_join_late_and_stay_independent);
+    tcase_add_loop_test(tc, test_cached_step_matches_recompute, 0, 2);
+    tcase_add_loop_test(tc, test_rows_join_late_and_stay_independent, 0, 2);
+    tcase_add_test(tc, test_bf16_state_stores_rounded_rows);
     suite_add_tcase(s, tc);
     return s;
 }
