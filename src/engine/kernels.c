@@ -307,50 +307,6 @@ int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
     return arg;
 }
 
-/* 16 independent partial sums, so the loop vectorises without reassociation. */
-static inline float dot(const float *restrict a, const float *restrict b, int n)
-{
-    float acc[16] = {0};
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++)
-            acc[j] += a[i + j] * b[i + j];
-    float s = 0.0f;
-    for (int j = 0; j < 16; j++)
-        s += acc[j];
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
-}
-
-NMT_MULTIVERSION
-void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
-                int n_keys, int hd, size_t stride, float *restrict scores)
-{
-    for (int j = 0; j < n_keys; j++)
-        scores[j] = dot(q, k + (size_t)j * stride, hd);
-    nmt_softmax(scores, n_keys);
-    /* out = sum_j p_j v_j, 16 columns at a time held in registers */
-    int i0 = 0;
-    for (; i0 + 16 <= hd; i0 += 16) {
-        float acc[16] = {0};
-        for (int j = 0; j < n_keys; j++) {
-            const float *restrict vj = v + (size_t)j * stride + i0;
-            float p = scores[j];
-            for (int t = 0; t < 16; t++)
-                acc[t] += p * vj[t];
-        }
-        for (int t = 0; t < 16; t++)
-            out[i0 + t] = acc[t];
-    }
-    for (int i = i0; i < hd; i++) {
-        float acc = 0.0f;
-        for (int j = 0; j < n_keys; j++)
-            acc += scores[j] * v[(size_t)j * stride + i];
-        out[i] = acc;
-    }
-}
-
 /* A bfloat16 value as the float it is (the upper half of its bits). */
 static inline float widen(uint16_t h)
 {
@@ -360,37 +316,48 @@ static inline float widen(uint16_t h)
     return f;
 }
 
-/* dot with b stored as bfloat16: the same sums of the same values. */
-static inline float dot_bf16(const float *restrict a, const uint16_t *restrict b, int n)
+/* Element i of keys or values stored as floats, or as bfloat16 (bf16: a
+ * constant once inlined). */
+static inline __attribute__((always_inline)) float value_at(const void *restrict p, size_t i, int bf16)
+{
+    return bf16 ? widen(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+/* 16 independent partial sums, so the loop vectorises without reassociation. */
+static inline __attribute__((always_inline)) float dot(const float *restrict a, const void *restrict b, int n,
+                                                       int bf16)
 {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++)
-            acc[j] += a[i + j] * widen(b[i + j]);
+            acc[j] += a[i + j] * value_at(b, (size_t)(i + j), bf16);
     float s = 0.0f;
     for (int j = 0; j < 16; j++)
         s += acc[j];
     for (; i < n; i++)
-        s += a[i] * widen(b[i]);
+        s += a[i] * value_at(b, (size_t)i, bf16);
     return s;
 }
 
-NMT_MULTIVERSION
-void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
-                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores)
+/* nmt_attend over keys and values of either form (bf16 a constant once
+ * inlined): the same operations on the same values. */
+static inline __attribute__((always_inline)) void attend(float *restrict out, const float *restrict q,
+                                                         const void *restrict k, const void *restrict v, int n_keys,
+                                                         int hd, size_t stride, float *restrict scores, int bf16)
 {
     for (int j = 0; j < n_keys; j++)
-        scores[j] = dot_bf16(q, k + (size_t)j * stride, hd);
+        scores[j] = dot(q, (const char *)k + (size_t)j * stride * (bf16 ? 2 : 4), hd, bf16);
     nmt_softmax(scores, n_keys);
+    /* out = sum_j p_j v_j, 16 columns at a time held in registers */
     int i0 = 0;
     for (; i0 + 16 <= hd; i0 += 16) {
         float acc[16] = {0};
         for (int j = 0; j < n_keys; j++) {
-            const uint16_t *restrict vj = v + (size_t)j * stride + i0;
+            size_t at = (size_t)j * stride + (size_t)i0;
             float p = scores[j];
             for (int t = 0; t < 16; t++)
-                acc[t] += p * widen(vj[t]);
+                acc[t] += p * value_at(v, at + (size_t)t, bf16);
         }
         for (int t = 0; t < 16; t++)
             out[i0 + t] = acc[t];
@@ -398,7 +365,21 @@ void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_
     for (int i = i0; i < hd; i++) {
         float acc = 0.0f;
         for (int j = 0; j < n_keys; j++)
-            acc += scores[j] * widen(v[(size_t)j * stride + i]);
+            acc += scores[j] * value_at(v, (size_t)j * stride + (size_t)i, bf16);
         out[i] = acc;
     }
+}
+
+NMT_MULTIVERSION
+void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
+                int n_keys, int hd, size_t stride, float *restrict scores)
+{
+    attend(out, q, k, v, n_keys, hd, stride, scores, 0);
+}
+
+NMT_MULTIVERSION
+void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
+                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores)
+{
+    attend(out, q, k, v, n_keys, hd, stride, scores, 1);
 }

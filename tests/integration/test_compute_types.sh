@@ -18,6 +18,15 @@ percent() { # FILE_A FILE_B: % of lines equal
     paste "$1" "$2" | awk -F '\t' '{ n++; if ($1 == $2) ok++ } END { printf "%.2f", 100 * ok / n }'
 }
 at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+held_out_bars() { # LABEL SUFFIX: the bars of $TMP/{numbers,sentences}.SUFFIX
+    local acc same
+    acc=$(percent "$TMP/numbers.$2" "$TMP/numbers.ref")
+    check "$1: held-out numbers $acc% exact (bar 100%)" '[ "$acc" = 100.00 ]'
+    acc=$(percent "$TMP/sentences.$2" "$TMP/sentences.ref")
+    check "$1: held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
+    same=$(percent "$TMP/sentences.$2" "$TMP/sentences.float32")
+    check "$1: $same% of held-out sentences as float32 translates them (bar 99%)" 'at_least "$same" 99'
+}
 
 for name in numbers sentences; do
     file="$SRC/tests/data/heldout-$name.tsv"
@@ -32,12 +41,7 @@ for ct in int8 bfloat16; do
     for name in numbers sentences; do
         "$BIN" --model "$DEMO" --threads 2 --compute-type $ct < "$TMP/$name.in" > "$TMP/$name.$ct"
     done
-    acc=$(percent "$TMP/numbers.$ct" "$TMP/numbers.ref")
-    check "$ct: held-out numbers $acc% exact (bar 100%)" '[ "$acc" = 100.00 ]'
-    acc=$(percent "$TMP/sentences.$ct" "$TMP/sentences.ref")
-    check "$ct: held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
-    same=$(percent "$TMP/sentences.$ct" "$TMP/sentences.float32")
-    check "$ct: $same% of held-out sentences as float32 translates them (bar 99%)" 'at_least "$same" 99'
+    held_out_bars $ct $ct
     # a BF16 checkpoint: converted copies are freed once converted (ASan watches)
     "$BIN" --model "$SRC/tests/data/models/tiny-bf16" --compute-type $ct < "$TMP/bf16.in" > "$TMP/bf16.$ct" \
         2> "$TMP/bf16-$ct-run.log"
@@ -57,12 +61,7 @@ if grep -q "kernel int8-avx2, weights +-32)" "$TMP/narrow.log"; then
     for name in numbers sentences; do
         NMTD_KERNELS=avx2 "$BIN" --model "$DEMO" --threads 2 --compute-type int8 < "$TMP/$name.in" > "$TMP/$name.narrow"
     done
-    acc=$(percent "$TMP/numbers.narrow" "$TMP/numbers.ref")
-    check "int8 on AVX2 (weights +-32): held-out numbers $acc% exact (bar 100%)" '[ "$acc" = 100.00 ]'
-    acc=$(percent "$TMP/sentences.narrow" "$TMP/sentences.ref")
-    check "int8 on AVX2 (weights +-32): held-out sentences $acc% exact (bar 99.5%)" 'at_least "$acc" 99.5'
-    same=$(percent "$TMP/sentences.narrow" "$TMP/sentences.float32")
-    check "int8 on AVX2 (weights +-32): $same% of held-out sentences as float32 (bar 99%)" 'at_least "$same" 99'
+    held_out_bars "int8 on AVX2 (weights +-32)" narrow
 else
     echo "# no AVX2 on this CPU: int8's narrow format is not run end to end here"
 fi
