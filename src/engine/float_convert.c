@@ -27,14 +27,6 @@ float nmt_f16_to_f32(uint16_t h)
     return f;
 }
 
-float nmt_bf16_to_f32(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 uint16_t nmt_f32_to_bf16(float f)
 {
     uint32_t bits;

@@ -5,14 +5,22 @@
 #define NMT_FLOAT_CONVERT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "safetensors.h"
 
 /* IEEE 754 binary16 -> binary32 (subnormals, infinities and NaNs kept). */
 float nmt_f16_to_f32(uint16_t h);
 
-/* bfloat16 -> binary32: the upper half of the fp32 bits. */
-float nmt_bf16_to_f32(uint16_t h);
+/* bfloat16 -> binary32: the upper half of the fp32 bits (inline, so that
+ * loops over bfloat16 values vectorise). */
+static inline float nmt_bf16_to_f32(uint16_t h)
+{
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* binary32 -> bfloat16, rounded to nearest, ties to even (as PyTorch's
  * .to(torch.bfloat16)); infinities kept, NaNs stay NaNs (quiet), values

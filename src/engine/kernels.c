@@ -6,9 +6,9 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <string.h>
 
 #include "approx_exp.h"
+#include "float_convert.h"
 #include "gemm.h"
 
 /* Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks one at
@@ -307,20 +307,11 @@ int nmt_argmax(const float *x, int n, int ban_a, int ban_b)
     return arg;
 }
 
-/* A bfloat16 value as the float it is (the upper half of its bits). */
-static inline float widen(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* Element i of keys or values stored as floats, or as bfloat16 (bf16: a
  * constant once inlined). */
 static inline __attribute__((always_inline)) float value_at(const void *restrict p, size_t i, int bf16)
 {
-    return bf16 ? widen(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+    return bf16 ? nmt_bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
 /* 16 independent partial sums, so the loop vectorises without reassociation. */

@@ -476,18 +476,26 @@ int nmt_q8_kernel_available(nmt_q8_kernel kernel)
     return 0;
 }
 
+/* The best kernel this CPU has; with obey, the best NMTD_KERNELS allows. */
+static nmt_q8_kernel best_kernel(int obey)
+{
+    static const struct {
+        nmt_q8_kernel kernel;
+        nmt_kernel_tier tier;
+    } best_first[] = {{NMT_Q8_KERNEL_AMX, NMT_TIER_AMX},
+                      {NMT_Q8_KERNEL_AVX512_VNNI, NMT_TIER_AVX512},
+                      {NMT_Q8_KERNEL_AVX2, NMT_TIER_AVX2}};
+    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
+        if ((!obey || nmt_kernel_override_allows(best_first[i].tier)) && nmt_q8_kernel_available(best_first[i].kernel))
+            return best_first[i].kernel;
+    return NMT_Q8_KERNEL_GENERIC;
+}
+
 static nmt_q8_kernel chosen_kind(void)
 {
     static int cached = -1;
-    if (cached < 0) {
-        cached = nmt_kernel_override_allows(NMT_TIER_AMX) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AMX)
-                     ? NMT_Q8_KERNEL_AMX
-                 : nmt_kernel_override_allows(NMT_TIER_AVX512) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX512_VNNI)
-                     ? NMT_Q8_KERNEL_AVX512_VNNI
-                 : nmt_kernel_override_allows(NMT_TIER_AVX2) && nmt_q8_kernel_available(NMT_Q8_KERNEL_AVX2)
-                     ? NMT_Q8_KERNEL_AVX2
-                     : NMT_Q8_KERNEL_GENERIC;
-    }
+    if (cached < 0)
+        cached = best_kernel(1);
     return (nmt_q8_kernel)cached;
 }
 
@@ -516,19 +524,9 @@ static quantize_fn quantize_of(nmt_q8_kernel kind)
 
 static q8_kernel chosen(void) { return kernel_of(chosen_kind()); }
 
-/* The best kernel this CPU has, whatever NMTD_KERNELS says. */
-static nmt_q8_kernel best_available(void)
-{
-    static const nmt_q8_kernel best_first[] = {NMT_Q8_KERNEL_AMX, NMT_Q8_KERNEL_AVX512_VNNI, NMT_Q8_KERNEL_AVX2};
-    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
-        if (nmt_q8_kernel_available(best_first[i]))
-            return best_first[i];
-    return NMT_Q8_KERNEL_GENERIC;
-}
-
 int nmt_q8_weight_levels(nmt_q8_kernel kernel)
 {
-    if (kernel == NMT_Q8_KERNEL_GENERIC && (kernel = best_available()) == NMT_Q8_KERNEL_GENERIC)
+    if (kernel == NMT_Q8_KERNEL_GENERIC && (kernel = best_kernel(0)) == NMT_Q8_KERNEL_GENERIC)
         return WIDE_WEIGHT_LEVELS;
     return kernel == NMT_Q8_KERNEL_AVX2 ? NARROW_WEIGHT_LEVELS : WIDE_WEIGHT_LEVELS;
 }
