@@ -58,6 +58,12 @@ start_tracked() {
     track "$PID"
     return $_rc
 }
+# wait_log LOG PATTERN: up to 10 s for a daemon's log to show PATTERN (what
+# a signal starts, the main thread logs in its own time); status 1 if not
+wait_log() {
+    for _ in $(seq 1 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done
+    return 1
+}
 # start_nmtd LOG ARGS...: starts "$NMTD" ARGS on 127.0.0.1, port 0 (the kernel
 # picks), stderr to LOG; sets PID and PORT.  Status 1 (the log printed) when
 # it did not start within 30 s; PID is set either way, for the caller to stop.

@@ -87,7 +87,7 @@ kill -HUP "$PID"
 wait "$CLIENTS"
 check "SIGHUP: the daemon is alive" 'kill -0 "$PID"'
 check "SIGHUP: 20/20 requests in flight answered 200" '[ "$(grep -c "^200$" "$TMP/hup.txt")" = 20 ]'
-check "SIGHUP: the reload is logged" 'grep -q "SIGHUP: configuration reloaded" "$TMP/nmtd.log"'
+check "SIGHUP: the reload is logged" 'wait_log "$TMP/nmtd.log" "SIGHUP: configuration reloaded"'
 
 # SIGTERM with 20 requests in flight: all answered, exit 0
 $ABUSE "$PORT" inflight 20 "$TMP/term.txt" &

@@ -116,20 +116,16 @@ expect "keys: nmtd's API with X-API-Key" 200 ".translation == $(jq -n --arg t "$
 expect "keys: /detect without a key: 403" 403 '.error | test("Invalid API key")' /detect -d '{"q": "hello there"}'
 expect "keys: /languages stays open" 200 'length == 2' /languages
 # SIGHUP reads the file again: a new key works at once, a removed one no longer
-wait_log() { # PATTERN: up to 10 s for the daemon's log to show it
-    for _ in $(seq 1 100); do grep -q "$1" "$TMP/keys.log" && return 0; sleep 0.1; done
-    return 1
-}
 printf 'key-for-discourse-3\n' > "$TMP/keys"
 kill -HUP "$PID"
-check "keys: SIGHUP re-reads api_keys_file" 'wait_log "SIGHUP: 1 API keys"'
+check "keys: SIGHUP re-reads api_keys_file" 'wait_log "$TMP/keys.log" "SIGHUP: 1 API keys"'
 expect "keys: after SIGHUP the new key works" 200 ".translatedText == $(jq -n --arg t "$T1" '$t')" \
     /translate -H 'X-API-Key: key-for-discourse-3' -d "$LT_BODY"
 expect "keys: after SIGHUP a removed key is refused" 403 '.error | test("Invalid API key")' \
     /translate -H 'X-API-Key: key-for-mastodon-2' -d "$LT_BODY"
 printf 'key-for-discourse-3\nbad key\n' > "$TMP/keys"
 kill -HUP "$PID"
-check "keys: a bad file on SIGHUP is refused naming file:line" 'wait_log "keys:2: a key may hold.*the keys in use stay"'
+check "keys: a bad file on SIGHUP is refused naming file:line" 'wait_log "$TMP/keys.log" "keys:2: a key may hold.*the keys in use stay"'
 expect "keys: ... and the keys in use stay" 200 ".translatedText == $(jq -n --arg t "$T1" '$t')" \
     /translate -H 'X-API-Key: key-for-discourse-3' -d "$LT_BODY"
 kill -TERM "$PID"
