@@ -43,14 +43,13 @@ static inline size_t panel_index(int vocab_row, int q4, int k4, int j)
            (size_t)j;
 }
 
-nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, void (*release)(void *ctx),
-                                 void *release_ctx, nmt_err *err)
+nmt_code nmt_logits_screen_alloc(nmt_logits_screen *s, int vocab, int d, nmt_err *err)
 {
     memset(s, 0, sizeof *s);
     s->vocab = vocab;
     s->d = d;
     s->k4 = (d + 3) / 4 * 4;
-    size_t panels = (size_t)(vocab + PW - 1) / PW, q_bytes = panels * PW * (size_t)s->k4;
+    size_t q_bytes = nmt_logits_screen_bytes_for(vocab, d) - (size_t)vocab * 16;
     s->wq = nmt_calloc_aligned(q_bytes, 1);
     s->scale = malloc((size_t)vocab * sizeof(float));
     s->l1 = malloc((size_t)vocab * sizeof(float));
@@ -60,9 +59,21 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
         nmt_logits_screen_free(s);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output-layer screen");
     }
-    s->bytes = q_bytes + (size_t)vocab * 16;
-    for (int i = 0; i < vocab; i++) {
-        const float *row = w + (size_t)i * d;
+    s->bytes = nmt_logits_screen_bytes_for(vocab, d);
+    return NMT_OK;
+}
+
+size_t nmt_logits_screen_bytes_for(int vocab, int d)
+{
+    size_t panels = (size_t)(vocab + PW - 1) / PW, k4 = (size_t)(d + 3) / 4 * 4;
+    return panels * PW * k4 + (size_t)vocab * 16;
+}
+
+void nmt_logits_screen_set_rows(nmt_logits_screen *s, const float *w, int r0, int rows)
+{
+    int d = s->d;
+    for (int i = r0; i < r0 + rows; i++) {
+        const float *row = w + (size_t)(i - r0) * d;
         double l1 = 0.0;
         float maxabs = 0.0f;
         for (int k = 0; k < d; k++) {
@@ -84,10 +95,42 @@ nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab
         s->l1[i] = nextafterf((float)l1, INFINITY);
         s->qsum[i] = qsum;
         s->offset_sum[i] = (AVX2_LEVELS + 1) * qsum;
-        if (release && i % 1024 == 1023)
-            release(release_ctx);
     }
-    return NMT_OK;
+}
+
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err)
+{
+    nmt_code rc = nmt_logits_screen_alloc(s, vocab, d, err);
+    if (rc == NMT_OK)
+        nmt_logits_screen_set_rows(s, w, 0, vocab);
+    return rc;
+}
+
+void nmt_logits_choose_exact(const float *w, const float *b, const float *x, int n, int vocab, int d, int ban_a,
+                             int ban_b, void (*read_row)(void *ctx, int i, float *dst), void *read_ctx, float *row,
+                             float *best, int *out)
+{
+    for (int r = 0; r < n; r++)
+        out[r] = -1;
+    for (int i = 0; i < vocab; i++) {
+        if (i == ban_a || i == ban_b)
+            continue;
+        const float *wi = w + (size_t)i * d;
+        if (read_row) {
+            read_row(read_ctx, i, row);
+            wi = row;
+        }
+        for (int r = 0; r < n; r++) {
+            const float *xr = x + (size_t)r * d;
+            float acc = b ? b[i] : 0.0f;
+            for (int k = 0; k < d; k++)
+                acc = fmaf(xr[k], wi[k], acc);
+            if (out[r] < 0 || acc > best[r]) { /* tokens ascend: the first index wins ties */
+                out[r] = i;
+                best[r] = acc;
+            }
+        }
+    }
 }
 
 void nmt_logits_screen_free(nmt_logits_screen *s)

@@ -37,10 +37,20 @@ const char *nmt_logits_screen_kernel(void);
 /* 1 when nmt_logits_screen_kernel is not NULL. */
 int nmt_logits_screen_available(void);
 
-/* Quantizes w[vocab][d] (fp32, row-major).  release (may be NULL) is called
- * after every 1024 rows read, as in nmt_logits_scratch. */
-nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, void (*release)(void *ctx),
-                                 void *release_ctx, nmt_err *err);
+/* The screen of a vocab x d matrix, its rows still unset: set them all
+ * with nmt_logits_screen_set_rows (a block at a time, so that a large
+ * matrix need not be whole in fp32) before nmt_logits_choose. */
+nmt_code nmt_logits_screen_alloc(nmt_logits_screen *s, int vocab, int d, nmt_err *err);
+
+/* Quantizes rows [r0, r0 + rows) of the matrix, given as w[rows][d] (fp32). */
+void nmt_logits_screen_set_rows(nmt_logits_screen *s, const float *w, int r0, int rows);
+
+/* nmt_logits_screen_alloc, then every row of w[vocab][d] (fp32, row-major). */
+nmt_code nmt_logits_screen_build(nmt_logits_screen *s, const float *w, int vocab, int d, nmt_err *err);
+
+/* The bytes a screen of a vocab x d matrix holds. */
+size_t nmt_logits_screen_bytes_for(int vocab, int d);
+
 void nmt_logits_screen_free(nmt_logits_screen *s);
 
 /* Scratch a caller provides for nmt_logits_choose, per batch of rows. */
@@ -64,5 +74,16 @@ typedef struct nmt_logits_scratch {
  * was built from. */
 void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
                        int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates);
+
+/* What nmt_logits_choose gives, without a screen, on any CPU: every
+ * token's fp32 logit b[i] + sum_k x[r][k] * w[i][k] (fmaf in k order: the
+ * same bits as the screen's exact step), skipping ban_a and ban_b, the
+ * first index on ties.  Row i of w is read with read_row into row[d] when
+ * read_row is not NULL, else from w; best[n] is scratch.  vocab x d x n
+ * scalar multiply-adds: the portable path's, for tests and CPUs without
+ * the screen's kernels. */
+void nmt_logits_choose_exact(const float *w, const float *b, const float *x, int n, int vocab, int d, int ban_a,
+                             int ban_b, void (*read_row)(void *ctx, int i, float *dst), void *read_ctx, float *row,
+                             float *best, int *out);
 
 #endif

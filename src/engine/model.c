@@ -158,8 +158,15 @@ size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type c)
     size_t dec = 2 * (attn + norm) + linear_bytes((size_t)hp->dec_ffn, d, c) + linear_bytes(d, (size_t)hp->dec_ffn, c) +
                  norm;
     size_t V = (size_t)hp->vocab_size;
-    /* the output layer; untied, the embedding table too (fp32, read row by row) */
-    size_t vocab = linear_bytes(V, d, c) + (hp->tie_embeddings ? 0 : 4 * V * d);
+    /* the output layer: float32 (packed) and bfloat16, its int8 screen where
+     * that runs (the fp32 rows of the candidates are read one at a time);
+     * bfloat16 without it, only the bias (every fp32 row read one at a
+     * time); else its rows as computed, and an untied model's fp32
+     * embedding table */
+    int screened = c != NMT_COMPUTE_INT8 && nmt_logits_screen_available();
+    size_t vocab = screened                        ? nmt_logits_screen_bytes_for((int)V, (int)d) + 4 * V
+                   : c == NMT_COMPUTE_BFLOAT16     ? 4 * V
+                                                   : linear_bytes(V, d, c) + (hp->tie_embeddings ? 0 : 4 * V * d);
     return vocab + (size_t)hp->enc_layers * enc + (size_t)hp->dec_layers * dec;
 }
 

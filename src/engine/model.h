@@ -98,8 +98,9 @@ nmt_code nmt_model_load_as(nmt_model **out, const char *dir, nmt_compute_type co
 nmt_code nmt_model_check(const char *dir, nmt_hparams *hp, const char **file_dtype, nmt_err *err);
 
 /* The bytes of the weights of a model of these hyper-parameters, once
- * loaded for `compute` (with int8, the linear layers' int8 rows and scales
- * in place of their fp32 weights; with bfloat16, their bfloat16 panels). */
+ * loaded for `compute` on this CPU (with int8, the linear layers' int8 rows
+ * and scales in place of their fp32 weights; with bfloat16, their bfloat16
+ * panels; the output layer's int8 screen where it has one). */
 size_t nmt_model_weight_bytes(const nmt_hparams *hp, nmt_compute_type compute);
 
 /* Frees everything; accepts NULL. */

@@ -10,12 +10,6 @@
 #include "gemm.h"
 #include "util.h"
 
-static void trim_output_rows(void *ctx)
-{
-    nmt_model *m = ctx;
-    nmt_model_release_mapped(m, m->output.w, (size_t)m->hp.vocab_size * m->hp.d_model * sizeof(float));
-}
-
 static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err)
 {
     float *packed = nmt_malloc_aligned(nmt_gemm_packed_size(out, in), sizeof *packed);
@@ -38,24 +32,39 @@ static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt
     return NMT_OK;
 }
 
+nmt_code nmt_model_screen_output(nmt_model *m, nmt_err *err)
+{
+    int vocab = m->hp.vocab_size, d = m->hp.d_model;
+    nmt_logits_screen *screen = calloc(1, sizeof *screen);
+    if (!screen)
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
+    nmt_code rc = nmt_logits_screen_alloc(screen, vocab, d, err);
+    if (rc) {
+        free(screen);
+        return rc;
+    }
+    m->output.screen = screen; /* nmt_model_free frees it from here on */
+    for (int r = 0; r < vocab; r += NMT_MODEL_BLOCK_ROWS) {
+        int rows = vocab - r < NMT_MODEL_BLOCK_ROWS ? vocab - r : NMT_MODEL_BLOCK_ROWS;
+        const float *w = nmt_model_weight_rows(m, &m->output.full, r, rows, d);
+        nmt_logits_screen_set_rows(screen, w, r, rows);
+        nmt_model_release_mapped(m, w, (size_t)rows * d * sizeof(float));
+    }
+    return NMT_OK;
+}
+
 /* Packs every weight matrix once, layer by layer, so that peak memory stays
  * near one copy of the weights. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err)
 {
-    const nmt_hparams *hp = &m->hp;
-    int d = hp->d_model;
     nmt_code rc = nmt_model_rows_begin(m, err); /* on an error, nmt_model_free frees the rows' buffer */
     if (rc || (rc = nmt_model_each_linear(m, pack_linear, err)))
         return rc;
     /* the output layer goes through the int8 screen (which runs wherever the
      * packed kernel does); the fp32 rows stay where they are, read only for
      * the few tokens the screen keeps */
-    m->output.screen = calloc(1, sizeof *m->output.screen);
-    if (!m->output.screen)
-        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
-    if ((rc = nmt_logits_screen_build(m->output.screen, m->output.w, hp->vocab_size, d, trim_output_rows, m, err)))
+    if ((rc = nmt_model_screen_output(m, err)))
         return rc;
-    nmt_model_release_mapped(m, m->output.w, (size_t)hp->vocab_size * d * sizeof(float));
     nmt_model_rows_end(m);
     if (m->st.map) /* what is still read from the file is read row by row: no readahead */
         madvise(m->st.map, m->st.map_size, MADV_RANDOM);

@@ -52,9 +52,15 @@ nmt_code nmt_model_bind(nmt_model *m, nmt_err *err);
  * does. */
 nmt_code nmt_model_pack(nmt_model *m, nmt_err *err);
 
-/* Converts every linear layer, output layer included, to m->compute (int8:
- * qgemm.h, bfloat16: bf16_gemm.h) and gives the fp32 weights back, layer
- * by layer. */
+/* Builds the output layer's int8 screen (logits.h) from its fp32 rows, a
+ * block at a time (between nmt_model_rows_begin and _end), each block's
+ * file pages given back; the exact rows are read later with read_row. */
+nmt_code nmt_model_screen_output(nmt_model *m, nmt_err *err);
+
+/* Converts every linear layer of the stacks to m->compute (int8: qgemm.h,
+ * bfloat16: bf16_gemm.h) and gives the fp32 weights back, layer by layer;
+ * the output layer: int8 converted too, bfloat16 screened as float32's
+ * (nmt_model_screen_output) or, without the screen's kernels, exact. */
 nmt_code nmt_model_quantize(nmt_model *m, nmt_err *err);
 
 #endif

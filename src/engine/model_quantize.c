@@ -1,6 +1,7 @@
 /* model_quantize.c: compute_type int8 and bfloat16 — every linear layer of
- * the encoder and decoder and the output layer converted once at load
- * (int8: qgemm.h; bfloat16: bf16_gemm.h), each fp32 matrix given back as
+ * the encoder and decoder converted once at load (int8: qgemm.h; bfloat16:
+ * bf16_gemm.h), and the output layer (int8: converted too; bfloat16: the
+ * int8 screen of float32, logits.h), each fp32 matrix given back as
  * soon as its converted copy exists, so the process holds the converted
  * weights and about one fp32 matrix at a time. */
 #include "model_parts.h"
@@ -59,10 +60,18 @@ nmt_code nmt_model_quantize(nmt_model *m, nmt_err *err)
     if (rc)
         return rc;
     rc = nmt_model_each_linear(m, convert_linear, err);
-    /* the output layer; its fp32 rows stay readable (from the file, or the
-     * converted embedding table) for token lookups */
-    if (!rc)
+    /* the output layer.  int8: converted like the others.  bfloat16: as
+     * float32's, the int8 screen and exact fp32 logits of its candidates
+     * (a quarter of the bytes of bfloat16 rows and the int8 products'
+     * speed), or every exact logit where the screen's kernels do not run;
+     * the fp32 rows are read one at a time (read_row).  Either way its
+     * fp32 rows stay readable for token lookups. */
+    if (!rc && m->compute == NMT_COMPUTE_INT8)
         rc = convert_linear(m, &m->output.full, hp->vocab_size, hp->d_model, err);
+    else if (!rc && nmt_logits_screen_available())
+        rc = nmt_model_screen_output(m, err);
+    else if (!rc)
+        m->output.exact = 1;
     nmt_model_rows_end(m);
     if (rc)
         return rc;

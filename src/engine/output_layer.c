@@ -52,7 +52,11 @@ nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output layer's scratch");
         }
     }
-    if (!s->logits || !s->best) {
+    if (o->exact) {
+        s->rows = malloc(d * sizeof(float));
+        s->bytes += d * sizeof(float);
+    }
+    if (!s->logits || !s->best || (o->exact && !s->rows)) {
         nmt_output_scratch_free(s);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the logits of %zu rows", R);
     }
@@ -105,6 +109,11 @@ void nmt_output_choose(const nmt_output_layer *o, const float *x, int n, int ban
                                  .bounds = s->bounds, .rows = s->rows, .x16 = s->x16, .read_row = o->read_row,
                                  .read_ctx = o->read_user};
         nmt_logits_choose(o->screen, o->w, o->bias, x, n, ban_a, ban_b, &sc, out, NULL);
+        return;
+    }
+    if (o->exact) {
+        nmt_logits_choose_exact(o->w, o->bias, x, n, o->vocab, o->d, ban_a, ban_b, o->read_row, o->read_user,
+                                s->rows, s->best, out);
         return;
     }
     for (int r = 0; r < n; r++)

@@ -2,11 +2,15 @@
  * live row to its greedy choice of the next token:
  *   logits = x . W^T + final_logits_bias,  choice = argmax (with bans).
  * W is the shared embedding when the model ties them (Marian does), else
- * lm_head.  Two ways to the same choice: for float32 where the packed
- * kernel runs (AVX2 or AVX-512), the int8 screen (logits.h) then exact fp32
- * logits of the few candidates it keeps; else the full product (in the
- * model's compute type), a block of columns at
- * a time, each block's argmax taken while the block is still in cache.
+ * lm_head.  Three ways to the choice:
+ *  - screen: for float32 where the packed kernel runs and for bfloat16
+ *    wherever the screen's kernels run (AVX2 or AVX-512), the int8 screen
+ *    (logits.h), then exact fp32 logits of the few candidates it keeps;
+ *  - exact: for bfloat16 without them, every exact fp32 logit in the
+ *    screen's order of operations (the same choice, slowly);
+ *  - else the full product in the model's compute type (float32 on
+ *    OpenBLAS, int8), a block of columns at a time, each block's argmax
+ *    taken while the block is still in cache.
  * Immutable after loading; thread-safe with one scratch per thread. */
 #ifndef NMT_OUTPUT_LAYER_H
 #define NMT_OUTPUT_LAYER_H
@@ -24,6 +28,7 @@ typedef struct nmt_output_layer {
     const float *bias;         /* [vocab] final_logits_bias (zeros when the file has none) */
     nmt_linear_w full;         /* w + bias for the full product; packed when the kernel runs without screen */
     nmt_logits_screen *screen; /* int8 screen of w, or NULL */
+    int exact;                 /* no screen: every exact fp32 logit (nmt_logits_choose_exact) */
     void (*read_row)(void *user, int i, float *dst); /* copies row i of w into dst */
     void *read_user;
 } nmt_output_layer;
@@ -37,7 +42,7 @@ typedef struct nmt_output_scratch {
     float *xmax;    /* [max_rows] max |x| of each row (screen) */
     int *cand;      /* [vocab] candidate tokens of one row (screen) */
     float *bounds;  /* [vocab] error bounds of one row (screen) */
-    float *rows;    /* [16][d] fp32 rows of candidates (screen) */
+    float *rows;    /* [16][d] fp32 rows of candidates (screen; one row: exact) */
     int16_t *x16;   /* [d + 3] one row on 8 bits (screen, AVX2) */
     size_t bytes;
 } nmt_output_scratch;

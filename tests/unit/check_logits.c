@@ -6,6 +6,9 @@
  * every tile shape: with d = 70 (VNNI tiles of 8 rows, AVX2 strips of 5)
  * and d = 128 with up to 40 rows (where the CPU has AMX: blocks of 32,
  * 16 + 1 to 16 and 4 to 16 rows, and the rows left for VNNI after them).
+ * Screens set a block of rows at a time equal one built whole; the
+ * portable choice from every exact logit (no screen) equals the exact
+ * argmax and the screen's choice.
  * It runs the screen's kernel for this CPU; screen_avx2.sh runs it again
  * with NMTD_KERNELS=avx2. */
 #include <check.h>
@@ -62,7 +65,7 @@ static void check_screen(int D, int N, int n_step)
     }
     nmt_logits_screen s;
     nmt_err err;
-    ck_assert(nmt_logits_screen_build(&s, w, V, D, NULL, NULL, &err) == NMT_OK);
+    ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
     nmt_logits_scratch sc = {.xq = malloc((size_t)N * s.k4), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
                              .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
                              .rows = malloc(sizeof(float) * 16 * D), .x16 = malloc(sizeof(int16_t) * s.k4)};
@@ -128,7 +131,7 @@ START_TEST(test_screen_survives_aligned_rounding)
     ck_assert_int_eq(exact_argmax(w, b, x, V, D, -1, -1), WIN);
     nmt_logits_screen sc_;
     nmt_err err;
-    ck_assert(nmt_logits_screen_build(&sc_, w, V, D, NULL, NULL, &err) == NMT_OK);
+    ck_assert(nmt_logits_screen_build(&sc_, w, V, D, &err) == NMT_OK);
     uint8_t xq[N * D];
     float xmax[N], approx[N * V], bounds[V], rows[16 * D];
     int16_t x16[D];
@@ -148,19 +151,114 @@ END_TEST
 START_TEST(test_screen_blocks_of_rows) { check_screen(128, 40, 3); }
 END_TEST
 
+/* A screen set a block of rows at a time (model loading's way: 1024 rows)
+ * holds the bytes of one built from the whole matrix. */
+START_TEST(test_screen_set_in_blocks)
+{
+    enum { V = 1003, D = 70, BLOCK = 100 };
+    float *w = malloc(sizeof(float) * V * D);
+    for (int i = 0; i < V * D; i++)
+        w[i] = tu_frand(&rng) * 0.1f;
+    nmt_logits_screen whole, blocks;
+    nmt_err err;
+    ck_assert(nmt_logits_screen_build(&whole, w, V, D, &err) == NMT_OK);
+    ck_assert(nmt_logits_screen_alloc(&blocks, V, D, &err) == NMT_OK);
+    ck_assert_uint_eq(blocks.bytes, nmt_logits_screen_bytes_for(V, D));
+    for (int r = V; r > 0; r -= BLOCK) { /* last block first: the rows land by index, not by order */
+        int r0 = r - BLOCK > 0 ? r - BLOCK : 0;
+        nmt_logits_screen_set_rows(&blocks, w + (size_t)r0 * D, r0, r - r0);
+    }
+    size_t panels = (V + 15) / 16;
+    ck_assert(memcmp(whole.wq, blocks.wq, panels * 16 * (size_t)whole.k4) == 0);
+    ck_assert(memcmp(whole.scale, blocks.scale, sizeof(float) * V) == 0);
+    ck_assert(memcmp(whole.l1, blocks.l1, sizeof(float) * V) == 0);
+    ck_assert(memcmp(whole.qsum, blocks.qsum, sizeof(int32_t) * V) == 0);
+    ck_assert(memcmp(whole.offset_sum, blocks.offset_sum, sizeof(int32_t) * V) == 0);
+    nmt_logits_screen_free(&whole);
+    nmt_logits_screen_free(&blocks);
+    free(w);
+}
+END_TEST
+
+typedef struct counted_rows {
+    const float *w;
+    int d, reads;
+} counted_rows;
+
+static void read_counted(void *ctx, int i, float *dst)
+{
+    counted_rows *c = ctx;
+    memcpy(dst, c->w + (size_t)i * c->d, sizeof(float) * (size_t)c->d);
+    c->reads++;
+}
+
+/* Without a screen (bfloat16 on the portable path): every exact logit gives
+ * the exact argmax, ties to the first index, bans skipped, rows read from
+ * the matrix or once each through read_row; and, where the screen runs,
+ * the screen's choice. */
+START_TEST(test_exact_choice_without_screen)
+{
+    enum { V = 611, D = 40, N = 5 };
+    float *w = malloc(sizeof(float) * V * D), b[V], x[N * D], row[D], best[N];
+    for (int i = 0; i < V * D; i++)
+        w[i] = tu_frand(&rng) * 0.1f;
+    for (int i = 0; i < V; i++)
+        b[i] = tu_frand(&rng) * 0.01f;
+    memcpy(w + 400 * D, w + 300 * D, sizeof(float) * D); /* an exact tie: row 400 is row 300 */
+    b[400] = b[300];
+    for (int i = 0; i < N * D; i++)
+        x[i] = tu_frand(&rng);
+    for (int k = 0; k < D; k++)
+        x[k] = w[300 * D + k] * 30.0f; /* row 0 chooses 300 (or 400: the tie) */
+    static const int bans[][2] = {{-1, -1}, {300, -1}, {300, 400}};
+    for (size_t t = 0; t < 3; t++)
+        for (int via_read = 0; via_read < 2; via_read++) {
+            counted_rows c = {.w = w, .d = D};
+            int out[N];
+            nmt_logits_choose_exact(via_read ? NULL : w, t == 2 ? NULL : b, x, N, V, D, bans[t][0], bans[t][1],
+                                    via_read ? read_counted : NULL, &c, row, best, out);
+            ck_assert_int_eq(c.reads, via_read ? V - (bans[t][0] >= 0) - (bans[t][1] >= 0) : 0);
+            for (int r = 0; r < N; r++)
+                ck_assert_int_eq(out[r], exact_argmax(w, t == 2 ? NULL : b, x + (size_t)r * D, V, D, bans[t][0],
+                                                      bans[t][1]));
+            if (t == 0)
+                ck_assert_int_eq(out[0], 300);
+        }
+    if (nmt_logits_screen_available()) {
+        nmt_logits_screen s;
+        nmt_err err;
+        ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
+        uint8_t xq[N * D];
+        float xmax[N], approx[N * V], bounds[V], rows[16 * D];
+        int16_t x16[D];
+        int cand[V], screened[N], exact[N];
+        nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds,
+                                 .rows = rows, .x16 = x16};
+        nmt_logits_choose(&s, w, b, x, N, 7, -1, &sc, screened, NULL);
+        nmt_logits_choose_exact(w, b, x, N, V, D, 7, -1, NULL, NULL, row, best, exact);
+        ck_assert(memcmp(screened, exact, sizeof exact) == 0);
+        nmt_logits_screen_free(&s);
+    }
+    free(w);
+}
+END_TEST
+
 int main(void)
 {
-    if (!nmt_logits_screen_available()) {
-        printf("SKIP: no int8 screen here (no AVX2, or NMTD_KERNELS=generic): the full logits path is "
-               "tested by check_kernels and check_search\n");
-        return 77; /* automake's SKIP */
-    }
-    printf("screen kernel: %s\n", nmt_logits_screen_kernel());
     Suite *s = suite_create("logits");
-    TCase *tc = tcase_create("screen");
-    tcase_add_test(tc, test_screen_equals_exact_argmax);
-    tcase_add_test(tc, test_screen_blocks_of_rows);
-    tcase_add_test(tc, test_screen_survives_aligned_rounding);
-    suite_add_tcase(s, tc);
+    TCase *exact = tcase_create("exact");
+    tcase_add_test(exact, test_exact_choice_without_screen);
+    suite_add_tcase(s, exact);
+    if (nmt_logits_screen_available()) {
+        printf("screen kernel: %s\n", nmt_logits_screen_kernel());
+        TCase *tc = tcase_create("screen");
+        tcase_add_test(tc, test_screen_equals_exact_argmax);
+        tcase_add_test(tc, test_screen_blocks_of_rows);
+        tcase_add_test(tc, test_screen_survives_aligned_rounding);
+        tcase_add_test(tc, test_screen_set_in_blocks);
+        suite_add_tcase(s, tc);
+    } else {
+        printf("no int8 screen here (no AVX2, or NMTD_KERNELS=generic): only the exact choice is tested\n");
+    }
     return tu_run(s);
 }
