@@ -348,21 +348,29 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
         screen_job job = {s, b, sc};
         r_amx = nmt_amx_row_blocks(n, screen_block, &job);
     }
-    float sx[8];
-    const uint8_t *xq[8];
-    for (int r0 = r_amx; r0 < n; r0 += 8) {
-        int rows = n - r0 < 8 ? n - r0 : 8;
-        for (int r = 0; r < 8; r++) {
-            int rr = r0 + (r < rows ? r : 0);
-            xq[r] = sc->xq + (size_t)rr * k4;
-            sx[r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / (float)WIDE_LEVELS : 1.0f;
+    /* up to GROUPS tiles of 8 rows go past each pair of panels while it is
+     * in L1: the int8 rows are read from memory once per GROUPS * 8 rows */
+    enum { GROUPS = 8 };
+    float sx[GROUPS][8];
+    const uint8_t *xq[GROUPS][8];
+    for (int c0 = r_amx; c0 < n; c0 += GROUPS * 8) {
+        int groups = (n - c0 + 7) / 8 < GROUPS ? (n - c0 + 7) / 8 : GROUPS;
+        for (int g = 0; g < groups; g++) {
+            int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
+            for (int r = 0; r < 8; r++) {
+                int rr = r0 + (r < rows ? r : 0);
+                xq[g][r] = sc->xq + (size_t)rr * k4;
+                sx[g][r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / (float)WIDE_LEVELS : 1.0f;
+            }
         }
-        for (int c = 0; c < V; c += 2 * PW) {
-            if (rows == 1)
-                screen_row(s, xq[0], sx[0], c, b, sc->approx + (size_t)r0 * V);
-            else
-                screen_tile(s, xq, sx, rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
-        }
+        for (int c = 0; c < V; c += 2 * PW)
+            for (int g = 0; g < groups; g++) {
+                int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
+                if (rows == 1)
+                    screen_row(s, xq[g][0], sx[g][0], c, b, sc->approx + (size_t)r0 * V);
+                else
+                    screen_tile(s, xq[g], sx[g], rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
+            }
     }
 }
 

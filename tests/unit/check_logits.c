@@ -5,7 +5,8 @@
  * best the wrong way round by nearly the bound), and batches of rows of
  * every tile shape: with d = 70 (VNNI tiles of 8 rows, AVX2 strips of 5)
  * and d = 128 with up to 40 rows (where the CPU has AMX: blocks of 32,
- * 16 + 1 to 16 and 4 to 16 rows, and the rows left for VNNI after them).
+ * 16 + 1 to 16 and 4 to 16 rows, and the rows left for VNNI after them),
+ * and 75 rows (VNNI: 64 rows past each pair of panels, then 11).
  * Screens set a block of rows at a time equal one built whole; the
  * portable choice from every exact logit (no screen) equals the exact
  * argmax and the screen's choice.
@@ -151,6 +152,10 @@ END_TEST
 START_TEST(test_screen_blocks_of_rows) { check_screen(128, 40, 3); }
 END_TEST
 
+/* More rows than the VNNI screen takes past one pair of panels (64). */
+START_TEST(test_screen_many_rows) { check_screen(70, 75, 37); }
+END_TEST
+
 /* A screen set a block of rows at a time (model loading's way: 1024 rows)
  * holds the bytes of one built from the whole matrix. */
 START_TEST(test_screen_set_in_blocks)
@@ -254,6 +259,7 @@ int main(void)
         TCase *tc = tcase_create("screen");
         tcase_add_test(tc, test_screen_equals_exact_argmax);
         tcase_add_test(tc, test_screen_blocks_of_rows);
+        tcase_add_test(tc, test_screen_many_rows);
         tcase_add_test(tc, test_screen_survives_aligned_rounding);
         tcase_add_test(tc, test_screen_set_in_blocks);
         suite_add_tcase(s, tc);
