@@ -24,6 +24,7 @@ nmt_code nmt_activations_init(nmt_activations *a, const nmt_hparams *hp, int max
     size_t d = (size_t)hp->d_model, R = (size_t)max_rows;
     size_t ffn = (size_t)(hp->enc_ffn > hp->dec_ffn ? hp->enc_ffn : hp->dec_ffn);
     size_t keys = (size_t)(hp->max_pos > max_keys ? hp->max_pos : max_keys);
+    size_t heads = (size_t)(hp->enc_heads > hp->dec_heads ? hp->enc_heads : hp->dec_heads);
     int failed = 0;
     a->x = reserve(&a->bytes, R * d, sizeof(float), &failed);
     a->q = reserve(&a->bytes, R * d, sizeof(float), &failed);
@@ -32,7 +33,7 @@ nmt_code nmt_activations_init(nmt_activations *a, const nmt_hparams *hp, int max
     a->attn = reserve(&a->bytes, R * d, sizeof(float), &failed);
     a->tmp = reserve(&a->bytes, R * d, sizeof(float), &failed);
     a->ffn = reserve(&a->bytes, R * ffn, sizeof(float), &failed);
-    a->scores = reserve(&a->bytes, keys, sizeof(float), &failed);
+    a->scores = reserve(&a->bytes, heads * keys, sizeof(float), &failed);
     a->k_rows = reserve(&a->bytes, R, sizeof(void *), &failed);
     a->v_rows = reserve(&a->bytes, R, sizeof(void *), &failed);
     a->n_keys = reserve(&a->bytes, R, sizeof(int), &failed);

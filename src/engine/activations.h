@@ -20,7 +20,7 @@ typedef struct nmt_activations {
     float *attn;       /* [max_rows][d_model] attention output, before W_o */
     float *tmp;        /* [max_rows][d_model] sub-layer output, before the residual */
     float *ffn;        /* [max_rows][max(encoder, decoder) ffn_dim] */
-    float *scores;     /* [max(max_pos, max_keys)] one head's attention weights */
+    float *scores;     /* [heads][max(max_pos, max_keys)] one query's attention weights */
     const void **k_rows, **v_rows; /* [max_rows] first key / value row each query sees */
     int kv_bf16;                   /* those rows hold bfloat16 (uint16_t), else float */
     int *n_keys;       /* [max_rows] keys each query sees */

@@ -14,8 +14,8 @@
  * query r sees n_keys[r] keys starting at k_rows[r] / v_rows[r] (row stride
  * d): floats, or bfloat16 values (uint16_t) when kv_bf16, each widened to
  * fp32 exactly (the same sums as float keys and values of those values).
- * q is already scaled by head_dim^-0.5.  scores has room for the largest
- * n_keys. */
+ * q is already scaled by head_dim^-0.5.  scores has room for heads times
+ * the largest n_keys. */
 void nmt_attention(float *attn, const float *q, int n_queries, const void *const *k_rows, const void *const *v_rows,
                    const int *n_keys, int d, int heads, int kv_bf16, float *scores);
 

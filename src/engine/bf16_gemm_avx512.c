@@ -105,6 +105,15 @@ BF16 static inline __m512bh pair(const uint16_t *x)
 
 BF16 static inline __m512bh load_pairs(const uint16_t *w) { return (__m512bh)_mm512_loadu_si512(w); }
 
+/* acc + the pairwise products of x and w (VDPBF16PS), written as the
+ * instruction itself for the reason vnni.h gives for VPDPBUSD: GCC 12 adds
+ * two register copies to each _mm512_dpbf16_ps of a loop's accumulators. */
+BF16 static inline __m512 dpbf16(__m512 acc, __m512bh x, __m512bh w)
+{
+    __asm__("vdpbf16ps %[w], %[x], %[acc]" : [acc] "+v"(acc) : [x] "v"(x), [w] "v"(w));
+    return acc;
+}
+
 /* mr (<= STRIP_ROWS) rows x np (1 or 2) panels from p: up to 16
  * accumulators; each pair step loads np weight vectors once for all rows
  * and broadcasts each row's activation pair. */
@@ -125,9 +134,9 @@ BF16 static inline __attribute__((always_inline)) void strip(int mr, int np, flo
         for (int r = 0; r < STRIP_ROWS; r++)
             if (r < mr) {
                 __m512bh xb = pair(x + (size_t)r * kp + t);
-                acc[r][0] = _mm512_dpbf16_ps(acc[r][0], xb, w0);
+                acc[r][0] = dpbf16(acc[r][0], xb, w0);
                 if (np > 1)
-                    acc[r][1] = _mm512_dpbf16_ps(acc[r][1], xb, w1);
+                    acc[r][1] = dpbf16(acc[r][1], xb, w1);
             }
     }
 #pragma GCC unroll 8
@@ -157,7 +166,7 @@ BF16 static inline __attribute__((always_inline)) void row_panels(int np, float 
 #pragma GCC unroll 8
         for (int c = 0; c < ROW_PANELS; c++)
             if (c < np)
-                acc[c] = _mm512_dpbf16_ps(acc[c], xb, load_pairs(w + (size_t)c * PANEL * kp + (size_t)t * PANEL));
+                acc[c] = dpbf16(acc[c], xb, load_pairs(w + (size_t)c * PANEL * kp + (size_t)t * PANEL));
     }
 #pragma GCC unroll 8
     for (int c = 0; c < ROW_PANELS; c++)

@@ -331,46 +331,56 @@ static inline __attribute__((always_inline)) float dot(const float *restrict a, 
     return s;
 }
 
-/* nmt_attend over keys and values of either form (bf16 a constant once
- * inlined): the same operations on the same values. */
-static inline __attribute__((always_inline)) void attend(float *restrict out, const float *restrict q,
-                                                         const void *restrict k, const void *restrict v, int n_keys,
-                                                         int hd, size_t stride, float *restrict scores, int bf16)
+/* nmt_attend_heads over keys and values of either form (bf16 a constant once
+ * inlined).  Keys and values are read in memory order, one row of all heads
+ * at a time, so the cache's rows stream in instead of being visited once per
+ * head at a stride of d; each sum keeps the order of a head at a time (every
+ * score one dot(), every output element 0 + p_0 v_0 + p_1 v_1 + ...), so the
+ * results are the same bits as head by head. */
+static inline __attribute__((always_inline)) void attend_heads(float *restrict out, const float *restrict q,
+                                                               const void *restrict k, const void *restrict v,
+                                                               int n_keys, int heads, int hd, size_t stride,
+                                                               float *restrict scores, int bf16)
 {
-    for (int j = 0; j < n_keys; j++)
-        scores[j] = dot(q, (const char *)k + (size_t)j * stride * (bf16 ? 2 : 4), hd, bf16);
-    nmt_softmax(scores, n_keys);
-    /* out = sum_j p_j v_j, 16 columns at a time held in registers */
-    int i0 = 0;
-    for (; i0 + 16 <= hd; i0 += 16) {
-        float acc[16] = {0};
-        for (int j = 0; j < n_keys; j++) {
-            size_t at = (size_t)j * stride + (size_t)i0;
-            float p = scores[j];
-            for (int t = 0; t < 16; t++)
-                acc[t] += p * value_at(v, at + (size_t)t, bf16);
+    size_t width = bf16 ? 2 : 4, d = (size_t)heads * (size_t)hd;
+    for (int j = 0; j < n_keys; j++) {
+        const char *row = (const char *)k + (size_t)j * stride * width;
+        for (int h = 0; h < heads; h++)
+            scores[(size_t)h * (size_t)n_keys + (size_t)j] =
+                dot(q + (size_t)h * (size_t)hd, row + (size_t)h * (size_t)hd * width, hd, bf16);
+    }
+    for (int h = 0; h < heads; h++)
+        nmt_softmax(scores + (size_t)h * (size_t)n_keys, n_keys);
+    for (size_t e = 0; e < d; e++)
+        out[e] = 0.0f;
+    /* out_h += p_hj v_j, one value row at a time */
+    for (int j = 0; j < n_keys; j++) {
+        size_t at = (size_t)j * stride;
+        for (int h = 0; h < heads; h++) {
+            float p = scores[(size_t)h * (size_t)n_keys + (size_t)j];
+            float *restrict o = out + (size_t)h * (size_t)hd;
+            size_t base = at + (size_t)h * (size_t)hd;
+            int i = 0;
+            for (; i + 16 <= hd; i += 16) /* 16 lanes, as in dot() */
+                for (int t = 0; t < 16; t++)
+                    o[i + t] += p * value_at(v, base + (size_t)(i + t), bf16);
+            for (; i < hd; i++)
+                o[i] += p * value_at(v, base + (size_t)i, bf16);
         }
-        for (int t = 0; t < 16; t++)
-            out[i0 + t] = acc[t];
-    }
-    for (int i = i0; i < hd; i++) {
-        float acc = 0.0f;
-        for (int j = 0; j < n_keys; j++)
-            acc += scores[j] * value_at(v, (size_t)j * stride + (size_t)i, bf16);
-        out[i] = acc;
     }
 }
 
 NMT_MULTIVERSION
-void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
-                int n_keys, int hd, size_t stride, float *restrict scores)
+void nmt_attend_heads(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
+                      int n_keys, int heads, int hd, size_t stride, float *restrict scores)
 {
-    attend(out, q, k, v, n_keys, hd, stride, scores, 0);
+    attend_heads(out, q, k, v, n_keys, heads, hd, stride, scores, 0);
 }
 
 NMT_MULTIVERSION
-void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
-                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores)
+void nmt_attend_heads_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
+                           const uint16_t *restrict v, int n_keys, int heads, int hd, size_t stride,
+                           float *restrict scores)
 {
-    attend(out, q, k, v, n_keys, hd, stride, scores, 1);
+    attend_heads(out, q, k, v, n_keys, heads, hd, stride, scores, 1);
 }

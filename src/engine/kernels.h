@@ -76,15 +76,17 @@ void nmt_sinusoid_table(float *out, int n_pos, int d);
  * the first index wins ties.  Returns -1 only if every entry is banned. */
 int nmt_argmax(const float *x, int n, int ban_a, int ban_b);
 
-/* One head of scaled dot-product attention for one query:
- * out[hd] = sum_j softmax_j(q . k_j) v_j over n_keys keys, where key j is at
- * k + j*stride (same for v).  q is already scaled by hd^-0.5.  scores[n_keys]
+/* Scaled dot-product attention of every head for one query:
+ * out[h*hd + i] = sum_j softmax_j(q_h . k_jh) v_jh[i] for h < heads, where
+ * key j is at k + j*stride and its head h at + h*hd (same for v); out holds
+ * heads*hd floats.  q is already scaled by hd^-0.5.  scores[heads][n_keys]
  * is caller scratch. */
-void nmt_attend(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
-                int n_keys, int hd, size_t stride, float *restrict scores);
+void nmt_attend_heads(float *restrict out, const float *restrict q, const float *restrict k, const float *restrict v,
+                      int n_keys, int heads, int hd, size_t stride, float *restrict scores);
 /* The same with keys and values stored as bfloat16: each widened to fp32
- * (exact), then nmt_attend's operations in its order. */
-void nmt_attend_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
-                     const uint16_t *restrict v, int n_keys, int hd, size_t stride, float *restrict scores);
+ * (exact), then nmt_attend_heads's operations in its order. */
+void nmt_attend_heads_bf16(float *restrict out, const float *restrict q, const uint16_t *restrict k,
+                           const uint16_t *restrict v, int n_keys, int heads, int hd, size_t stride,
+                           float *restrict scores);
 
 #endif

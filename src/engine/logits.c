@@ -148,6 +148,8 @@ void nmt_logits_screen_free(nmt_logits_screen *s)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "vnni.h"
+
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -216,8 +218,8 @@ TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const 
             int32_t quad;
             memcpy(&quad, xq[r] + 4 * q, 4);
             __m512i a = _mm512_set1_epi32(quad);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, w0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, w1);
+            acc[r][0] = nmt_dpbusd(acc[r][0], a, w0);
+            acc[r][1] = nmt_dpbusd(acc[r][1], a, w1);
         }
     }
     for (int h = 0; h < 2 && col0 + h * PW < s->vocab; h++)
@@ -238,8 +240,8 @@ TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, flo
         int32_t quad;
         memcpy(&quad, xq + 4 * q, 4);
         __m512i a = _mm512_set1_epi32(quad);
-        acc0 = _mm512_dpbusd_epi32(acc0, a, _mm512_loadu_si512(p0 + (size_t)q * 64));
-        acc1 = _mm512_dpbusd_epi32(acc1, a, _mm512_loadu_si512(p1 + (size_t)q * 64));
+        acc0 = nmt_dpbusd(acc0, a, _mm512_loadu_si512(p0 + (size_t)q * 64));
+        acc1 = nmt_dpbusd(acc1, a, _mm512_loadu_si512(p1 + (size_t)q * 64));
     }
     store_screen(s, acc0, col0, sx, b, approx);
     if (col0 + PW < s->vocab)

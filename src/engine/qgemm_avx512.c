@@ -14,6 +14,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "vnni.h"
+
 #define PANEL NMT_Q8_PANEL
 #define QUAD NMT_Q8_QUAD
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
@@ -105,9 +107,9 @@ VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, flo
         for (int r = 0; r < STRIP_ROWS; r++)
             if (r < mr) {
                 __m512i xb = quad(x + (size_t)r * kp + t);
-                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xb, w0);
+                acc[r][0] = nmt_dpbusd(acc[r][0], xb, w0);
                 if (np > 1)
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, w1);
+                    acc[r][1] = nmt_dpbusd(acc[r][1], xb, w1);
             }
     }
     for (int c = 0; c < np; c++) {
@@ -139,7 +141,7 @@ VNNI static inline __attribute__((always_inline)) void row_panels(int np, float 
 #pragma GCC unroll 8
         for (int c = 0; c < ROW_PANELS; c++)
             if (c < np)
-                acc[c] = _mm512_dpbusd_epi32(acc[c], xb,
+                acc[c] = nmt_dpbusd(acc[c], xb,
                                              _mm512_loadu_si512(w + (size_t)c * PANEL * kp + (size_t)t * PANEL));
     }
 #pragma GCC unroll 8
@@ -167,18 +169,42 @@ VNNI static void one_row(float *y, const uint8_t *xq, const float *sx, const nmt
     }
 }
 
-/* A strip of h rows over every panel, two at a time. */
+/* A strip of h (1 .. 8) rows x np (1 or 2) panels from p. */
 #define STRIP_CASE(h)                                                                                                  \
     case h:                                                                                                            \
-        for (p = 0; p + 2 <= np; p += 2)                                                                               \
+        if (np == 2)                                                                                                   \
             strip(h, 2, y, xq, sx, q, b, i, p);                                                                        \
-        if (p < np)                                                                                                    \
+        else                                                                                                           \
             strip(h, 1, y, xq, sx, q, b, i, p);                                                                        \
         break
 
-/* Rows i0 .. i1-1: ROW_CHUNK rows at a time (their activations stay in L2
- * while the panels stream past), in strips as even as can be. */
-enum { ROW_CHUNK = 96 };
+VNNI static void strip_of(int h, int np, float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q,
+                          const float *b, int i, int p)
+{
+    switch (h) {
+        STRIP_CASE(8);
+        STRIP_CASE(7);
+        STRIP_CASE(6);
+        STRIP_CASE(5);
+        STRIP_CASE(4);
+        STRIP_CASE(3);
+        STRIP_CASE(2);
+    default: /* one row */
+        if (np == 2)
+            row_panels(2, y, xq, sx, q, b, i, p);
+        else
+            row_panels(1, y, xq, sx, q, b, i, p);
+        break;
+    }
+}
+
+/* Rows i0 .. i1-1: ROW_CHUNK rows at a time, in strips as even as can be;
+ * each pair of panels goes past every strip of the chunk while it is in L1,
+ * so the weights are read from memory once per chunk rather than once per
+ * strip (a batch of 32 is one chunk).  48 rows: at k = 512 their 24 KB of
+ * activations and a pair of panels (16 KB) share L1; 96 rows thrashed it
+ * (the encoder's M = 640 at 70% of 48's rate). */
+enum { ROW_CHUNK = 48, MAX_STRIPS = (ROW_CHUNK + STRIP_ROWS - 1) / STRIP_ROWS };
 VNNI static void rows_vnni(float *y, const uint8_t *xq, const float *sx, int i0, int i1, const nmt_q8_matrix *q,
                            const float *b)
 {
@@ -190,22 +216,15 @@ VNNI static void rows_vnni(float *y, const uint8_t *xq, const float *sx, int i0,
     for (int c0 = i0; c0 < i1; c0 += ROW_CHUNK) {
         int c1 = c0 + ROW_CHUNK < i1 ? c0 + ROW_CHUNK : i1;
         int rows = c1 - c0, strips = (rows + STRIP_ROWS - 1) / STRIP_ROWS;
-        for (int s = 0, i = c0, h; s < strips; s++, i += h) {
-            h = rows / strips + (s < rows % strips);
-            int p;
-            switch (h) {
-                STRIP_CASE(8);
-                STRIP_CASE(7);
-                STRIP_CASE(6);
-                STRIP_CASE(5);
-                STRIP_CASE(4);
-                STRIP_CASE(3);
-                STRIP_CASE(2);
-            default:
-                one_row(y, xq, sx, q, b, i);
-                break;
-            }
+        int first[MAX_STRIPS], height[MAX_STRIPS];
+        for (int s = 0, i = c0; s < strips; s++) {
+            first[s] = i;
+            height[s] = rows / strips + (s < rows % strips);
+            i += height[s];
         }
+        for (int p = 0; p < np; p += 2)
+            for (int s = 0; s < strips; s++)
+                strip_of(height[s], np - p >= 2 ? 2 : 1, y, xq, sx, q, b, first[s], p);
     }
 }
 

@@ -40,7 +40,7 @@ static void naive_head(double *out, const float *q, const float *k, const float 
 START_TEST(test_attention_matches_naive_masked)
 {
     enum { D = 12, H = 3, HD = 4, Q = 3, K = 6 };
-    float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[K];
+    float q[Q * D], k[Q][K * D], v[Q][K * D], ctx[Q * D], scores[H * K];
     const void *kr[Q], *vr[Q];
     int nk[Q] = {1, 4, 6};
     tu_fill(q, Q * D, &rng_state);
@@ -82,7 +82,7 @@ END_TEST
 START_TEST(test_attention_rows_independent)
 {
     enum { D = 16, H = 2, Q = 4, K = 9 };
-    float q[Q * D], keys[Q][K * D], vals[Q][K * D], together[Q * D], alone[D], scores[K];
+    float q[Q * D], keys[Q][K * D], vals[Q][K * D], together[Q * D], alone[D], scores[H * K];
     const void *kr[Q], *vr[Q];
     int nk[Q] = {9, 2, 5, 1};
     tu_fill(q, Q * D, &rng_state);
@@ -109,7 +109,7 @@ START_TEST(test_attention_bf16_is_widened)
     enum { Q = 3, K = 37, DMAX = 128 };
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int D = shapes[c][0], H = shapes[c][1];
-        float q[Q * DMAX], wide_k[K * DMAX], wide_v[K * DMAX], from_half[Q * DMAX], from_float[Q * DMAX], scores[K];
+        float q[Q * DMAX], wide_k[K * DMAX], wide_v[K * DMAX], from_half[Q * DMAX], from_float[Q * DMAX], scores[4 * K];
         uint16_t half_k[K * DMAX], half_v[K * DMAX];
         tu_fill(q, (size_t)Q * D, &rng_state);
         tu_fill(wide_k, (size_t)K * D, &rng_state);
@@ -135,7 +135,7 @@ END_TEST
 START_TEST(test_attention_sublayer_matches_naive)
 {
     enum { D = 8, H = 2, HD = 4, N = 3, K = 5 };
-    nmt_hparams hp = {.d_model = D, .enc_ffn = 4, .dec_ffn = 4, .max_pos = 16};
+    nmt_hparams hp = {.d_model = D, .enc_heads = H, .dec_heads = H, .enc_ffn = 4, .dec_ffn = 4, .max_pos = 16};
     nmt_activations act;
     nmt_err err;
     ck_assert(nmt_activations_init(&act, &hp, N, K, &err) == NMT_OK);

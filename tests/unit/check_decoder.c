@@ -71,7 +71,7 @@ static void reference_last(const float *enc, int S, const int *y, int P, float *
     float *x = malloc(sizeof(float) * P * d), *q = malloc(sizeof(float) * rows * d),
           *k = malloc(sizeof(float) * rows * d), *v = malloc(sizeof(float) * rows * d),
           *a = malloc(sizeof(float) * P * d), *t = malloc(sizeof(float) * P * d), *f = malloc(sizeof(float) * P * ffn),
-          *scores = malloc(sizeof(float) * (size_t)rows);
+          *scores = malloc(sizeof(float) * (size_t)rows * (size_t)heads);
     const void **kr = malloc(sizeof(void *) * P), **vr = malloc(sizeof(void *) * P);
     int *nk = malloc(sizeof(int) * P);
     float qs = 1.0f / sqrtf((float)(d / heads));
