@@ -23,9 +23,9 @@ static unsigned rng_state = 777;
 /* m rows, n outputs, k inputs: odd sizes, k not a multiple of 64, n across
  * panel edges, one row against one to nine panels, strips of 5 and 8 rows
  * and every remainder, decode and encoder-like shapes, more rows than the
- * row chunk (48), twice and one more (a chunk of a single row); for AMX: whole 32-row blocks, a block of 16 + 1 to 3
- * rows, blocks of 4 to 15 rows, a tail of 1 to 3 rows after them, an odd
- * number of panels */
+ * row chunk (48), twice the chunk and one row more (a chunk of one row);
+ * for AMX: whole 32-row blocks, a block of 16 + 1 to 3 rows, blocks of 4 to
+ * 15 rows, a tail of 1 to 3 rows after them, an odd number of panels */
 static const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},     {3, 33, 17},    {4, 2, 16},   {5, 64, 48},
                                 {9, 31, 100},  {32, 96, 64},  {13, 130, 512}, {70, 9, 40},  {1, 80, 33},
                                 {1, 50, 64},   {1, 64, 2048}, {8, 17, 30},    {100, 20, 40}, {2, 40, 6},
