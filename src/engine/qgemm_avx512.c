@@ -222,9 +222,19 @@ VNNI static void rows_vnni(float *y, const uint8_t *xq, const float *sx, int i0,
             height[s] = rows / strips + (s < rows % strips);
             i += height[s];
         }
-        for (int p = 0; p < np; p += 2)
-            for (int s = 0; s < strips; s++)
+        for (int p = 0; p < np; p += 2) {
+            /* the next pair of panels (contiguous) on its way to L2 while
+             * this one is used, a share before each strip: the hardware
+             * prefetcher stops when the later strips miss nothing */
+            size_t ahead = p + 2 < np ? (size_t)(np - p - 2 >= 2 ? 2 : 1) * PANEL * (size_t)q->kp : 0;
+            const char *next = (const char *)(q->w + (size_t)(p + 2) * PANEL * (size_t)q->kp);
+            for (int s = 0; s < strips; s++) {
+                for (size_t at = ahead * (size_t)s / (size_t)strips; at < ahead * (size_t)(s + 1) / (size_t)strips;
+                     at += 64)
+                    _mm_prefetch(next + at, _MM_HINT_T1);
                 strip_of(height[s], np - p >= 2 ? 2 : 1, y, xq, sx, q, b, first[s], p);
+            }
+        }
     }
 }
 
