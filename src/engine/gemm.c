@@ -144,14 +144,26 @@ TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int 
                                   const float *b)
 {
     int panels = (n + NR - 1) / NR, rows = r1 - r0, tiles = (rows + MR_MAX - 1) / MR_MAX;
+    const char *end = (const char *)(packed + (size_t)panels * NR * k);
     for (int p = 0; p < panels; p++) {
         const float *panel = packed + (size_t)p * NR * k;
         int col = p * NR, nc = n - col < NR ? n - col : NR;
         const float *bias = b ? b + col : NULL;
         for (int k0 = 0; k0 < k || k0 == 0; k0 += KB) {
             int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0;
+            /* the next block (the next 32 x KB floats: the panels are
+             * contiguous) on its way to L2 while this one is used, a share
+             * before each tile: the hardware prefetcher stops while the
+             * later tiles reuse the block from L1 */
+            const char *next = (const char *)(panel + (size_t)k1 * NR);
+            size_t ahead = next < end ? (size_t)(end - next) : 0;
+            if (ahead > (size_t)KB * NR * sizeof(float))
+                ahead = (size_t)KB * NR * sizeof(float);
 #define TILE(R) tile_rows(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, first)
             for (int s = 0, r = r0, height; s < tiles; s++, r += height) {
+                for (size_t at = ahead * (size_t)s / (size_t)tiles; at < ahead * (size_t)(s + 1) / (size_t)tiles;
+                     at += 64)
+                    _mm_prefetch(next + at, _MM_HINT_T1);
                 height = rows / tiles + (s < rows % tiles);
                 switch (height) {
                 case 12: TILE(12); break;
