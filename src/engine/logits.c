@@ -365,14 +365,24 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
                 sx[g][r] = sc->xmax[rr] > 0.0f ? sc->xmax[rr] / (float)WIDE_LEVELS : 1.0f;
             }
         }
-        for (int c = 0; c < V; c += 2 * PW)
+        for (int c = 0; c < V; c += 2 * PW) {
+            /* the next pair of panels (contiguous) on its way to L2, a
+             * share before each tile, as in qgemm_avx512.c's rows_vnni */
+            size_t pair = (size_t)2 * PW * (size_t)k4, at_pair = (size_t)(c / PW) * PW * (size_t)k4 + pair;
+            size_t total = (size_t)((V + PW - 1) / PW) * PW * (size_t)k4;
+            size_t ahead = at_pair < total ? (total - at_pair < pair ? total - at_pair : pair) : 0;
+            const char *next = (const char *)(s->wq + at_pair);
             for (int g = 0; g < groups; g++) {
+                for (size_t at = ahead * (size_t)g / (size_t)groups; at < ahead * (size_t)(g + 1) / (size_t)groups;
+                     at += 64)
+                    _mm_prefetch(next + at, _MM_HINT_T1);
                 int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
                 if (rows == 1)
                     screen_row(s, xq[g][0], sx[g][0], c, b, sc->approx + (size_t)r0 * V);
                 else
                     screen_tile(s, xq[g], sx[g], rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
             }
+        }
     }
 }
 
