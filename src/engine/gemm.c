@@ -103,10 +103,12 @@ TARGET static inline void load32(const float *y, __m512 *lo, __m512 *hi, int nc)
 }
 
 /* mr (<= MR_MAX; a constant once inlined) rows x 32 columns over k in
- * [k0, k1).  first: start from the bias (or 0), else from y. */
+ * [k0, k1).  first: start from the bias (or 0), else from y.  On the way,
+ * the ahead_lines cache lines at ahead are prefetched into L2. */
 TARGET static inline __attribute__((always_inline)) void tile_rows(int mr, float *y, int ldy, const float *x, int ldx,
                                                                    const float *panel, int k0, int k1,
-                                                                   const float *b, int nc, int first)
+                                                                   const float *b, int nc, int first,
+                                                                   const char *ahead, int ahead_lines)
 {
     __m512 c[MR_MAX][2];
 #pragma GCC unroll 12
@@ -120,7 +122,13 @@ TARGET static inline __attribute__((always_inline)) void tile_rows(int mr, float
         else
             c[r][0] = c[r][1] = _mm512_setzero_ps();
     }
+    /* ahead_lines cache lines from ahead on their way into L2, spread over
+     * the k's (in bursts, the prefetches outrun the misses the core can
+     * keep in flight) */
+    int per_k = k1 > k0 ? (ahead_lines + (k1 - k0) - 1) / (k1 - k0) : 0;
     for (int kk = k0; kk < k1; kk++) {
+        for (int line = (kk - k0) * per_k, stop = line + per_k; line < stop && line < ahead_lines; line++)
+            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
         __m512 w0 = _mm512_loadu_ps(panel + (size_t)kk * NR), w1 = _mm512_loadu_ps(panel + (size_t)kk * NR + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < MR_MAX; r++) {
@@ -153,17 +161,18 @@ TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int 
             int k1 = k0 + KB < k ? k0 + KB : k, first = k0 == 0;
             /* the next block (the next 32 x KB floats: the panels are
              * contiguous) on its way to L2 while this one is used, a share
-             * before each tile: the hardware prefetcher stops while the
-             * later tiles reuse the block from L1 */
+             * to each tile: the hardware prefetcher stops while the later
+             * tiles reuse the block from L1 (cold weights, M = 32: 115 ->
+             * 185 GFLOP/s on a Zen 5 core; 200 when they are in cache) */
             const char *next = (const char *)(panel + (size_t)k1 * NR);
             size_t ahead = next < end ? (size_t)(end - next) : 0;
             if (ahead > (size_t)KB * NR * sizeof(float))
                 ahead = (size_t)KB * NR * sizeof(float);
-#define TILE(R) tile_rows(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, first)
+#define TILE(R)                                                                                                        \
+    tile_rows(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, panel, k0, k1, bias, nc, first, next + from,        \
+              (int)((to - from + 63) / 64))
             for (int s = 0, r = r0, height; s < tiles; s++, r += height) {
-                for (size_t at = ahead * (size_t)s / (size_t)tiles; at < ahead * (size_t)(s + 1) / (size_t)tiles;
-                     at += 64)
-                    _mm_prefetch(next + at, _MM_HINT_T1);
+                size_t from = ahead * (size_t)s / (size_t)tiles / 64 * 64, to = ahead * (size_t)(s + 1) / (size_t)tiles;
                 height = rows / tiles + (s < rows % tiles);
                 switch (height) {
                 case 12: TILE(12); break;
