@@ -244,7 +244,8 @@ AVX2 static inline void store16(float *y, __m256 lo, __m256 hi, int nc)
  * columns are stored. */
 AVX2 static inline __attribute__((always_inline)) void tile_avx2(int mr, float *y, int ldy, const float *x, int ldx,
                                                                  const float *half, int k0, int k1, const float *b,
-                                                                 int nc, int first)
+                                                                 int nc, int first, const char *ahead,
+                                                                 int ahead_lines)
 {
     __m256 c[AVX2_MR][2];
 #pragma GCC unroll 6
@@ -258,7 +259,10 @@ AVX2 static inline __attribute__((always_inline)) void tile_avx2(int mr, float *
         else
             c[r][0] = c[r][1] = _mm256_setzero_ps();
     }
+    int per_k = k1 > k0 ? (ahead_lines + (k1 - k0) - 1) / (k1 - k0) : 0; /* as in tile_rows */
     for (int kk = k0; kk < k1; kk++) {
+        for (int line = (kk - k0) * per_k, stop = line + per_k; line < stop && line < ahead_lines; line++)
+            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
         __m256 w0 = _mm256_loadu_ps(half + (size_t)kk * NR), w1 = _mm256_loadu_ps(half + (size_t)kk * NR + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < AVX2_MR; r++) {
@@ -330,8 +334,25 @@ AVX2 static void rows_by_panels_avx2(float *y, const float *x, int r0, int r1, i
                 /* tiles as even as can be (32 rows: 6 6 5 5 5 5, not 6 x 5 + 2: a
                  * tile of 2 rows keeps too few sums in flight to hide the FMA latency) */
                 int rows = r1 - r0, tiles = (rows + AVX2_MR - 1) / AVX2_MR;
-#define TILE(R) tile_avx2(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, half, k0, k1, bias, nc, first)
+                /* on their way into L2 while this block is used, a share to
+                 * each tile: in the first half's pass the panel's next
+                 * block (both halves: the second pass reads them from L2),
+                 * in the second's the next panel's block at k0 */
+                const char *next = (const char *)half;
+                size_t ahead = 0;
+                if (h == 0 && k1 < k) {
+                    next = (const char *)(packed + (size_t)p * NR * k + (size_t)k1 * NR);
+                    ahead = (size_t)(k - k1 < KB ? k - k1 : KB) * NR * sizeof(float);
+                } else if (h > 0 && p + 1 < panels) {
+                    next = (const char *)(packed + (size_t)(p + 1) * NR * k + (size_t)k0 * NR);
+                    ahead = (size_t)(k1 - k0) * NR * sizeof(float);
+                }
+#define TILE(R)                                                                                                        \
+    tile_avx2(R, y + (size_t)r * n + col, n, x + (size_t)r * k, k, half, k0, k1, bias, nc, first, next + from,         \
+              (int)((to - from + 63) / 64))
                 for (int s = 0, r = r0, height; s < tiles; s++, r += height) {
+                    size_t from = ahead * (size_t)s / (size_t)tiles / 64 * 64,
+                           to = ahead * (size_t)(s + 1) / (size_t)tiles;
                     height = rows / tiles + (s < rows % tiles);
                     switch (height) {
                     case 6: TILE(6); break;
