@@ -165,7 +165,7 @@ TARGET static void rows_by_panels(float *y, const float *x, int r0, int r1, int 
              * tiles reuse the block from L1 (cold weights, M = 32: 115 ->
              * 185 GFLOP/s on a Zen 5 core; 200 when they are in cache) */
             const char *next = (const char *)(panel + (size_t)k1 * NR);
-            size_t ahead = next < end ? (size_t)(end - next) : 0;
+            size_t ahead = next < end && tiles > 1 ? (size_t)(end - next) : 0; /* one tile: nothing is reused */
             if (ahead > (size_t)KB * NR * sizeof(float))
                 ahead = (size_t)KB * NR * sizeof(float);
 #define TILE(R)                                                                                                        \
@@ -340,10 +340,10 @@ AVX2 static void rows_by_panels_avx2(float *y, const float *x, int r0, int r1, i
                  * in the second's the next panel's block at k0 */
                 const char *next = (const char *)half;
                 size_t ahead = 0;
-                if (h == 0 && k1 < k) {
+                if (tiles > 1 && h == 0 && k1 < k) { /* (one tile reuses nothing: left to the hardware) */
                     next = (const char *)(packed + (size_t)p * NR * k + (size_t)k1 * NR);
                     ahead = (size_t)(k - k1 < KB ? k - k1 : KB) * NR * sizeof(float);
-                } else if (h > 0 && p + 1 < panels) {
+                } else if (tiles > 1 && h > 0 && p + 1 < panels) {
                     next = (const char *)(packed + (size_t)(p + 1) * NR * k + (size_t)k0 * NR);
                     ahead = (size_t)(k1 - k0) * NR * sizeof(float);
                 }
