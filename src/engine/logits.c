@@ -353,6 +353,7 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
     /* up to GROUPS tiles of 8 rows go past each pair of panels while it is
      * in L1: the int8 rows are read from memory once per GROUPS * 8 rows */
     enum { GROUPS = 8 };
+    size_t pair = (size_t)2 * PW * (size_t)k4, total = (size_t)((V + PW - 1) / PW) * PW * (size_t)k4;
     float sx[GROUPS][8];
     const uint8_t *xq[GROUPS][8];
     for (int c0 = r_amx; c0 < n; c0 += GROUPS * 8) {
@@ -368,8 +369,7 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
         for (int c = 0; c < V; c += 2 * PW) {
             /* the next pair of panels (contiguous) on its way to L2, a
              * share before each tile, as in qgemm_avx512.c's rows_vnni */
-            size_t pair = (size_t)2 * PW * (size_t)k4, at_pair = (size_t)(c / PW) * PW * (size_t)k4 + pair;
-            size_t total = (size_t)((V + PW - 1) / PW) * PW * (size_t)k4;
+            size_t at_pair = (size_t)(c / PW) * PW * (size_t)k4 + pair;
             size_t ahead = at_pair < total ? (total - at_pair < pair ? total - at_pair : pair) : 0;
             const char *next = (const char *)(s->wq + at_pair);
             for (int g = 0; g < groups; g++) {
@@ -557,48 +557,83 @@ AVX2 static int collect_candidates_avx2(const nmt_logits_screen *s, const float 
     return nc;
 }
 
-/* Step 4b with AVX2, for one row: the nc candidates of the 7-bit screen
- * looked at again with the row on 8 bits (x16 = round(x / step), step =
- * max|x| / 127, no offset; VPMADDWD on their weights widened to 16 bits),
- * with the bounds of the 8-bit screen.  Kept, in order: those whose new
- * a_i + e_i reaches both lower bounds, the first look's and the new one
- * (the largest a_i - e_i among them).  Returns how many are left in
- * sc->cand; sc->bounds is overwritten. */
-AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, const float *xr, double l1x, float xmax,
-                                 float lower, int nc, nmt_logits_scratch *sc)
+/* Step 4b: the nc candidates of the first look looked at again with the
+ * row on finer levels, x16 = round(x / step), step = max|x| / levels, no
+ * offset (VPMADDWD on their weights widened to 16 bits: second_dot_*).
+ * The AVX2 screen's first look has 7 bits, its second 8 (levels 127); on
+ * AVX-512 the first has 8 and the second as many levels as int32 sums allow
+ * (32767 for d <= 516), which leaves in the bound little but the weights'
+ * rounding: on random opus-mt-en-de weights, whose logits crowd the top,
+ * 37 candidates a row on average became 6.1, each an fp32 row read from
+ * the file.  Kept, in order: those whose new a_i + e_i reaches both lower
+ * bounds, the first look's and the new one (the largest a_i - e_i among
+ * them).  Returns how many are left in sc->cand; sc->bounds is
+ * overwritten. */
+
+/* sum_t w[t] x16[t] over quads quads, w a token's quads in a panel (quad q
+ * at w + 64 q). */
+typedef int32_t (*second_dot_fn)(const int8_t *w, const int16_t *x16, int quads);
+
+AVX2 static int32_t second_dot_avx2(const int8_t *w, const int16_t *x16, int quads)
 {
-    int d = s->d, k4 = s->k4, quads = k4 / 4;
-    float step = xmax > 0.0f ? xmax / (float)WIDE_LEVELS : 1.0f;
+    const __m256i quad_offsets = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448); /* 8 quads of a panel */
+    __m256i acc = _mm256_setzero_si256();
+    int q = 0;
+    for (; q + 8 <= quads; q += 8) {
+        __m256i w32 = _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)q * 64), quad_offsets, 1);
+        __m256i lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w32)),
+                hi16 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w32, 1));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_loadu_si256((const __m256i *)(x16 + 4 * q))));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(hi16, _mm256_loadu_si256((const __m256i *)(x16 + 4 * q + 16))));
+    }
+    int32_t lanes[8], dot = 0;
+    _mm256_storeu_si256((__m256i *)lanes, acc);
+    for (int l = 0; l < 8; l++)
+        dot += lanes[l];
+    for (; q < quads; q++)
+        for (int e = 0; e < 4; e++)
+            dot += (int32_t)w[(size_t)q * 64 + e] * x16[4 * q + e];
+    return dot;
+}
+
+TARGET static int32_t second_dot_avx512(const int8_t *w, const int16_t *x16, int quads)
+{
+    const __m512i quad_offsets = _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832,
+                                                   896, 960); /* 16 quads of a panel */
+    __m512i acc = _mm512_setzero_si512();
+    int q = 0;
+    for (; q + 16 <= quads; q += 16) {
+        __m512i w64 = _mm512_i32gather_epi32(quad_offsets, (const void *)(w + (size_t)q * 64), 1);
+        __m512i lo = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(w64)),
+                hi16 = _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(w64, 1));
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(lo, _mm512_loadu_si512(x16 + 4 * q)));
+        acc = _mm512_add_epi32(acc, _mm512_madd_epi16(hi16, _mm512_loadu_si512(x16 + 4 * q + 32)));
+    }
+    int32_t dot = _mm512_reduce_add_epi32(acc);
+    for (; q < quads; q++)
+        for (int e = 0; e < 4; e++)
+            dot += (int32_t)w[(size_t)q * 64 + e] * x16[4 * q + e];
+    return dot;
+}
+
+static int second_look(const nmt_logits_screen *s, const float *b, const float *xr, double l1x, float xmax,
+                       float lower, int nc, int levels, second_dot_fn dot_of, nmt_logits_scratch *sc)
+{
+    int d = s->d, k4 = s->k4;
+    float step = xmax > 0.0f ? xmax / (float)levels : 1.0f;
     for (int k = 0; k < d; k++) {
         long v = lrintf(xr[k] / step);
-        sc->x16[k] = (int16_t)(v > WIDE_LEVELS ? WIDE_LEVELS : v < -WIDE_LEVELS ? -WIDE_LEVELS : v);
+        sc->x16[k] = (int16_t)(v > levels ? levels : v < -levels ? -levels : v);
     }
     for (int k = d; k < k4; k++)
         sc->x16[k] = 0;
-    bound_terms t = row_terms(s, l1x, xmax, WIDE_LEVELS);
-    const __m256i quad_offsets = _mm256_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448); /* 8 quads of a panel */
+    bound_terms t = row_terms(s, l1x, xmax, levels);
     float *hi = sc->bounds;
     for (int j = 0; j < nc; j++) {
         int c = sc->cand[j];
-        const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4; /* quad q at w + 64 q */
-        __m256i acc = _mm256_setzero_si256();
-        int q = 0;
-        for (; q + 8 <= quads; q += 8) {
-            __m256i w32 = _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)q * 64), quad_offsets, 1);
-            __m256i lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w32)),
-                    hi16 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w32, 1));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(lo, _mm256_loadu_si256((const __m256i *)(sc->x16 + 4 * q))));
-            acc = _mm256_add_epi32(acc,
-                                   _mm256_madd_epi16(hi16, _mm256_loadu_si256((const __m256i *)(sc->x16 + 4 * q + 16))));
-        }
-        int32_t lanes[8], dot = 0;
-        _mm256_storeu_si256((__m256i *)lanes, acc);
-        for (int l = 0; l < 8; l++)
-            dot += lanes[l];
-        for (; q < quads; q++)
-            for (int e = 0; e < 4; e++)
-                dot += (int32_t)w[(size_t)q * 64 + e] * sc->x16[4 * q + e];
-        float a = (float)dot * (step * s->scale[c]) + (b ? b[c] : 0.0f), e = token_bound(s, b, t, a, c);
+        const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4;
+        float a = (float)dot_of(w, sc->x16, k4 / 4) * (step * s->scale[c]) + (b ? b[c] : 0.0f),
+              e = token_bound(s, b, t, a, c);
         hi[j] = a + e;
         lower = a - e > lower ? a - e : lower;
     }
@@ -609,57 +644,12 @@ AVX2 static int second_look_avx2(const nmt_logits_screen *s, const float *b, con
     return kept;
 }
 
-/* Step 4b with AVX-512, for one row: the nc candidates of the 8-bit screen
- * looked at again with the row on as many levels as int32 sums allow
- * (x16 = round(x / step), step = max|x| / levels, levels = 32767 for
- * d <= 516; VPMADDWD on their weights widened to 16 bits), which leaves in
- * the bound little but the weights' rounding: on random opus-mt-en-de
- * weights, whose logits crowd the top, 37 candidates a row on average
- * became 6.1, each an fp32 row read from the file.  Kept, in order, as in
- * second_look_avx2: those whose new a_i + e_i reaches both lower bounds.
- * Returns how many are left in sc->cand; sc->bounds is overwritten. */
-TARGET static int second_look(const nmt_logits_screen *s, const float *b, const float *xr, double l1x, float xmax,
-                              float lower, int nc, nmt_logits_scratch *sc)
+/* The second look's levels on AVX-512: as many as keep |sum| <= k4 * 127 *
+ * levels below 2^31, at most 32767 (x16 is int16). */
+static int avx512_second_levels(int k4)
 {
-    int d = s->d, k4 = s->k4, quads = k4 / 4;
     long most = 2147483647L / (127L * (long)k4);
-    int levels = most > 32767 ? 32767 : (int)most; /* |sum| <= k4 * 127 * levels < 2^31 */
-    float step = xmax > 0.0f ? xmax / (float)levels : 1.0f;
-    for (int k = 0; k < d; k++) {
-        long v = lrintf(xr[k] / step);
-        sc->x16[k] = (int16_t)(v > levels ? levels : v < -levels ? -levels : v);
-    }
-    for (int k = d; k < k4; k++)
-        sc->x16[k] = 0;
-    bound_terms t = row_terms(s, l1x, xmax, levels);
-    const __m512i quad_offsets = _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832,
-                                                   896, 960); /* 16 quads of a panel */
-    float *hi = sc->bounds;
-    for (int j = 0; j < nc; j++) {
-        int c = sc->cand[j];
-        const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4; /* quad q at w + 64 q */
-        __m512i acc = _mm512_setzero_si512();
-        int q = 0;
-        for (; q + 16 <= quads; q += 16) {
-            __m512i w64 = _mm512_i32gather_epi32(quad_offsets, (const void *)(w + (size_t)q * 64), 1);
-            __m512i lo = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(w64)),
-                    hi16 = _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(w64, 1));
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(lo, _mm512_loadu_si512(sc->x16 + 4 * q)));
-            acc = _mm512_add_epi32(acc, _mm512_madd_epi16(hi16, _mm512_loadu_si512(sc->x16 + 4 * q + 32)));
-        }
-        int32_t dot = _mm512_reduce_add_epi32(acc);
-        for (; q < quads; q++)
-            for (int e = 0; e < 4; e++)
-                dot += (int32_t)w[(size_t)q * 64 + e] * sc->x16[4 * q + e];
-        float a = (float)dot * (step * s->scale[c]) + (b ? b[c] : 0.0f), e = token_bound(s, b, t, a, c);
-        hi[j] = a + e;
-        lower = a - e > lower ? a - e : lower;
-    }
-    int kept = 0;
-    for (int j = 0; j < nc; j++)
-        if (hi[j] >= lower)
-            sc->cand[kept++] = sc->cand[j];
-    return kept;
+    return most > 32767 ? 32767 : (int)most;
 }
 
 /* Exact logits of up to 16 candidates (exact16 or exact8, width of them). */
@@ -716,8 +706,9 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
         int nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
                       : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
         if (nc > 1)
-            nc = avx2 ? second_look_avx2(s, b, xr, l1x, sc->xmax[r], lower, nc, sc)
-                      : second_look(s, b, xr, l1x, sc->xmax[r], lower, nc, sc);
+            nc = avx2 ? second_look(s, b, xr, l1x, sc->xmax[r], lower, nc, WIDE_LEVELS, second_dot_avx2, sc)
+                      : second_look(s, b, xr, l1x, sc->xmax[r], lower, nc, avx512_second_levels(s->k4),
+                                    second_dot_avx512, sc);
         if (candidates)
             *candidates += nc;
         out[r] = avx2 ? exact_choice(s, w, b, xr, nc, sc, exact8, 8) : exact_choice(s, w, b, xr, nc, sc, exact16, 16);

@@ -61,7 +61,7 @@ typedef struct nmt_logits_scratch {
     int *cand;        /* [vocab] */
     float *bounds;    /* [vocab] per-token error bounds of one row */
     float *rows;      /* [16][d] fp32 rows of candidate tokens */
-    int16_t *x16;     /* [k4] one row on 8 bits (the AVX2 screen's second look) */
+    int16_t *x16;     /* [k4] one row on finer levels (the screen's second look) */
     /* optional: copies fp32 row i of w into dst (e.g. with pread, so a
      * mapped file's pages stay out of memory); NULL reads w directly */
     void (*read_row)(void *ctx, int i, float *dst);
