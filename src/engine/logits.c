@@ -133,6 +133,52 @@ void nmt_logits_choose_exact(const float *w, const float *b, const float *x, int
     }
 }
 
+static int screen_is_avx2(void);
+
+nmt_code nmt_logits_scratch_init(nmt_logits_scratch *sc, const nmt_logits_screen *s, int max_rows, nmt_err *err)
+{
+    memset(sc, 0, sizeof *sc);
+    size_t R = (size_t)(max_rows > 0 ? max_rows : 1), V = (size_t)s->vocab, d = (size_t)s->d, k4 = (size_t)s->k4;
+    size_t approx_rows = screen_is_avx2() ? R : 1; /* the VNNI screen keeps only tokens near the top */
+    sc->max_rows = (int)R;
+    sc->xq = nmt_malloc_aligned(R, k4);
+    sc->xmax = malloc(R * sizeof(float));
+    sc->approx = malloc(approx_rows * V * sizeof(float)); /* pages touched only as far as rows use them */
+    sc->near = malloc(R * sizeof *sc->near);
+    sc->near_index = malloc(R * NMT_LOGITS_NEAR * sizeof(int));
+    sc->near_value = malloc(R * NMT_LOGITS_NEAR * sizeof(float));
+    sc->cand = malloc(V * sizeof(int));
+    sc->bounds = malloc(V * sizeof(float));
+    sc->rows = malloc(16 * d * sizeof(float));
+    sc->x16 = malloc(k4 * sizeof(int16_t));
+    sc->bytes = R * k4 + R * sizeof(float) + approx_rows * V * sizeof(float) + R * sizeof *sc->near +
+                R * NMT_LOGITS_NEAR * (sizeof(int) + sizeof(float)) + V * (sizeof(int) + sizeof(float)) +
+                16 * d * sizeof(float) + k4 * sizeof(int16_t);
+    if (!sc->xq || !sc->xmax || !sc->approx || !sc->near || !sc->near_index || !sc->near_value || !sc->cand ||
+        !sc->bounds || !sc->rows || !sc->x16) {
+        nmt_logits_scratch_free(sc);
+        return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output-layer screen's scratch (%zu rows)", R);
+    }
+    return NMT_OK;
+}
+
+void nmt_logits_scratch_free(nmt_logits_scratch *sc)
+{
+    if (!sc)
+        return;
+    free(sc->xq);
+    free(sc->xmax);
+    free(sc->approx);
+    free(sc->near);
+    free(sc->near_index);
+    free(sc->near_value);
+    free(sc->cand);
+    free(sc->bounds);
+    free(sc->rows);
+    free(sc->x16);
+    memset(sc, 0, sizeof *sc);
+}
+
 void nmt_logits_screen_free(nmt_logits_screen *s)
 {
     if (!s)
@@ -184,24 +230,118 @@ const char *nmt_logits_screen_kernel(void)
 
 int nmt_logits_screen_available(void) { return chosen_kind() != SCREEN_NONE; }
 
-/* Screen values of 16 tokens from c0 for one row: b + sx * scale * (acc - 128 * qsum). */
-TARGET static inline void store_screen(const nmt_logits_screen *s, __m512i acc, int c0, float sx, const float *b,
-                                       float *approx_row)
+static int screen_is_avx2(void) { return chosen_kind() == SCREEN_AVX2; }
+
+/* Screen values of 16 tokens from c0 for one row: b + sx * scale * (acc -
+ * 128 * qsum); *mask the tokens that exist. */
+TARGET static inline __m512 screen_vector(const nmt_logits_screen *s, __m512i acc, int c0, float sx, const float *b,
+                                          __mmask16 *mask)
 {
     int nc = s->vocab - c0 < PW ? s->vocab - c0 : PW;
-    __mmask16 mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
-    __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, s->qsum + c0), 7);
-    __m512 scale = _mm512_maskz_loadu_ps(mask, s->scale + c0);
-    __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + c0) : _mm512_setzero_ps();
+    *mask = (__mmask16)(nc == PW ? 0xffff : (1u << nc) - 1);
+    __m512i qsum128 = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(*mask, s->qsum + c0), 7);
+    __m512 scale = _mm512_maskz_loadu_ps(*mask, s->scale + c0);
+    __m512 bias = b ? _mm512_maskz_loadu_ps(*mask, b + c0) : _mm512_setzero_ps();
     __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc, qsum128));
-    __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx), bias);
-    _mm512_mask_storeu_ps(approx_row + c0, mask, v);
+    return _mm512_fmadd_ps(_mm512_mul_ps(dot, scale), _mm512_set1_ps(sx), bias);
+}
+
+/* Where the screen's values of a row go: all stored (values[row][vocab]),
+ * or, with values NULL, only the tokens that may be candidates kept as they
+ * come (sc->near: see step 3). */
+typedef struct screen_sink {
+    const nmt_logits_screen *s;
+    const float *b;
+    float *values;
+    nmt_logits_scratch *sc;
+    int ban_a, ban_b;
+} screen_sink;
+
+/* Token i's bound e_i for screen value ai (step 3), and 16 of them from c0
+ * (the same operations, the same bits). */
+static inline float token_bound(const nmt_logits_screen *s, const float *b, float c_s, float c_l1, float c_b,
+                                float ai, int i)
+{
+    float bi = b ? fabsf(b[i]) : 0.0f;
+    float e = c_s * s->scale[i];
+    e = fmaf(c_l1, s->l1[i], e);
+    e = fmaf(c_b, bi, e);
+    e = fmaf(0x1p-21f, fmaf(2.0f, bi, fabsf(ai)), e);
+    return fmaf(1.01f, e, 1e-30f);
+}
+
+TARGET static inline __m512 lanes_bound(const nmt_logits_screen *s, const float *b, float c_s, float c_l1, float c_b,
+                                        __m512 ai, int c0, __mmask16 m)
+{
+    __m512 bi = b ? _mm512_abs_ps(_mm512_maskz_loadu_ps(m, b + c0)) : _mm512_setzero_ps();
+    __m512 e = _mm512_mul_ps(_mm512_set1_ps(c_s), _mm512_maskz_loadu_ps(m, s->scale + c0));
+    e = _mm512_fmadd_ps(_mm512_set1_ps(c_l1), _mm512_maskz_loadu_ps(m, s->l1 + c0), e);
+    e = _mm512_fmadd_ps(_mm512_set1_ps(c_b), bi, e);
+    e = _mm512_fmadd_ps(_mm512_set1_ps(0x1p-21f), _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
+    return _mm512_fmadd_ps(_mm512_set1_ps(1.01f), e, _mm512_set1_ps(1e-30f));
+}
+
+/* The row's kept tokens that still reach its lower bound; returns how
+ * many are left. */
+static int drop_below_lower(const screen_sink *k, nmt_logits_near *nl, int *index, float *value)
+{
+    int kept = 0;
+    for (int j = 0; j < nl->count; j++)
+        if (value[j] + token_bound(k->s, k->b, nl->c_s, nl->c_l1, nl->c_b, value[j], index[j]) >= nl->lower) {
+            index[kept] = index[j];
+            value[kept++] = value[j];
+        }
+    return nl->count = kept;
+}
+
+/* The allowed tokens of hit (from c0; values v, bounds e) whose a_i + e_i
+ * reaches the row's lower bound so far, kept in order, each raising it to
+ * its a_i - e_i.  A row with more than NMT_LOGITS_NEAR of them at once is
+ * marked crowded and left to step 3's scan of all its values. */
+TARGET __attribute__((noinline)) static void keep_near(const screen_sink *k, int row, __m512 v, __m512 e,
+                                                       __mmask16 hit, int c0)
+{
+    float vals[PW], bounds[PW];
+    _mm512_storeu_ps(vals, v);
+    _mm512_storeu_ps(bounds, e);
+    nmt_logits_near *nl = &k->sc->near[row];
+    int *index = k->sc->near_index + (size_t)row * NMT_LOGITS_NEAR;
+    float *value = k->sc->near_value + (size_t)row * NMT_LOGITS_NEAR;
+    while (hit) {
+        int j = __builtin_ctz(hit), i = c0 + j;
+        hit &= (__mmask16)(hit - 1);
+        if (i == k->ban_a || i == k->ban_b || !(vals[j] + bounds[j] >= nl->lower))
+            continue;
+        if (nl->count == NMT_LOGITS_NEAR && drop_below_lower(k, nl, index, value) > NMT_LOGITS_NEAR * 3 / 4) {
+            nl->crowded = 1;
+            nl->lower = NAN; /* no more comparisons succeed */
+            return;
+        }
+        index[nl->count] = i;
+        value[nl->count++] = vals[j];
+        nl->lower = vals[j] - bounds[j] > nl->lower ? vals[j] - bounds[j] : nl->lower;
+    }
+}
+
+/* A row's 16 screen values from c0 into the sink. */
+TARGET static inline void sink_values(const screen_sink *k, int row, __m512 v, __mmask16 mask, int c0)
+{
+    if (k->values) {
+        _mm512_mask_storeu_ps(k->values + (size_t)row * (size_t)k->s->vocab + c0, mask, v);
+        return;
+    }
+    const nmt_logits_near *nl = &k->sc->near[row];
+    __m512 e = lanes_bound(k->s, k->b, nl->c_s, nl->c_l1, nl->c_b, v, c0, mask);
+    __mmask16 hit = _mm512_mask_cmp_ps_mask(mask, _mm512_add_ps(v, e), _mm512_set1_ps(nl->lower), _CMP_GE_OQ);
+    if (hit)
+        keep_near(k, row, v, e, hit, c0);
 }
 
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
- * against panels p0 and p1 (32 columns), then converted to screen values. */
+ * against panels p0 and p1 (32 columns), then converted to screen values
+ * of rows row0.. into the sink. */
 TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const *xq, const float *sx, int rows,
-                               int col0, const float *b, float *approx, size_t ld)
+                               int col0, const float *b, const screen_sink *sink, int row0)
 {
     int k4 = s->k4, quads = k4 / 4;
     const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
@@ -223,13 +363,16 @@ TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const 
         }
     }
     for (int h = 0; h < 2 && col0 + h * PW < s->vocab; h++)
-        for (int r = 0; r < rows; r++)
-            store_screen(s, acc[r][h], col0 + h * PW, sx[r], b, approx + (size_t)r * ld);
+        for (int r = 0; r < rows; r++) {
+            __mmask16 mask;
+            __m512 v = screen_vector(s, acc[r][h], col0 + h * PW, sx[r], b, &mask);
+            sink_values(sink, row0 + r, v, mask, col0 + h * PW);
+        }
 }
 
 /* The same for a single row (batch 1): two accumulators, no wasted rows. */
 TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, float sx, int col0, const float *b,
-                              float *approx)
+                              const screen_sink *sink, int row)
 {
     int k4 = s->k4, quads = k4 / 4;
     const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
@@ -243,9 +386,13 @@ TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, flo
         acc0 = nmt_dpbusd(acc0, a, _mm512_loadu_si512(p0 + (size_t)q * 64));
         acc1 = nmt_dpbusd(acc1, a, _mm512_loadu_si512(p1 + (size_t)q * 64));
     }
-    store_screen(s, acc0, col0, sx, b, approx);
-    if (col0 + PW < s->vocab)
-        store_screen(s, acc1, col0 + PW, sx, b, approx);
+    __mmask16 mask;
+    __m512 v = screen_vector(s, acc0, col0, sx, b, &mask);
+    sink_values(sink, row, v, mask, col0);
+    if (have1) {
+        v = screen_vector(s, acc1, col0 + PW, sx, b, &mask);
+        sink_values(sink, row, v, mask, col0 + PW);
+    }
 }
 
 /* Exact fp32 logits of up to 16 candidate rows (rows[j][d]) into vals: per
@@ -308,10 +455,11 @@ static void quantize_rows(const nmt_logits_screen *s, const float *x, int n, int
 /* Rows r0 .. r0+h0+h1-1 (h0, h1 <= 16) on AMX tiles, the tiles
  * configured for h0, h1. */
 TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, int r0, int h0, int h1,
-                                    nmt_logits_scratch *sc)
+                                    const screen_sink *sink)
 {
     int V = s->vocab, k4 = s->k4, np = (V + PW - 1) / PW;
     int32_t c[4][NMT_TILE_ROWS][PW];
+    const nmt_logits_scratch *sc = sink->sc;
     const uint8_t *x = sc->xq + (size_t)r0 * k4;
     for (int p = 0; p < np; p += 2) {
         int two_b = p + 1 < np;
@@ -320,9 +468,11 @@ TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, 
             for (int r = 0; r < (a ? h1 : h0); r++) {
                 int row = r0 + a * NMT_TILE_ROWS + r;
                 float sx = sc->xmax[row] > 0.0f ? sc->xmax[row] / (float)WIDE_LEVELS : 1.0f;
-                for (int e = 0; e < 1 + two_b; e++)
-                    store_screen(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, b,
-                                 sc->approx + (size_t)row * V);
+                for (int e = 0; e < 1 + two_b; e++) {
+                    __mmask16 mask;
+                    __m512 v = screen_vector(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, b, &mask);
+                    sink_values(sink, row, v, mask, (p + e) * PW);
+                }
             }
     }
 }
@@ -331,23 +481,24 @@ TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, 
 typedef struct screen_job {
     const nmt_logits_screen *s;
     const float *b;
-    nmt_logits_scratch *sc;
+    const screen_sink *sink;
 } screen_job;
 
 static void screen_block(void *ctx, int r0, int h0, int h1)
 {
     const screen_job *j = ctx;
-    screen_block_amx(j->s, j->b, r0, h0, h1, j->sc);
+    screen_block_amx(j->s, j->b, r0, h0, h1, j->sink);
 }
 
-/* Step 2: the screen value of every token for every row: blocks of up to
- * 32 rows on AMX where the int8 products use it, the rest in tiles of 8
- * rows. */
-TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, int amx, nmt_logits_scratch *sc)
+/* Step 2: the screen value of every token for every row, into the sink:
+ * blocks of up to 32 rows on AMX where the int8 products use it, the rest
+ * in tiles of 8 rows. */
+TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, int amx, const screen_sink *sink)
 {
     int V = s->vocab, k4 = s->k4, r_amx = 0;
+    const nmt_logits_scratch *sc = sink->sc;
     if (amx && k4 % 64 == 0) {
-        screen_job job = {s, b, sc};
+        screen_job job = {s, b, sink};
         r_amx = nmt_amx_row_blocks(n, screen_block, &job);
     }
     /* up to GROUPS tiles of 8 rows go past each pair of panels while it is
@@ -378,37 +529,70 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
                     _mm_prefetch(next + at, _MM_HINT_T1);
                 int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
                 if (rows == 1)
-                    screen_row(s, xq[g][0], sx[g][0], c, b, sc->approx + (size_t)r0 * V);
+                    screen_row(s, xq[g][0], sx[g][0], c, b, sink, r0);
                 else
-                    screen_tile(s, xq[g], sx[g], rows, c, b, sc->approx + (size_t)r0 * V, (size_t)V);
+                    screen_tile(s, xq[g], sx[g], rows, c, b, sink, r0);
             }
         }
     }
 }
 
+/* One row's screen values (row r of sc->xq) for every token into
+ * values[vocab], on VNNI (the same sums as AMX) or AVX2. */
+static void row_values_avx2(const nmt_logits_screen *s, const float *b, int r, nmt_logits_scratch *sc, float *values);
+
+TARGET static void row_values(const nmt_logits_screen *s, const float *b, int r, int avx2, nmt_logits_scratch *sc,
+                              float *values)
+{
+    if (avx2) {
+        row_values_avx2(s, b, r, sc, values);
+        return;
+    }
+    screen_sink sink = {.s = s, .b = b, .values = values, .sc = sc, .ban_a = -1, .ban_b = -1};
+    float sx = sc->xmax[r] > 0.0f ? sc->xmax[r] / (float)WIDE_LEVELS : 1.0f;
+    for (int c = 0; c < s->vocab; c += 2 * PW)
+        screen_row(s, sc->xq + (size_t)r * s->k4, sx, c, b, &sink, 0);
+}
+
 /* Step 2 with AVX2: qgemm.c's kernel on the screen's panels, its
  * y = (acc - 64 qsum) * (sx * scale) + b the screen values (the same
- * products; the bound's rounding term covers either order), up to ROWS
- * rows a call. */
-static void screen_values_avx2(const nmt_logits_screen *s, const float *b, int n, nmt_logits_scratch *sc)
+ * products; the bound's rounding term covers either order), rows r0 ..
+ * r0 + rows - 1 into values[rows][vocab]. */
+static void screen_rows_avx2(const nmt_logits_screen *s, const float *b, int r0, int rows, nmt_logits_scratch *sc,
+                             float *values)
 {
     enum { ROWS = 64 };
     const nmt_q8_matrix panels = {
         .w = s->wq, .scale = s->scale, .offset_sum = s->offset_sum, .n = s->vocab, .k = s->d, .kp = s->k4,
         .levels = NMT_Q8_WIDE_LEVELS};
     float sx[ROWS];
-    for (int r0 = 0; r0 < n; r0 += ROWS) {
-        int rows = n - r0 < ROWS ? n - r0 : ROWS;
-        for (int r = 0; r < rows; r++)
-            sx[r] = sc->xmax[r0 + r] > 0.0f ? sc->xmax[r0 + r] / (float)AVX2_LEVELS : 1.0f;
-        nmt_q8_kernel_avx2(sc->approx + (size_t)r0 * s->vocab, sc->xq + (size_t)r0 * s->k4, sx, rows, &panels, b);
+    for (int at = 0; at < rows; at += ROWS) {
+        int m = rows - at < ROWS ? rows - at : ROWS;
+        for (int r = 0; r < m; r++) {
+            float mx = sc->xmax[r0 + at + r];
+            sx[r] = mx > 0.0f ? mx / (float)AVX2_LEVELS : 1.0f;
+        }
+        nmt_q8_kernel_avx2(values + (size_t)at * s->vocab, sc->xq + (size_t)(r0 + at) * s->k4, sx, m, &panels, b);
     }
 }
 
-/* Step 3, for one row: every token's error bound e_i into sc->bounds, and
- * the lower bound L = max over allowed i of (a_i - e_i) that the argmax's
- * fp32 logit reaches.  e_i = 1.01 (c_s s_i + c_l1 |w_i|_1 + c_b |b_i|
- * + 2^-21 (|a_i| + 2 |b_i|)) + tiny, 16 (AVX2: 8) tokens at a time. */
+static void row_values_avx2(const nmt_logits_screen *s, const float *b, int r, nmt_logits_scratch *sc, float *values)
+{
+    screen_rows_avx2(s, b, r, 1, sc, values);
+}
+
+/* Step 3, for one row: every token's error bound e_i = 1.01 (c_s s_i +
+ * c_l1 |w_i|_1 + c_b |b_i| + 2^-21 (|a_i| + 2 |b_i|)) + tiny, the lower
+ * bound L = max over allowed i of (a_i - e_i) that the argmax's fp32 logit
+ * reaches, and the candidates: the allowed i with a_i + e_i >= L.
+ * With AVX-512 this happens as the screen goes (sink_values): the bounds of
+ * each 16 values while they are in registers, and a token kept only when
+ * its a_i + e_i reaches L so far (the kept tokens a superset of the
+ * candidates, L so far never above L, and the token that sets L kept: its
+ * a + e >= a - e); settle_candidates then takes L over the kept tokens and
+ * the candidates among them.  No row's 58k values are stored or read
+ * again.  With AVX2 (and for a crowded row) the stored values are bounded
+ * 8 (16) at a time into sc->bounds and scanned. */
 typedef struct bound_terms {
     float c_s, c_l1, c_b;
 } bound_terms;
@@ -455,34 +639,14 @@ TARGET static float row_bounds(const nmt_logits_screen *s, const float *b, bound
                                int ban_b, float *bounds)
 {
     int V = s->vocab;
-    const __m512 vs = _mm512_set1_ps(t.c_s), vl1 = _mm512_set1_ps(t.c_l1), vb = _mm512_set1_ps(t.c_b),
-                 vround = _mm512_set1_ps(0x1p-21f), margin = _mm512_set1_ps(1.01f), tiny = _mm512_set1_ps(1e-30f);
     __m512 vlower = _mm512_set1_ps(-INFINITY);
     for (int i = 0; i < V; i += 16) {
         __mmask16 m = (__mmask16)(V - i >= 16 ? 0xffff : (1u << (V - i)) - 1);
-        __m512 ai = _mm512_maskz_loadu_ps(m, a + i);
-        __m512 bi = b ? _mm512_abs_ps(_mm512_maskz_loadu_ps(m, b + i)) : _mm512_setzero_ps();
-        __m512 e = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, s->scale + i));
-        e = _mm512_fmadd_ps(vl1, _mm512_maskz_loadu_ps(m, s->l1 + i), e);
-        e = _mm512_fmadd_ps(vb, bi, e);
-        e = _mm512_fmadd_ps(vround, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), bi, _mm512_abs_ps(ai)), e);
-        e = _mm512_fmadd_ps(margin, e, tiny);
+        __m512 ai = _mm512_maskz_loadu_ps(m, a + i), e = lanes_bound(s, b, t.c_s, t.c_l1, t.c_b, ai, i, m);
         _mm512_mask_storeu_ps(bounds + i, m, e);
         vlower = _mm512_mask_max_ps(vlower, m, vlower, _mm512_sub_ps(ai, e));
     }
     return lower_without_bans(V, a, bounds, _mm512_reduce_max_ps(vlower), ban_a, ban_b);
-}
-
-/* Token i's bound for screen value ai, as row_bounds_avx2's lanes compute
- * it. */
-static inline float token_bound(const nmt_logits_screen *s, const float *b, bound_terms t, float ai, int i)
-{
-    float bi = b ? fabsf(b[i]) : 0.0f;
-    float e = t.c_s * s->scale[i];
-    e = fmaf(t.c_l1, s->l1[i], e);
-    e = fmaf(t.c_b, bi, e);
-    e = fmaf(0x1p-21f, fmaf(2.0f, bi, fabsf(ai)), e);
-    return fmaf(1.01f, e, 1e-30f);
 }
 
 AVX2 static float row_bounds_avx2(const nmt_logits_screen *s, const float *b, bound_terms t, const float *a,
@@ -509,7 +673,7 @@ AVX2 static float row_bounds_avx2(const nmt_logits_screen *s, const float *b, bo
     for (int l = 0; l < 8; l++)
         lower = lanes[l] > lower ? lanes[l] : lower;
     for (; i < V; i++) {
-        bounds[i] = token_bound(s, b, t, a[i], i);
+        bounds[i] = token_bound(s, b, t.c_s, t.c_l1, t.c_b, a[i], i);
         lower = a[i] - bounds[i] > lower ? a[i] - bounds[i] : lower;
     }
     return lower_without_bans(V, a, bounds, lower, ban_a, ban_b);
@@ -554,6 +718,26 @@ AVX2 static int collect_candidates_avx2(const nmt_logits_screen *s, const float 
     for (; i < V; i++)
         if (a[i] + bounds[i] >= lower && i != ban_a && i != ban_b)
             cand[nc++] = i;
+    return nc;
+}
+
+
+/* From the n tokens a row kept as the screen went (ascending, values
+ * value[]): L into *lower and the candidates into cand; returns their
+ * count. */
+static int settle_candidates(const nmt_logits_screen *s, const float *b, bound_terms t, const int *index,
+                             const float *value, int n, int *cand, float *lower)
+{
+    float low = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        float e = token_bound(s, b, t.c_s, t.c_l1, t.c_b, value[j], index[j]);
+        low = value[j] - e > low ? value[j] - e : low;
+    }
+    int nc = 0;
+    for (int j = 0; j < n; j++)
+        if (value[j] + token_bound(s, b, t.c_s, t.c_l1, t.c_b, value[j], index[j]) >= low)
+            cand[nc++] = index[j];
+    *lower = low;
     return nc;
 }
 
@@ -633,7 +817,7 @@ static int second_look(const nmt_logits_screen *s, const float *b, const float *
         int c = sc->cand[j];
         const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4;
         float a = (float)dot_of(w, sc->x16, k4 / 4) * (step * s->scale[c]) + (b ? b[c] : 0.0f),
-              e = token_bound(s, b, t, a, c);
+              e = token_bound(s, b, t.c_s, t.c_l1, t.c_b, a, c);
         hi[j] = a + e;
         lower = a - e > lower ? a - e : lower;
     }
@@ -686,33 +870,61 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
                        int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
 {
     screen_kind kind = chosen_kind();
-    int avx2 = kind == SCREEN_AVX2, levels = avx2 ? AVX2_LEVELS : WIDE_LEVELS;
+    int avx2 = kind == SCREEN_AVX2, levels = avx2 ? AVX2_LEVELS : WIDE_LEVELS, V = s->vocab;
     if (kind == SCREEN_NONE) { /* not reached: no screen is built without a kernel */
         for (int r = 0; r < n; r++)
             out[r] = -1;
         return;
     }
     quantize_rows(s, x, n, levels, sc);
-    if (avx2)
-        screen_values_avx2(s, b, n, sc);
-    else
-        screen_values(s, b, n, kind == SCREEN_AMX, sc);
     for (int r = 0; r < n; r++) {
-        const float *xr = x + (size_t)r * s->d, *a = sc->approx + (size_t)r * s->vocab;
-        double l1x = row_l1(xr, s->d);
-        bound_terms t = row_terms(s, l1x, sc->xmax[r], levels);
-        float lower = avx2 ? row_bounds_avx2(s, b, t, a, ban_a, ban_b, sc->bounds)
-                           : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
-        int nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
+        nmt_logits_near *nl = &sc->near[r];
+        nl->l1x = row_l1(x + (size_t)r * s->d, s->d);
+        bound_terms t = row_terms(s, nl->l1x, sc->xmax[r], levels);
+        *nl = (nmt_logits_near){.l1x = nl->l1x, .c_s = t.c_s, .c_l1 = t.c_l1, .c_b = t.c_b, .lower = -INFINITY};
+    }
+    if (avx2) {
+        screen_rows_avx2(s, b, 0, n, sc, sc->approx);
+    } else {
+        screen_sink sink = {.s = s, .b = b, .values = NULL, .sc = sc, .ban_a = ban_a, .ban_b = ban_b};
+        screen_values(s, b, n, kind == SCREEN_AMX, &sink);
+    }
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * s->d;
+        const nmt_logits_near *nl = &sc->near[r];
+        bound_terms t = {nl->c_s, nl->c_l1, nl->c_b};
+        float lower;
+        int nc;
+        if (avx2 || nl->crowded) { /* every value of the row: stored (AVX2) or again (crowded) */
+            const float *a = sc->approx + (avx2 ? (size_t)r * V : 0);
+            if (!avx2)
+                row_values(s, b, r, 0, sc, sc->approx);
+            lower = avx2 ? row_bounds_avx2(s, b, t, a, ban_a, ban_b, sc->bounds)
+                         : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
+            nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
                       : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
+        } else {
+            nc = settle_candidates(s, b, t, sc->near_index + (size_t)r * NMT_LOGITS_NEAR,
+                                   sc->near_value + (size_t)r * NMT_LOGITS_NEAR, nl->count, sc->cand, &lower);
+        }
         if (nc > 1)
-            nc = avx2 ? second_look(s, b, xr, l1x, sc->xmax[r], lower, nc, WIDE_LEVELS, second_dot_avx2, sc)
-                      : second_look(s, b, xr, l1x, sc->xmax[r], lower, nc, avx512_second_levels(s->k4),
+            nc = avx2 ? second_look(s, b, xr, nl->l1x, sc->xmax[r], lower, nc, WIDE_LEVELS, second_dot_avx2, sc)
+                      : second_look(s, b, xr, nl->l1x, sc->xmax[r], lower, nc, avx512_second_levels(s->k4),
                                     second_dot_avx512, sc);
         if (candidates)
             *candidates += nc;
         out[r] = avx2 ? exact_choice(s, w, b, xr, nc, sc, exact8, 8) : exact_choice(s, w, b, xr, nc, sc, exact16, 16);
     }
+}
+
+void nmt_logits_screen_row(const nmt_logits_screen *s, const float *b, const float *x, nmt_logits_scratch *sc,
+                           float *values)
+{
+    screen_kind kind = chosen_kind();
+    if (kind == SCREEN_NONE)
+        return;
+    quantize_rows(s, x, 1, kind == SCREEN_AVX2 ? AVX2_LEVELS : WIDE_LEVELS, sc);
+    row_values(s, b, 0, kind == SCREEN_AVX2, sc, values);
 }
 
 #else
@@ -721,12 +933,20 @@ const char *nmt_logits_screen_kernel(void) { return NULL; }
 
 int nmt_logits_screen_available(void) { return 0; }
 
+static int screen_is_avx2(void) { return 0; }
+
 void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
                        int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates)
 {
     (void)s, (void)w, (void)b, (void)x, (void)n, (void)ban_a, (void)ban_b, (void)scratch, (void)candidates;
     for (int r = 0; r < n; r++)
         out[r] = -1;
+}
+
+void nmt_logits_screen_row(const nmt_logits_screen *s, const float *b, const float *x, nmt_logits_scratch *sc,
+                           float *values)
+{
+    (void)s, (void)b, (void)x, (void)sc, (void)values;
 }
 
 #endif

@@ -53,20 +53,44 @@ size_t nmt_logits_screen_bytes_for(int vocab, int d);
 
 void nmt_logits_screen_free(nmt_logits_screen *s);
 
-/* Scratch a caller provides for nmt_logits_choose, per batch of rows. */
+/* How many tokens a row keeps while the screen runs (AVX-512); a row with
+ * more in reach of its lower bound at once is scanned whole. */
+enum { NMT_LOGITS_NEAR = 512 };
+
+/* One row's state while the screen runs (logits.c, step 3). */
+typedef struct nmt_logits_near {
+    int count;             /* tokens kept */
+    int crowded;           /* too many to keep: the row is scanned */
+    float lower;           /* L so far: the largest a_i - e_i of the allowed tokens seen */
+    float c_s, c_l1, c_b;  /* the row's terms of e_i */
+    double l1x;            /* |x|_1 of the row */
+} nmt_logits_near;
+
+/* Scratch for nmt_logits_choose, for up to max_rows rows a call: one per
+ * thread (nmt_logits_scratch_init). */
 typedef struct nmt_logits_scratch {
-    uint8_t *xq;      /* [rows][k4] */
-    float *xmax;      /* [rows] max |x| of each row */
-    float *approx;    /* [rows][vocab] */
-    int *cand;        /* [vocab] */
-    float *bounds;    /* [vocab] per-token error bounds of one row */
-    float *rows;      /* [16][d] fp32 rows of candidate tokens */
-    int16_t *x16;     /* [k4] one row on finer levels (the screen's second look) */
+    int max_rows;
+    uint8_t *xq;             /* [rows][k4] */
+    float *xmax;             /* [rows] max |x| of each row */
+    float *approx;           /* screen values: [rows][vocab] with AVX2, else [vocab] (a crowded row's) */
+    nmt_logits_near *near;   /* [rows] */
+    int *near_index;         /* [rows][NMT_LOGITS_NEAR] tokens each row kept, ascending */
+    float *near_value;       /* [rows][NMT_LOGITS_NEAR] their screen values */
+    int *cand;               /* [vocab] */
+    float *bounds;           /* [vocab] screen values or bounds of one row's tokens */
+    float *rows;             /* [16][d] fp32 rows of candidate tokens */
+    int16_t *x16;            /* [k4] one row on finer levels (the screen's second look) */
+    size_t bytes;
     /* optional: copies fp32 row i of w into dst (e.g. with pread, so a
      * mapped file's pages stay out of memory); NULL reads w directly */
     void (*read_row)(void *ctx, int i, float *dst);
     void *read_ctx;
 } nmt_logits_scratch;
+
+/* Scratch for screen s and up to max_rows rows a call (large blocks are
+ * touched only as far as rows use them). */
+nmt_code nmt_logits_scratch_init(nmt_logits_scratch *sc, const nmt_logits_screen *s, int max_rows, nmt_err *err);
+void nmt_logits_scratch_free(nmt_logits_scratch *sc);
 
 /* For each of n rows x[r][d], the index of the largest fp32 logit
  * b[i] + sum_k x[r][k] * w[i][k] (fma in k order), skipping ban_a and ban_b
@@ -74,6 +98,11 @@ typedef struct nmt_logits_scratch {
  * was built from. */
 void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *b, const float *x, int n,
                        int ban_a, int ban_b, nmt_logits_scratch *scratch, int *out, long *candidates);
+
+/* The screen's value of every token (values[vocab]) for one row x[d] with
+ * bias b: what nmt_logits_choose's first look sees (for tests). */
+void nmt_logits_screen_row(const nmt_logits_screen *s, const float *b, const float *x, nmt_logits_scratch *sc,
+                           float *values);
 
 /* What nmt_logits_choose gives, without a screen, on any CPU: every
  * token's fp32 logit b[i] + sum_k x[r][k] * w[i][k] (fmaf in k order: the

@@ -18,13 +18,11 @@ static int block_columns(int n)
     return block < MIN_BLOCK_COLUMNS ? MIN_BLOCK_COLUMNS : block;
 }
 
-/* Floats of logits scratch for up to max_rows rows: with the screen a whole
- * row each, else the largest block, n x block_columns(n) for n <= max_rows. */
+/* Floats of logits scratch for up to max_rows rows (blocks): the largest
+ * block, n x block_columns(n) for n <= max_rows. */
 static size_t logits_floats(const nmt_output_layer *o, size_t max_rows)
 {
     size_t all = max_rows * (size_t)o->vocab;
-    if (o->screen)
-        return all;
     size_t widest = max_rows * MIN_BLOCK_COLUMNS, most = widest > BLOCK_FLOATS ? widest : BLOCK_FLOATS;
     return most < all ? most : all;
 }
@@ -32,31 +30,28 @@ static size_t logits_floats(const nmt_output_layer *o, size_t max_rows)
 nmt_code nmt_output_scratch_init(nmt_output_scratch *s, const nmt_output_layer *o, int max_rows, nmt_err *err)
 {
     memset(s, 0, sizeof *s);
-    size_t R = (size_t)(max_rows > 0 ? max_rows : 1), V = (size_t)o->vocab, d = (size_t)o->d;
+    size_t R = (size_t)(max_rows > 0 ? max_rows : 1), d = (size_t)o->d;
     s->max_rows = (int)R;
-    size_t floats = logits_floats(o, R);
-    s->logits = malloc(floats * sizeof(float)); /* with the screen, large: pages are touched only as far as a batch needs */
-    s->best = malloc(R * sizeof(float));
-    s->bytes = (floats + R) * sizeof(float);
     if (o->screen) {
-        s->xq = nmt_malloc_aligned(R, (size_t)(d + 3));
-        s->xmax = malloc(R * sizeof(float));
-        s->cand = malloc(V * sizeof(int));
-        s->bounds = malloc(V * sizeof(float));
-        s->rows = malloc(16 * d * sizeof(float));
-        s->x16 = malloc((d + 3) * sizeof(int16_t));
-        s->bytes += R * (d + 3) + R * sizeof(float) + V * (sizeof(int) + sizeof(float)) + 16 * d * sizeof(float) +
-                    (d + 3) * sizeof(int16_t);
-        if (!s->xq || !s->xmax || !s->cand || !s->bounds || !s->rows || !s->x16) {
-            nmt_output_scratch_free(s);
-            return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output layer's scratch");
-        }
+        nmt_code rc = nmt_logits_scratch_init(&s->screen, o->screen, (int)R, err);
+        if (rc != NMT_OK)
+            return rc;
+        s->screen.read_row = o->read_row;
+        s->screen.read_ctx = o->read_user;
+        s->bytes = s->screen.bytes;
+        return NMT_OK;
     }
     if (o->exact) {
         s->rows = malloc(d * sizeof(float));
-        s->bytes += d * sizeof(float);
+        s->best = malloc(R * sizeof(float));
+        s->bytes = (d + R) * sizeof(float);
+    } else {
+        size_t floats = logits_floats(o, R);
+        s->logits = malloc(floats * sizeof(float));
+        s->best = malloc(R * sizeof(float));
+        s->bytes = (floats + R) * sizeof(float);
     }
-    if (!s->logits || !s->best || (o->exact && !s->rows)) {
+    if (!s->best || (o->exact ? !s->rows : !s->logits)) {
         nmt_output_scratch_free(s);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the logits of %zu rows", R);
     }
@@ -67,14 +62,10 @@ void nmt_output_scratch_free(nmt_output_scratch *s)
 {
     if (!s)
         return;
+    nmt_logits_scratch_free(&s->screen);
     free(s->logits);
     free(s->best);
-    free(s->xq);
-    free(s->xmax);
-    free(s->cand);
-    free(s->bounds);
     free(s->rows);
-    free(s->x16);
     memset(s, 0, sizeof *s);
 }
 
@@ -105,10 +96,7 @@ void nmt_output_choose(const nmt_output_layer *o, const float *x, int n, int ban
                        int *out)
 {
     if (o->screen) {
-        nmt_logits_scratch sc = {.xq = s->xq, .xmax = s->xmax, .approx = s->logits, .cand = s->cand,
-                                 .bounds = s->bounds, .rows = s->rows, .x16 = s->x16, .read_row = o->read_row,
-                                 .read_ctx = o->read_user};
-        nmt_logits_choose(o->screen, o->w, o->bias, x, n, ban_a, ban_b, &sc, out, NULL);
+        nmt_logits_choose(o->screen, o->w, o->bias, x, n, ban_a, ban_b, &s->screen, out, NULL);
         return;
     }
     if (o->exact) {

@@ -36,14 +36,10 @@ typedef struct nmt_output_layer {
 /* One thread's scratch for nmt_output_choose, for up to max_rows rows. */
 typedef struct nmt_output_scratch {
     int max_rows;
-    float *logits;  /* screen values [max_rows][vocab], or one block of logits */
-    float *best;    /* [max_rows] the best logit so far of each row (blocks) */
-    uint8_t *xq;    /* [max_rows][d + 3] quantized rows (screen) */
-    float *xmax;    /* [max_rows] max |x| of each row (screen) */
-    int *cand;      /* [vocab] candidate tokens of one row (screen) */
-    float *bounds;  /* [vocab] error bounds of one row (screen) */
-    float *rows;    /* [16][d] fp32 rows of candidates (screen; one row: exact) */
-    int16_t *x16;   /* [d + 3] one row on 8 bits (screen, AVX2) */
+    nmt_logits_scratch screen; /* with the screen */
+    float *logits;             /* one block of logits (full product) */
+    float *best;               /* [max_rows] the best logit so far of each row (blocks, exact) */
+    float *rows;               /* [d] one fp32 row (exact) */
     size_t bytes;
 } nmt_output_scratch;
 

@@ -67,9 +67,8 @@ static void check_screen(int D, int N, int n_step)
     nmt_logits_screen s;
     nmt_err err;
     ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
-    nmt_logits_scratch sc = {.xq = malloc((size_t)N * s.k4), .xmax = malloc(sizeof(float) * N), .approx = malloc(sizeof(float) * N * V),
-                             .cand = malloc(sizeof(int) * V), .bounds = malloc(sizeof(float) * V),
-                             .rows = malloc(sizeof(float) * 16 * D), .x16 = malloc(sizeof(int16_t) * s.k4)};
+    nmt_logits_scratch sc;
+    ck_assert(nmt_logits_scratch_init(&sc, &s, N, &err) == NMT_OK);
     int *out = malloc(sizeof(int) * N);
     long cands = 0, rows_chosen = 0;
     static const int bans[][2] = {{-1, -1}, {7, -1}, {600, 3}};
@@ -87,13 +86,7 @@ static void check_screen(int D, int N, int n_step)
     nmt_logits_choose(&s, w, NULL, x, 4, -1, -1, &sc, out, NULL); /* no bias */
     for (int r = 0; r < 4; r++)
         ck_assert_int_eq(out[r], exact_argmax(w, NULL, x + (size_t)r * D, V, D, -1, -1));
-    free(sc.xq);
-    free(sc.xmax);
-    free(sc.approx);
-    free(sc.cand);
-    free(sc.bounds);
-    free(sc.rows);
-    free(sc.x16);
+    nmt_logits_scratch_free(&sc);
     free(out);
     nmt_logits_screen_free(&s);
     free(w);
@@ -109,10 +102,13 @@ END_TEST
  * 0), the runner-up's 127 s, then 0.501 s for 62 of them (each rounds up to
  * s).  The runner-up's screen value is 62 s above the winner's, about 0.93
  * of the two bounds together: the winner stays a candidate only while the
- * bound is within 7% of what logits.c proves. */
+ * bound is within 7% of what logits.c proves.  Twice: the winner before
+ * the runner-up, and after it (the screen then keeps it only if what a
+ * row keeps as it goes reaches down to L, not to the best value so far). */
 START_TEST(test_screen_survives_aligned_rounding)
 {
-    enum { V = 40, D = 64, N = 6, WIN = 5, RUNNER = 20 };
+    enum { V = 40, D = 64, N = 6 };
+    const int WIN = _i ? 20 : 5, RUNNER = _i ? 5 : 20;
     const float s = 0x1p-7f;
     float w[V * D], x[N * D], b[V];
     for (int i = 0; i < V * D; i++)
@@ -133,18 +129,18 @@ START_TEST(test_screen_survives_aligned_rounding)
     nmt_logits_screen sc_;
     nmt_err err;
     ck_assert(nmt_logits_screen_build(&sc_, w, V, D, &err) == NMT_OK);
-    uint8_t xq[N * D];
-    float xmax[N], approx[N * V], bounds[V], rows[16 * D];
-    int16_t x16[D];
-    int cand[V], out[N];
-    nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds, .rows = rows,
-                             .x16 = x16};
+    nmt_logits_scratch sc;
+    ck_assert(nmt_logits_scratch_init(&sc, &sc_, N, &err) == NMT_OK);
+    int out[N];
+    float values[V];
+    nmt_logits_screen_row(&sc_, b, x, &sc, values);
+    ck_assert_float_gt(values[RUNNER] - values[WIN], 61.0f * s); /* the screen ranks them the wrong way */
     for (int n = 1; n <= N; n += N - 1) { /* a single row; a block of rows (AMX where it runs) */
         nmt_logits_choose(&sc_, w, b, x, n, -1, -1, &sc, out, NULL);
         for (int r = 0; r < n; r++)
             ck_assert_int_eq(out[r], WIN);
-        ck_assert_float_gt(approx[RUNNER] - approx[WIN], 61.0f * s); /* the screen ranks them the wrong way */
     }
+    nmt_logits_scratch_free(&sc);
     nmt_logits_screen_free(&sc_);
 }
 END_TEST
@@ -154,6 +150,51 @@ END_TEST
 
 /* More rows than the VNNI screen takes past one pair of panels (64). */
 START_TEST(test_screen_many_rows) { check_screen(70, 75, 37); }
+END_TEST
+
+/* A crowd: 800 tokens with the same weights (more than a row keeps while
+ * the screen runs, NMT_LOGITS_NEAR), every one a candidate for rows along
+ * them, and the winner after them all, a near-copy scaled by 1 + 2^-12
+ * (within the screen's bound of the crowd: the exact logits decide).  The
+ * crowded rows are scanned whole; a row along other weights in the same
+ * batch is not. */
+START_TEST(test_screen_crowded_row)
+{
+    enum { V = 2000, D = 64, N = 9, CROWD = 100, CROWD_END = 900, WINNER = 1500 };
+    float *w = malloc(sizeof(float) * V * D), b[V], x[N * D];
+    for (int i = 0; i < V * D; i++)
+        w[i] = tu_frand(&rng) * 0.1f;
+    for (int i = 0; i < V; i++)
+        b[i] = 0.0f;
+    for (int i = CROWD + 1; i < CROWD_END; i++)
+        memcpy(w + (size_t)i * D, w + (size_t)CROWD * D, sizeof(float) * D);
+    for (int k = 0; k < D; k++)
+        w[(size_t)WINNER * D + k] = w[(size_t)CROWD * D + k] * (1.0f + 0x1p-12f);
+    for (int i = 0; i < N * D; i++)
+        x[i] = tu_frand(&rng);
+    for (int r = 0; r < N - 1; r++) /* all but the last row along the crowd */
+        for (int k = 0; k < D; k++)
+            x[r * D + k] = w[(size_t)CROWD * D + k] * (20.0f + (float)r) + 0.01f * tu_frand(&rng);
+    nmt_logits_screen s;
+    nmt_logits_scratch sc;
+    nmt_err err;
+    ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
+    ck_assert(nmt_logits_scratch_init(&sc, &s, N, &err) == NMT_OK);
+    int out[N];
+    static const int bans[][2] = {{-1, -1}, {WINNER, -1}, {CROWD, WINNER}};
+    for (size_t t = 0; t < 3; t++)
+        for (int n = 1; n <= N; n += N - 1) { /* a single row; a tile of 8 and a row */
+            long cands = 0;
+            nmt_logits_choose(&s, w, b, x, n, bans[t][0], bans[t][1], &sc, out, &cands);
+            for (int r = 0; r < n; r++)
+                ck_assert_int_eq(out[r], exact_argmax(w, b, x + (size_t)r * D, V, D, bans[t][0], bans[t][1]));
+            ck_assert_int_ge(cands, (long)(CROWD_END - CROWD - 1)); /* the crowd went to the exact step */
+            ck_assert_int_eq(out[0], t == 0 ? WINNER : t == 1 ? CROWD : CROWD + 1);
+        }
+    nmt_logits_scratch_free(&sc);
+    nmt_logits_screen_free(&s);
+    free(w);
+}
 END_TEST
 
 /* A screen set a block of rows at a time (model loading's way: 1024 rows)
@@ -233,15 +274,13 @@ START_TEST(test_exact_choice_without_screen)
         nmt_logits_screen s;
         nmt_err err;
         ck_assert(nmt_logits_screen_build(&s, w, V, D, &err) == NMT_OK);
-        uint8_t xq[N * D];
-        float xmax[N], approx[N * V], bounds[V], rows[16 * D];
-        int16_t x16[D];
-        int cand[V], screened[N], exact[N];
-        nmt_logits_scratch sc = {.xq = xq, .xmax = xmax, .approx = approx, .cand = cand, .bounds = bounds,
-                                 .rows = rows, .x16 = x16};
+        nmt_logits_scratch sc;
+        ck_assert(nmt_logits_scratch_init(&sc, &s, N, &err) == NMT_OK);
+        int screened[N], exact[N];
         nmt_logits_choose(&s, w, b, x, N, 7, -1, &sc, screened, NULL);
         nmt_logits_choose_exact(w, b, x, N, V, D, 7, -1, NULL, NULL, row, best, exact);
         ck_assert(memcmp(screened, exact, sizeof exact) == 0);
+        nmt_logits_scratch_free(&sc);
         nmt_logits_screen_free(&s);
     }
     free(w);
@@ -260,7 +299,8 @@ int main(void)
         tcase_add_test(tc, test_screen_equals_exact_argmax);
         tcase_add_test(tc, test_screen_blocks_of_rows);
         tcase_add_test(tc, test_screen_many_rows);
-        tcase_add_test(tc, test_screen_survives_aligned_rounding);
+        tcase_add_loop_test(tc, test_screen_survives_aligned_rounding, 0, 2);
+        tcase_add_test(tc, test_screen_crowded_row);
         tcase_add_test(tc, test_screen_set_in_blocks);
         suite_add_tcase(s, tc);
     } else {
