@@ -816,6 +816,12 @@ static int second_look(const nmt_logits_screen *s, const float *b, const float *
     for (int j = 0; j < nc; j++) {
         int c = sc->cand[j];
         const int8_t *w = s->wq + (size_t)(c / PW) * PW * k4 + (size_t)(c % PW) * 4;
+        if (j + 1 < nc) { /* the next candidate's quads (a line each) on their way */
+            int c1 = sc->cand[j + 1];
+            const char *w1 = (const char *)(s->wq + (size_t)(c1 / PW) * PW * k4 + (size_t)(c1 % PW) * 4);
+            for (int q = 0; q < k4 / 4; q++)
+                _mm_prefetch(w1 + (size_t)q * 64, _MM_HINT_T0);
+        }
         float a = (float)dot_of(w, sc->x16, k4 / 4) * (step * s->scale[c]) + (b ? b[c] : 0.0f),
               e = token_bound(s, b, t.c_s, t.c_l1, t.c_b, a, c);
         hi[j] = a + e;
