@@ -135,15 +135,28 @@ void nmt_logits_choose_exact(const float *w, const float *b, const float *x, int
 
 static int screen_is_avx2(void);
 
+/* Columns of a block for n rows: about NMT_LOGITS_BLOCK_FLOATS values (in
+ * L2 while they are bounded), a multiple of the panel width, the rows not
+ * a multiple of 1 KB apart. */
+static int block_columns(int n)
+{
+    int cols = NMT_LOGITS_BLOCK_FLOATS / (n > 0 ? n : 1) / PW * PW;
+    if (cols % 256 == 0 && cols > PW) /* rows 1 KB apart or a multiple: the same L1 sets */
+        cols -= PW;
+    return cols < PW ? PW : cols;
+}
+
+
 nmt_code nmt_logits_scratch_init(nmt_logits_scratch *sc, const nmt_logits_screen *s, int max_rows, nmt_err *err)
 {
     memset(sc, 0, sizeof *sc);
     size_t R = (size_t)(max_rows > 0 ? max_rows : 1), V = (size_t)s->vocab, d = (size_t)s->d, k4 = (size_t)s->k4;
-    size_t approx_rows = screen_is_avx2() ? R : 1; /* the VNNI screen keeps only tokens near the top */
+    size_t block = screen_is_avx2() ? R * (size_t)block_columns((int)R) : 1; /* AVX2's blocks of values */
     sc->max_rows = (int)R;
     sc->xq = nmt_malloc_aligned(R, k4);
     sc->xmax = malloc(R * sizeof(float));
-    sc->approx = malloc(approx_rows * V * sizeof(float)); /* pages touched only as far as rows use them */
+    sc->approx = malloc(V * sizeof(float)); /* touched only for a crowded row */
+    sc->block = malloc(block * sizeof(float));
     sc->near = malloc(R * sizeof *sc->near);
     sc->near_index = malloc(R * NMT_LOGITS_NEAR * sizeof(int));
     sc->near_value = malloc(R * NMT_LOGITS_NEAR * sizeof(float));
@@ -151,10 +164,10 @@ nmt_code nmt_logits_scratch_init(nmt_logits_scratch *sc, const nmt_logits_screen
     sc->bounds = malloc(V * sizeof(float));
     sc->rows = malloc(16 * d * sizeof(float));
     sc->x16 = malloc(k4 * sizeof(int16_t));
-    sc->bytes = R * k4 + R * sizeof(float) + approx_rows * V * sizeof(float) + R * sizeof *sc->near +
+    sc->bytes = R * k4 + R * sizeof(float) + (V + block) * sizeof(float) + R * sizeof *sc->near +
                 R * NMT_LOGITS_NEAR * (sizeof(int) + sizeof(float)) + V * (sizeof(int) + sizeof(float)) +
                 16 * d * sizeof(float) + k4 * sizeof(int16_t);
-    if (!sc->xq || !sc->xmax || !sc->approx || !sc->near || !sc->near_index || !sc->near_value || !sc->cand ||
+    if (!sc->xq || !sc->xmax || !sc->approx || !sc->block || !sc->near || !sc->near_index || !sc->near_value || !sc->cand ||
         !sc->bounds || !sc->rows || !sc->x16) {
         nmt_logits_scratch_free(sc);
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory for the output-layer screen's scratch (%zu rows)", R);
@@ -169,6 +182,7 @@ void nmt_logits_scratch_free(nmt_logits_scratch *sc)
     free(sc->xq);
     free(sc->xmax);
     free(sc->approx);
+    free(sc->block);
     free(sc->near);
     free(sc->near_index);
     free(sc->near_value);
@@ -294,22 +308,19 @@ static int drop_below_lower(const screen_sink *k, nmt_logits_near *nl, int *inde
     return nl->count = kept;
 }
 
-/* The allowed tokens of hit (from c0; values v, bounds e) whose a_i + e_i
- * reaches the row's lower bound so far, kept in order, each raising it to
- * its a_i - e_i.  A row with more than NMT_LOGITS_NEAR of them at once is
- * marked crowded and left to step 3's scan of all its values. */
-TARGET __attribute__((noinline)) static void keep_near(const screen_sink *k, int row, __m512 v, __m512 e,
-                                                       __mmask16 hit, int c0)
+/* The allowed tokens of hit (bit j: token c0 + j, screen value vals[j],
+ * bound bounds[j]) whose a_i + e_i reaches the row's lower bound so far,
+ * kept in order, each raising it to its a_i - e_i.  A row with more than
+ * NMT_LOGITS_NEAR of them at once is marked crowded and left to step 3's
+ * scan of all its values. */
+static void keep_tokens(const screen_sink *k, int row, const float *vals, const float *bounds, unsigned hit, int c0)
 {
-    float vals[PW], bounds[PW];
-    _mm512_storeu_ps(vals, v);
-    _mm512_storeu_ps(bounds, e);
     nmt_logits_near *nl = &k->sc->near[row];
     int *index = k->sc->near_index + (size_t)row * NMT_LOGITS_NEAR;
     float *value = k->sc->near_value + (size_t)row * NMT_LOGITS_NEAR;
     while (hit) {
         int j = __builtin_ctz(hit), i = c0 + j;
-        hit &= (__mmask16)(hit - 1);
+        hit &= hit - 1;
         if (i == k->ban_a || i == k->ban_b || !(vals[j] + bounds[j] >= nl->lower))
             continue;
         if (nl->count == NMT_LOGITS_NEAR && drop_below_lower(k, nl, index, value) > NMT_LOGITS_NEAR * 3 / 4) {
@@ -321,6 +332,15 @@ TARGET __attribute__((noinline)) static void keep_near(const screen_sink *k, int
         value[nl->count++] = vals[j];
         nl->lower = vals[j] - bounds[j] > nl->lower ? vals[j] - bounds[j] : nl->lower;
     }
+}
+
+TARGET __attribute__((noinline)) static void keep_near(const screen_sink *k, int row, __m512 v, __m512 e,
+                                                       __mmask16 hit, int c0)
+{
+    float vals[PW], bounds[PW];
+    _mm512_storeu_ps(vals, v);
+    _mm512_storeu_ps(bounds, e);
+    keep_tokens(k, row, vals, bounds, hit, c0);
 }
 
 /* A row's 16 screen values from c0 into the sink. */
@@ -554,17 +574,18 @@ TARGET static void row_values(const nmt_logits_screen *s, const float *b, int r,
         screen_row(s, sc->xq + (size_t)r * s->k4, sx, c, b, &sink, 0);
 }
 
-/* Step 2 with AVX2: qgemm.c's kernel on the screen's panels, its
- * y = (acc - 64 qsum) * (sx * scale) + b the screen values (the same
- * products; the bound's rounding term covers either order), rows r0 ..
- * r0 + rows - 1 into values[rows][vocab]. */
-static void screen_rows_avx2(const nmt_logits_screen *s, const float *b, int r0, int rows, nmt_logits_scratch *sc,
-                             float *values)
+/* Step 2 with AVX2: qgemm.c's kernel on the screen's panels from column
+ * c0 on (ncols of them, the output's rows ncols apart), its y = (acc - 64
+ * qsum) * (sx * scale) + b the screen values (the same products; the
+ * bound's rounding term covers either order), rows r0 .. r0 + rows - 1
+ * into values[rows][ncols]. */
+static void screen_rows_avx2(const nmt_logits_screen *s, const float *b, int r0, int rows, int c0, int ncols,
+                             nmt_logits_scratch *sc, float *values)
 {
     enum { ROWS = 64 };
-    const nmt_q8_matrix panels = {
-        .w = s->wq, .scale = s->scale, .offset_sum = s->offset_sum, .n = s->vocab, .k = s->d, .kp = s->k4,
-        .levels = NMT_Q8_WIDE_LEVELS};
+    const nmt_q8_matrix panels = {.w = s->wq + (size_t)c0 * s->k4, .scale = s->scale + c0,
+                                  .offset_sum = s->offset_sum + c0, .n = ncols, .k = s->d, .kp = s->k4,
+                                  .levels = NMT_Q8_WIDE_LEVELS};
     float sx[ROWS];
     for (int at = 0; at < rows; at += ROWS) {
         int m = rows - at < ROWS ? rows - at : ROWS;
@@ -572,13 +593,64 @@ static void screen_rows_avx2(const nmt_logits_screen *s, const float *b, int r0,
             float mx = sc->xmax[r0 + at + r];
             sx[r] = mx > 0.0f ? mx / (float)AVX2_LEVELS : 1.0f;
         }
-        nmt_q8_kernel_avx2(values + (size_t)at * s->vocab, sc->xq + (size_t)(r0 + at) * s->k4, sx, m, &panels, b);
+        nmt_q8_kernel_avx2(values + (size_t)at * ncols, sc->xq + (size_t)(r0 + at) * s->k4, sx, m, &panels,
+                           b ? b + c0 : NULL);
     }
 }
 
 static void row_values_avx2(const nmt_logits_screen *s, const float *b, int r, nmt_logits_scratch *sc, float *values)
 {
-    screen_rows_avx2(s, b, r, 1, sc, values);
+    screen_rows_avx2(s, b, r, 1, 0, s->vocab, sc, values);
+}
+
+/* 8 tokens' bounds from c0 (token_bound's operations, the same bits). */
+AVX2 static inline __m256 lanes_bound_avx2(const nmt_logits_screen *s, const float *b, float c_s, float c_l1,
+                                           float c_b, __m256 ai, int c0)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 bi = b ? _mm256_andnot_ps(sign, _mm256_loadu_ps(b + c0)) : _mm256_setzero_ps();
+    __m256 e = _mm256_mul_ps(_mm256_set1_ps(c_s), _mm256_loadu_ps(s->scale + c0));
+    e = _mm256_fmadd_ps(_mm256_set1_ps(c_l1), _mm256_loadu_ps(s->l1 + c0), e);
+    e = _mm256_fmadd_ps(_mm256_set1_ps(c_b), bi, e);
+    e = _mm256_fmadd_ps(_mm256_set1_ps(0x1p-21f),
+                        _mm256_fmadd_ps(_mm256_set1_ps(2.0f), bi, _mm256_andnot_ps(sign, ai)), e);
+    return _mm256_fmadd_ps(_mm256_set1_ps(1.01f), e, _mm256_set1_ps(1e-30f));
+}
+
+/* A block's values of one row (vals[ncols], tokens from c0) bounded 8 at
+ * a time into the sink's near lists. */
+AVX2 static void keep_block_avx2(const screen_sink *k, int row, const float *vals, int c0, int ncols)
+{
+    const nmt_logits_screen *s = k->s;
+    const nmt_logits_near *nl = &k->sc->near[row];
+    int j = 0;
+    for (; j + 8 <= ncols; j += 8) {
+        __m256 a = _mm256_loadu_ps(vals + j), e = lanes_bound_avx2(s, k->b, nl->c_s, nl->c_l1, nl->c_b, a, c0 + j);
+        unsigned hit = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_add_ps(a, e), _mm256_set1_ps(nl->lower), _CMP_GE_OQ));
+        if (hit) {
+            float bounds[8];
+            _mm256_storeu_ps(bounds, e);
+            keep_tokens(k, row, vals + j, bounds, hit, c0 + j);
+        }
+    }
+    for (; j < ncols; j++) {
+        float e = token_bound(s, k->b, nl->c_s, nl->c_l1, nl->c_b, vals[j], c0 + j);
+        keep_tokens(k, row, vals + j, &e, 1u, c0 + j);
+    }
+}
+
+/* Steps 2 and 3 with AVX2: a block of columns for all rows at a time, its
+ * values kept near each row's top as on AVX-512. */
+static void screen_values_avx2(const nmt_logits_screen *s, int n, const screen_sink *sink)
+{
+    int V = s->vocab, cols = block_columns(n);
+    for (int c0 = 0; c0 < V; c0 += cols) {
+        int nc = V - c0 < cols ? V - c0 : cols;
+        screen_rows_avx2(s, sink->b, 0, n, c0, nc, sink->sc, sink->sc->block);
+        for (int r = 0; r < n; r++)
+            keep_block_avx2(sink, r, sink->sc->block + (size_t)r * nc, c0, nc);
+    }
 }
 
 /* Step 3, for one row: every token's error bound e_i = 1.01 (c_s s_i +
@@ -653,18 +725,9 @@ AVX2 static float row_bounds_avx2(const nmt_logits_screen *s, const float *b, bo
                                   int ban_a, int ban_b, float *bounds)
 {
     int V = s->vocab, i = 0;
-    const __m256 sign = _mm256_set1_ps(-0.0f), vs = _mm256_set1_ps(t.c_s), vl1 = _mm256_set1_ps(t.c_l1),
-                 vb = _mm256_set1_ps(t.c_b), vround = _mm256_set1_ps(0x1p-21f), margin = _mm256_set1_ps(1.01f),
-                 tiny = _mm256_set1_ps(1e-30f), two = _mm256_set1_ps(2.0f);
     __m256 vlower = _mm256_set1_ps(-INFINITY);
     for (; i + 8 <= V; i += 8) {
-        __m256 ai = _mm256_loadu_ps(a + i);
-        __m256 bi = b ? _mm256_andnot_ps(sign, _mm256_loadu_ps(b + i)) : _mm256_setzero_ps();
-        __m256 e = _mm256_mul_ps(vs, _mm256_loadu_ps(s->scale + i));
-        e = _mm256_fmadd_ps(vl1, _mm256_loadu_ps(s->l1 + i), e);
-        e = _mm256_fmadd_ps(vb, bi, e);
-        e = _mm256_fmadd_ps(vround, _mm256_fmadd_ps(two, bi, _mm256_andnot_ps(sign, ai)), e);
-        e = _mm256_fmadd_ps(margin, e, tiny);
+        __m256 ai = _mm256_loadu_ps(a + i), e = lanes_bound_avx2(s, b, t.c_s, t.c_l1, t.c_b, ai, i);
         _mm256_storeu_ps(bounds + i, e);
         vlower = _mm256_max_ps(vlower, _mm256_sub_ps(ai, e));
     }
@@ -876,7 +939,7 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
                        int ban_b, nmt_logits_scratch *sc, int *out, long *candidates)
 {
     screen_kind kind = chosen_kind();
-    int avx2 = kind == SCREEN_AVX2, levels = avx2 ? AVX2_LEVELS : WIDE_LEVELS, V = s->vocab;
+    int avx2 = kind == SCREEN_AVX2, levels = avx2 ? AVX2_LEVELS : WIDE_LEVELS;
     if (kind == SCREEN_NONE) { /* not reached: no screen is built without a kernel */
         for (int r = 0; r < n; r++)
             out[r] = -1;
@@ -889,26 +952,23 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
         bound_terms t = row_terms(s, nl->l1x, sc->xmax[r], levels);
         *nl = (nmt_logits_near){.l1x = nl->l1x, .c_s = t.c_s, .c_l1 = t.c_l1, .c_b = t.c_b, .lower = -INFINITY};
     }
-    if (avx2) {
-        screen_rows_avx2(s, b, 0, n, sc, sc->approx);
-    } else {
-        screen_sink sink = {.s = s, .b = b, .values = NULL, .sc = sc, .ban_a = ban_a, .ban_b = ban_b};
+    screen_sink sink = {.s = s, .b = b, .values = NULL, .sc = sc, .ban_a = ban_a, .ban_b = ban_b};
+    if (avx2)
+        screen_values_avx2(s, n, &sink);
+    else
         screen_values(s, b, n, kind == SCREEN_AMX, &sink);
-    }
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * s->d;
         const nmt_logits_near *nl = &sc->near[r];
         bound_terms t = {nl->c_s, nl->c_l1, nl->c_b};
         float lower;
         int nc;
-        if (avx2 || nl->crowded) { /* every value of the row: stored (AVX2) or again (crowded) */
-            const float *a = sc->approx + (avx2 ? (size_t)r * V : 0);
-            if (!avx2)
-                row_values(s, b, r, 0, sc, sc->approx);
-            lower = avx2 ? row_bounds_avx2(s, b, t, a, ban_a, ban_b, sc->bounds)
-                         : row_bounds(s, b, t, a, ban_a, ban_b, sc->bounds);
-            nc = avx2 ? collect_candidates_avx2(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand)
-                      : collect_candidates(s, a, sc->bounds, lower, ban_a, ban_b, sc->cand);
+        if (nl->crowded) { /* every value of the row again, scanned */
+            row_values(s, b, r, avx2, sc, sc->approx);
+            lower = avx2 ? row_bounds_avx2(s, b, t, sc->approx, ban_a, ban_b, sc->bounds)
+                         : row_bounds(s, b, t, sc->approx, ban_a, ban_b, sc->bounds);
+            nc = avx2 ? collect_candidates_avx2(s, sc->approx, sc->bounds, lower, ban_a, ban_b, sc->cand)
+                      : collect_candidates(s, sc->approx, sc->bounds, lower, ban_a, ban_b, sc->cand);
         } else {
             nc = settle_candidates(s, b, t, sc->near_index + (size_t)r * NMT_LOGITS_NEAR,
                                    sc->near_value + (size_t)r * NMT_LOGITS_NEAR, nl->count, sc->cand, &lower);

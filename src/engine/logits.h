@@ -55,7 +55,10 @@ void nmt_logits_screen_free(nmt_logits_screen *s);
 
 /* How many tokens a row keeps while the screen runs (AVX-512); a row with
  * more in reach of its lower bound at once is scanned whole. */
-enum { NMT_LOGITS_NEAR = 512 };
+enum { NMT_LOGITS_NEAR = 2048 };
+
+/* AVX2: about how many screen values a block holds (rows x columns). */
+enum { NMT_LOGITS_BLOCK_FLOATS = 32768 };
 
 /* One row's state while the screen runs (logits.c, step 3). */
 typedef struct nmt_logits_near {
@@ -72,7 +75,8 @@ typedef struct nmt_logits_scratch {
     int max_rows;
     uint8_t *xq;             /* [rows][k4] */
     float *xmax;             /* [rows] max |x| of each row */
-    float *approx;           /* screen values: [rows][vocab] with AVX2, else [vocab] (a crowded row's) */
+    float *approx;           /* [vocab] a crowded row's screen values */
+    float *block;            /* AVX2: [rows][columns] a block of screen values (NMT_LOGITS_BLOCK_FLOATS) */
     nmt_logits_near *near;   /* [rows] */
     int *near_index;         /* [rows][NMT_LOGITS_NEAR] tokens each row kept, ascending */
     float *near_value;       /* [rows][NMT_LOGITS_NEAR] their screen values */

@@ -152,20 +152,19 @@ END_TEST
 START_TEST(test_screen_many_rows) { check_screen(70, 75, 37); }
 END_TEST
 
-/* A crowd: 800 tokens with the same weights (more than a row keeps while
- * the screen runs, NMT_LOGITS_NEAR), every one a candidate for rows along
+/* A crowd: NMT_LOGITS_NEAR + 400 tokens with the same weights (more than a
+ * row keeps while the screen runs), every one a candidate for rows along
  * them, and the winner after them all, a near-copy scaled by 1 + 2^-12
  * (within the screen's bound of the crowd: the exact logits decide).  The
  * crowded rows are scanned whole; a row along other weights in the same
  * batch is not. */
 START_TEST(test_screen_crowded_row)
 {
-    enum { V = 2000, D = 64, N = 9, CROWD = 100, CROWD_END = 900, WINNER = 1500 };
-    float *w = malloc(sizeof(float) * V * D), b[V], x[N * D];
+    enum { D = 64, N = 9, CROWD = 100, CROWD_END = CROWD + NMT_LOGITS_NEAR + 400, WINNER = CROWD_END + 500,
+           V = WINNER + 500 };
+    float *w = malloc(sizeof(float) * V * D), *b = calloc(V, sizeof(float)), x[N * D];
     for (int i = 0; i < V * D; i++)
         w[i] = tu_frand(&rng) * 0.1f;
-    for (int i = 0; i < V; i++)
-        b[i] = 0.0f;
     for (int i = CROWD + 1; i < CROWD_END; i++)
         memcpy(w + (size_t)i * D, w + (size_t)CROWD * D, sizeof(float) * D);
     for (int k = 0; k < D; k++)
@@ -194,6 +193,7 @@ START_TEST(test_screen_crowded_row)
     nmt_logits_scratch_free(&sc);
     nmt_logits_screen_free(&s);
     free(w);
+    free(b);
 }
 END_TEST
 
