@@ -40,13 +40,17 @@ void nmt_decoder_start(const nmt_model *model, nmt_decoder_state *ds, const nmt_
     for (int l = 0; l < hp->dec_layers && !in_place; l++) {
         const nmt_attn_w *a = &model->dec[l].cross_attn;
         void *ck = nmt_decoder_state_cross(ds, ds->cross_k, l), *cv = nmt_decoder_state_cross(ds, ds->cross_v, l);
-        float *const kv[2] = {act->k, act->v}; /* one product for the batch, then scattered */
+        float *const kv[2] = {act->k, act->v}; /* one product for a group of sentences, then scattered */
         const nmt_linear_w *const kv_w[2] = {&a->k, &a->v};
-        nmt_linear_shared(kv, enc_out, src->total, d, d, kv_w, 2);
-        for (int i = 0; i < src->n; i++) {
-            size_t from = (size_t)src->off[i] * d, len = (size_t)src->len[i];
-            nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, ck, (size_t)cross_at[i]), act->k + from, len);
-            nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, cv, (size_t)cross_at[i]), act->v + from, len);
+        for (int s0 = 0, s1; s0 < src->n; s0 = s1) {
+            s1 = nmt_source_group_end(src, s0, NMT_ENCODE_ROWS);
+            int base = src->off[s0], group_rows = src->off[s1 - 1] + src->len[s1 - 1] - base;
+            nmt_linear_shared(kv, enc_out + (size_t)base * d, group_rows, d, d, kv_w, 2);
+            for (int i = s0; i < s1; i++) {
+                size_t from = (size_t)(src->off[i] - base) * d, len = (size_t)src->len[i];
+                nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, ck, (size_t)cross_at[i]), act->k + from, len);
+                nmt_decoder_state_put(ds, nmt_decoder_state_row(ds, cv, (size_t)cross_at[i]), act->v + from, len);
+            }
         }
     }
     for (int i = 0; i < src->n; i++) {
