@@ -11,6 +11,7 @@
 #include "bf16_gemm_kernels.h"
 #include "cpu_features.h"
 #include "float_convert.h"
+#include "huge_alloc.h"
 #include "kernel_override.h"
 #include "util.h"
 
@@ -45,7 +46,7 @@ static nmt_code alloc_layout(nmt_bf16_matrix *m, int n, int k, nmt_bf16_layout l
     m->k = k;
     m->kp = stored_k(layout, k);
     m->layout = layout;
-    m->panels = nmt_calloc_aligned((size_t)panels_for(n) * m->kp * PANEL, sizeof *m->panels);
+    m->panels = nmt_huge_alloc((size_t)panels_for(n) * m->kp * PANEL * sizeof *m->panels);
     if (!m->panels)
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory converting a %d x %d matrix to bfloat16", n, k);
     return NMT_OK;
@@ -85,7 +86,7 @@ nmt_code nmt_bf16_pack(nmt_bf16_matrix *m, const float *w, int n, int k, nmt_err
 
 void nmt_bf16_free(nmt_bf16_matrix *m)
 {
-    free(m->panels);
+    nmt_huge_free(m->panels);
     m->panels = NULL;
 }
 

@@ -23,6 +23,7 @@
 
 #include "cpu_features.h"
 #include "gemm.h"
+#include "huge_alloc.h"
 #include "kernel_override.h"
 #include "qgemm_kernels.h"
 #include "util.h"
@@ -50,7 +51,7 @@ nmt_code nmt_logits_screen_alloc(nmt_logits_screen *s, int vocab, int d, nmt_err
     s->d = d;
     s->k4 = (d + 3) / 4 * 4;
     size_t q_bytes = nmt_logits_screen_bytes_for(vocab, d) - (size_t)vocab * 16;
-    s->wq = nmt_calloc_aligned(q_bytes, 1);
+    s->wq = nmt_huge_alloc(q_bytes);
     s->scale = malloc((size_t)vocab * sizeof(float));
     s->l1 = malloc((size_t)vocab * sizeof(float));
     s->qsum = malloc((size_t)vocab * sizeof(int32_t));
@@ -197,7 +198,7 @@ void nmt_logits_screen_free(nmt_logits_screen *s)
 {
     if (!s)
         return;
-    free(s->wq);
+    nmt_huge_free(s->wq);
     free(s->scale);
     free(s->l1);
     free(s->qsum);

@@ -12,6 +12,7 @@
 
 #include "float_convert.h"
 #include "gemm.h"
+#include "huge_alloc.h"
 #include "kernel_override.h"
 #include "log.h"
 #include "util.h"
@@ -22,7 +23,7 @@ nmt_code nmt_model_own(nmt_model *m, void *p, nmt_err *err)
         int cap = m->cap_owned ? 2 * m->cap_owned : 64;
         void **grown = realloc(m->owned, (size_t)cap * sizeof *grown);
         if (!grown) {
-            free(p);
+            nmt_huge_free(p);
             return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory");
         }
         m->owned = grown;
@@ -36,7 +37,7 @@ int nmt_model_disown(nmt_model *m, const void *p)
 {
     for (int i = 0; i < m->n_owned; i++)
         if (m->owned[i] == p) {
-            free(m->owned[i]);
+            nmt_huge_free(m->owned[i]);
             m->owned[i] = NULL;
             return 1;
         }
@@ -327,7 +328,7 @@ void nmt_model_free(nmt_model *m)
     if (!m)
         return;
     for (int i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
+        nmt_huge_free(m->owned[i]); /* malloc's or huge_alloc's */
     free(m->owned);
     nmt_logits_screen_free(m->output.screen);
     free(m->output.screen);

@@ -8,11 +8,12 @@
 #include <sys/mman.h>
 
 #include "gemm.h"
+#include "huge_alloc.h"
 #include "util.h"
 
 static nmt_code pack_linear(nmt_model *m, nmt_linear_w *lw, int out, int in, nmt_err *err)
 {
-    float *packed = nmt_malloc_aligned(nmt_gemm_packed_size(out, in), sizeof *packed);
+    float *packed = nmt_huge_alloc(nmt_gemm_packed_size(out, in) * sizeof *packed);
     if (!packed || nmt_model_own(m, packed, err))
         return nmt_err_set(err, NMT_ERR_NOMEM, "out of memory packing weights");
     /* 1024 rows (whole panels) at a time, each released once packed, so the

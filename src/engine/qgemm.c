@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_features.h"
+#include "huge_alloc.h"
 #include "kernel_override.h"
 #include "qgemm_kernels.h"
 #include "util.h"
@@ -140,7 +141,7 @@ nmt_code nmt_q8_alloc(nmt_q8_matrix *q, int n, int k, int levels, nmt_err *err)
     q->k = k;
     q->levels = levels;
     q->kp = padded(k);
-    q->w = nmt_calloc_aligned((size_t)panels_for(n) * PANEL, (size_t)q->kp);
+    q->w = nmt_huge_alloc((size_t)panels_for(n) * PANEL * (size_t)q->kp);
     q->scale = malloc((size_t)n * sizeof *q->scale);
     q->offset_sum = malloc((size_t)n * sizeof *q->offset_sum);
     if (!q->w || !q->scale || !q->offset_sum) {
@@ -180,7 +181,7 @@ nmt_code nmt_q8_quantize(nmt_q8_matrix *q, const float *w, int n, int k, int lev
 
 void nmt_q8_free(nmt_q8_matrix *q)
 {
-    free(q->w);
+    nmt_huge_free(q->w);
     free(q->scale);
     free(q->offset_sum);
     q->w = NULL;
