@@ -53,8 +53,8 @@ size_t nmt_logits_screen_bytes_for(int vocab, int d);
 
 void nmt_logits_screen_free(nmt_logits_screen *s);
 
-/* How many tokens a row keeps while the screen runs (AVX-512); a row with
- * more in reach of its lower bound at once is scanned whole. */
+/* How many tokens a row keeps while the screen runs; a row with more in
+ * reach of its lower bound at once is scanned whole. */
 enum { NMT_LOGITS_NEAR = 2048 };
 
 /* AVX2: about how many screen values a block holds (rows x columns). */
@@ -81,7 +81,7 @@ typedef struct nmt_logits_scratch {
     int *near_index;         /* [rows][NMT_LOGITS_NEAR] tokens each row kept, ascending */
     float *near_value;       /* [rows][NMT_LOGITS_NEAR] their screen values */
     int *cand;               /* [vocab] */
-    float *bounds;           /* [vocab] screen values or bounds of one row's tokens */
+    float *bounds;           /* [vocab] a crowded row's bounds; the second look's a + e */
     float *rows;             /* [16][d] fp32 rows of candidate tokens */
     int16_t *x16;            /* [k4] one row on finer levels (the screen's second look) */
     size_t bytes;
