@@ -30,6 +30,7 @@ typedef struct region {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static region *regions; /* the newest first: blocks are carved from it */
 
+#ifndef HUGE_ALLOC_PLAIN
 /* A fresh region of at least bytes, 2 MB aligned (the mapping trimmed to
  * the boundary), advised to use huge pages. */
 static region *region_new(size_t bytes)
@@ -52,6 +53,7 @@ static region *region_new(size_t bytes)
     *r = (region){.base = base, .size = size};
     return r;
 }
+#endif
 
 void *nmt_huge_alloc(size_t bytes)
 {
