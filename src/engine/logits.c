@@ -153,7 +153,6 @@ nmt_code nmt_logits_scratch_init(nmt_logits_scratch *sc, const nmt_logits_screen
     memset(sc, 0, sizeof *sc);
     size_t R = (size_t)(max_rows > 0 ? max_rows : 1), V = (size_t)s->vocab, d = (size_t)s->d, k4 = (size_t)s->k4;
     size_t block = screen_is_avx2() ? R * (size_t)block_columns((int)R) : 1; /* AVX2's blocks of values */
-    sc->max_rows = (int)R;
     sc->xq = nmt_malloc_aligned(R, k4);
     sc->xmax = malloc(R * sizeof(float));
     sc->approx = malloc(V * sizeof(float)); /* touched only for a crowded row */
@@ -361,9 +360,10 @@ TARGET static inline void sink_values(const screen_sink *k, int row, __m512 v, _
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
  * against panels p0 and p1 (32 columns), then converted to screen values
  * of rows row0.. into the sink. */
-TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const *xq, const float *sx, int rows,
-                               int col0, const float *b, const screen_sink *sink, int row0)
+TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq, const float *sx, int rows, int col0,
+                               int row0)
 {
+    const nmt_logits_screen *s = sink->s;
     int k4 = s->k4, quads = k4 / 4;
     const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
     int have1 = col0 + PW < s->vocab;
@@ -386,15 +386,16 @@ TARGET static void screen_tile(const nmt_logits_screen *s, const uint8_t *const 
     for (int h = 0; h < 2 && col0 + h * PW < s->vocab; h++)
         for (int r = 0; r < rows; r++) {
             __mmask16 mask;
-            __m512 v = screen_vector(s, acc[r][h], col0 + h * PW, sx[r], b, &mask);
+            __m512 v = screen_vector(s, acc[r][h], col0 + h * PW, sx[r], sink->b, &mask);
             sink_values(sink, row0 + r, v, mask, col0 + h * PW);
         }
 }
 
 /* The same for a single row (batch 1): two accumulators, no wasted rows. */
-TARGET static void screen_row(const nmt_logits_screen *s, const uint8_t *xq, float sx, int col0, const float *b,
-                              const screen_sink *sink, int row)
+TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row)
 {
+    const nmt_logits_screen *s = sink->s;
+    const float *b = sink->b;
     int k4 = s->k4, quads = k4 / 4;
     const int8_t *p0 = s->wq + (size_t)(col0 / PW) * PW * k4;
     int have1 = col0 + PW < s->vocab;
@@ -475,9 +476,9 @@ static void quantize_rows(const nmt_logits_screen *s, const float *x, int n, int
 
 /* Rows r0 .. r0+h0+h1-1 (h0, h1 <= 16) on AMX tiles, the tiles
  * configured for h0, h1. */
-TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, int r0, int h0, int h1,
-                                    const screen_sink *sink)
+TARGET static void screen_block_amx(const screen_sink *sink, int r0, int h0, int h1)
 {
+    const nmt_logits_screen *s = sink->s;
     int V = s->vocab, k4 = s->k4, np = (V + PW - 1) / PW;
     int32_t c[4][NMT_TILE_ROWS][PW];
     const nmt_logits_scratch *sc = sink->sc;
@@ -491,37 +492,27 @@ TARGET static void screen_block_amx(const nmt_logits_screen *s, const float *b, 
                 float sx = sc->xmax[row] > 0.0f ? sc->xmax[row] / (float)WIDE_LEVELS : 1.0f;
                 for (int e = 0; e < 1 + two_b; e++) {
                     __mmask16 mask;
-                    __m512 v = screen_vector(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, b, &mask);
+                    __m512 v = screen_vector(s, _mm512_loadu_si512(c[2 * a + e][r]), (p + e) * PW, sx, sink->b,
+                                             &mask);
                     sink_values(sink, row, v, mask, (p + e) * PW);
                 }
             }
     }
 }
 
-/* What screen_block_amx needs, through nmt_amx_row_blocks. */
-typedef struct screen_job {
-    const nmt_logits_screen *s;
-    const float *b;
-    const screen_sink *sink;
-} screen_job;
-
-static void screen_block(void *ctx, int r0, int h0, int h1)
-{
-    const screen_job *j = ctx;
-    screen_block_amx(j->s, j->b, r0, h0, h1, j->sink);
-}
+/* screen_block_amx through nmt_amx_row_blocks (ctx: the sink). */
+static void screen_block(void *ctx, int r0, int h0, int h1) { screen_block_amx(ctx, r0, h0, h1); }
 
 /* Step 2: the screen value of every token for every row, into the sink:
  * blocks of up to 32 rows on AMX where the int8 products use it, the rest
  * in tiles of 8 rows. */
-TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int n, int amx, const screen_sink *sink)
+TARGET static void screen_values(const screen_sink *sink, int n, int amx)
 {
+    const nmt_logits_screen *s = sink->s;
     int V = s->vocab, k4 = s->k4, r_amx = 0;
     const nmt_logits_scratch *sc = sink->sc;
-    if (amx && k4 % 64 == 0) {
-        screen_job job = {s, b, sink};
-        r_amx = nmt_amx_row_blocks(n, screen_block, &job);
-    }
+    if (amx && k4 % 64 == 0)
+        r_amx = nmt_amx_row_blocks(n, screen_block, (void *)sink);
     /* up to GROUPS tiles of 8 rows go past each pair of panels while it is
      * in L1: the int8 rows are read from memory once per GROUPS * 8 rows */
     enum { GROUPS = 8 };
@@ -550,9 +541,9 @@ TARGET static void screen_values(const nmt_logits_screen *s, const float *b, int
                     _mm_prefetch(next + at, _MM_HINT_T1);
                 int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
                 if (rows == 1)
-                    screen_row(s, xq[g][0], sx[g][0], c, b, sink, r0);
+                    screen_row(sink, xq[g][0], sx[g][0], c, r0);
                 else
-                    screen_tile(s, xq[g], sx[g], rows, c, b, sink, r0);
+                    screen_tile(sink, xq[g], sx[g], rows, c, r0);
             }
         }
     }
@@ -572,7 +563,7 @@ TARGET static void row_values(const nmt_logits_screen *s, const float *b, int r,
     screen_sink sink = {.s = s, .b = b, .values = values, .sc = sc, .ban_a = -1, .ban_b = -1};
     float sx = sc->xmax[r] > 0.0f ? sc->xmax[r] / (float)WIDE_LEVELS : 1.0f;
     for (int c = 0; c < s->vocab; c += 2 * PW)
-        screen_row(s, sc->xq + (size_t)r * s->k4, sx, c, b, &sink, 0);
+        screen_row(&sink, sc->xq + (size_t)r * s->k4, sx, c, 0);
 }
 
 /* Step 2 with AVX2: qgemm.c's kernel on the screen's panels from column
@@ -643,8 +634,9 @@ AVX2 static void keep_block_avx2(const screen_sink *k, int row, const float *val
 
 /* Steps 2 and 3 with AVX2: a block of columns for all rows at a time, its
  * values kept near each row's top as on AVX-512. */
-static void screen_values_avx2(const nmt_logits_screen *s, int n, const screen_sink *sink)
+static void screen_values_avx2(const screen_sink *sink, int n)
 {
+    const nmt_logits_screen *s = sink->s;
     int V = s->vocab, cols = block_columns(n);
     for (int c0 = 0; c0 < V; c0 += cols) {
         int nc = V - c0 < cols ? V - c0 : cols;
@@ -949,15 +941,15 @@ void nmt_logits_choose(const nmt_logits_screen *s, const float *w, const float *
     quantize_rows(s, x, n, levels, sc);
     for (int r = 0; r < n; r++) {
         nmt_logits_near *nl = &sc->near[r];
-        nl->l1x = row_l1(x + (size_t)r * s->d, s->d);
-        bound_terms t = row_terms(s, nl->l1x, sc->xmax[r], levels);
-        *nl = (nmt_logits_near){.l1x = nl->l1x, .c_s = t.c_s, .c_l1 = t.c_l1, .c_b = t.c_b, .lower = -INFINITY};
+        double l1x = row_l1(x + (size_t)r * s->d, s->d);
+        bound_terms t = row_terms(s, l1x, sc->xmax[r], levels);
+        *nl = (nmt_logits_near){.l1x = l1x, .c_s = t.c_s, .c_l1 = t.c_l1, .c_b = t.c_b, .lower = -INFINITY};
     }
     screen_sink sink = {.s = s, .b = b, .values = NULL, .sc = sc, .ban_a = ban_a, .ban_b = ban_b};
     if (avx2)
-        screen_values_avx2(s, n, &sink);
+        screen_values_avx2(&sink, n);
     else
-        screen_values(s, b, n, kind == SCREEN_AMX, &sink);
+        screen_values(&sink, n, kind == SCREEN_AMX);
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * s->d;
         const nmt_logits_near *nl = &sc->near[r];

@@ -72,7 +72,6 @@ typedef struct nmt_logits_near {
 /* Scratch for nmt_logits_choose, for up to max_rows rows a call: one per
  * thread (nmt_logits_scratch_init). */
 typedef struct nmt_logits_scratch {
-    int max_rows;
     uint8_t *xq;             /* [rows][k4] */
     float *xmax;             /* [rows] max |x| of each row */
     float *approx;           /* [vocab] a crowded row's screen values */
