@@ -105,13 +105,21 @@ start_daemon cancel "$SLOW" --workers 1 --max-wait-ms 1 --scheduling continuous 
 curl -s -m 300 -o "$TMP/companion.json" -w '%{http_code}' \
     -d "{\"text\": \"a small green garden\", \"max_length\": 600}" "127.0.0.1:$PORT/translate" > "$TMP/companion.status" &
 companion=$!
-# the client leaves once decoding has begun (polled, not a fixed delay: on a
-# fast CPU this model runs the 2000 steps in under a second)
+# the client leaves once its row is decoding (polled, not a fixed delay: on a
+# fast CPU this model runs the 2000 steps in under a second).  Its sentence is
+# in once the queue has taken both; a few steps later it has joined the decode
+# (admission runs at every step).  Decoding alone is not enough: the
+# companion's steps can start before the leaver's request has even arrived.
 curl -s -m 300 -o /dev/null -d "{\"text\": \"$SENT\", \"max_length\": 2000}" "127.0.0.1:$PORT/translate" &
 leaver=$!
+for _ in $(seq 1 1000); do
+    [ "$(metric nmtd_sentences_in_total)" = 2 ] && break
+    sleep 0.01
+done
+joined=$(( $(metric nmtd_decode_steps_total) + 3 ))
 for _ in $(seq 1 400); do
     s=$(metric nmtd_decode_steps_total)
-    [ "${s:-0}" -ge 1 ] && break
+    [ "${s:-0}" -ge "$joined" ] && break
     sleep 0.01
 done
 kill "$leaver"
@@ -142,9 +150,11 @@ for i in 0 1 2 3 4 5; do
         > "$TMP/drain$i.status" &
     drain_pids+=($!)
 done
+# SIGTERM once all six are in the queue and decoding has begun (a request
+# still connecting when SIGTERM comes would be refused, not drained)
 for _ in $(seq 1 1500); do
     s=$(metric nmtd_decode_steps_total)
-    [ "${s:-0}" -ge 1 ] && break
+    [ "$(metric nmtd_sentences_in_total)" = 6 ] && [ "${s:-0}" -ge 1 ] && break
     sleep 0.01
 done
 steps_at_term=$(metric nmtd_decode_steps_total)
