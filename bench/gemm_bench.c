@@ -231,6 +231,8 @@ int main(int argc, char **argv)
         printf("- AVX-512 FMA %.1f GFLOP/s\n", fma);
         if (packed_ok && strcmp(nmt_gemm_packed_kernel(), "avx512") == 0)
             ceiling_packed = fma;
+        if (strcmp(nmt_bf16_kernel_name(), "avx512") == 0) /* widened weights, fp32 FMA */
+            ceiling_bf16 = fma;
     }
     if (cpu->avx512_vnni) {
         double v = peak_vnni(budget);

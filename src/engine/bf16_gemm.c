@@ -1,18 +1,22 @@
 /* bf16_gemm.c: bfloat16 weight panels in both layouts; against fp32
  * activations a portable kernel and an AVX2+FMA one that sum in the same
  * order, the portable loop of the pairs layout, and the choice among them
- * and bf16_gemm_avx512.c's (see bf16_gemm.h). */
+ * and those of bf16_gemm_avx512.c and bf16_gemm_widen512.c (see
+ * bf16_gemm.h). */
 #include "bf16_gemm.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bf16_gemm_kernels.h"
 #include "cpu_features.h"
+#include "dot_rate.h"
 #include "float_convert.h"
 #include "huge_alloc.h"
 #include "kernel_override.h"
+#include "log.h"
 #include "util.h"
 
 enum { PANEL = NMT_BF16_PANEL, KC = NMT_BF16_KC };
@@ -122,7 +126,7 @@ void nmt_bf16_pairs_portable(float *y, const float *x, int rows, const nmt_bf16_
     }
 }
 
-static void kernel_generic(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+void nmt_bf16_widen_portable(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
     int n = m->n, k = m->k;
     for (int i = 0; i < rows; i++) {
@@ -293,7 +297,7 @@ AVX2 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_
 #else
 static void kernel_avx2(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
-    kernel_generic(y, x, rows, m, b);
+    nmt_bf16_widen_portable(y, x, rows, m, b);
 }
 #endif
 
@@ -303,6 +307,7 @@ int nmt_bf16_kernel_available(nmt_bf16_kernel kernel)
     switch (kernel) {
     case NMT_BF16_KERNEL_GENERIC: return 1;
     case NMT_BF16_KERNEL_AVX2: return cpu->avx2_fma;
+    case NMT_BF16_KERNEL_AVX512: return cpu->avx512;
     case NMT_BF16_KERNEL_AVX512_BF16: return cpu->avx512_bf16;
     case NMT_BF16_KERNEL_AMX: return cpu->avx512_bf16 && cpu->amx_bf16;
     }
@@ -314,20 +319,33 @@ nmt_bf16_layout nmt_bf16_layout_of(nmt_bf16_kernel kernel)
     return kernel == NMT_BF16_KERNEL_AMX || kernel == NMT_BF16_KERNEL_AVX512_BF16 ? NMT_BF16_PAIRS : NMT_BF16_WIDEN;
 }
 
+static nmt_bf16_kernel choose(void)
+{
+    if (nmt_kernel_override_allows(NMT_TIER_AMX) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX))
+        return NMT_BF16_KERNEL_AMX;
+    if (nmt_kernel_override_allows(NMT_TIER_AVX512) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)) {
+        double rate = nmt_bf16_dot_rate();
+        int pairs = rate >= NMT_BF16_DOT_RATE_MIN;
+        nmt_info("bf16", "VDPBF16PS does %.2fx the multiply-adds of VFMADD231PS on this core: kernel %s", rate,
+                 pairs ? "avx512_bf16 (bfloat16 pairs)" : "avx512 (weights widened to fp32)");
+        return pairs ? NMT_BF16_KERNEL_AVX512_BF16 : NMT_BF16_KERNEL_AVX512;
+    }
+    if (nmt_kernel_override_allows(NMT_TIER_AVX512) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512))
+        return NMT_BF16_KERNEL_AVX512;
+    if (nmt_kernel_override_allows(NMT_TIER_AVX2) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2))
+        return NMT_BF16_KERNEL_AVX2;
+    return NMT_BF16_KERNEL_GENERIC;
+}
+
+static nmt_bf16_kernel chosen;
+
+static void choose_once(void) { chosen = choose(); }
+
 static nmt_bf16_kernel chosen_kind(void)
 {
-    static int cached = -1;
-    if (cached < 0) {
-        cached = nmt_kernel_override_allows(NMT_TIER_AMX) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX)
-                     ? NMT_BF16_KERNEL_AMX
-                 : nmt_kernel_override_allows(NMT_TIER_AVX512) &&
-                         nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)
-                     ? NMT_BF16_KERNEL_AVX512_BF16
-                 : nmt_kernel_override_allows(NMT_TIER_AVX2) && nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)
-                     ? NMT_BF16_KERNEL_AVX2
-                     : NMT_BF16_KERNEL_GENERIC;
-    }
-    return (nmt_bf16_kernel)cached;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, choose_once);
+    return chosen;
 }
 
 const char *nmt_bf16_kernel_name(void)
@@ -335,6 +353,7 @@ const char *nmt_bf16_kernel_name(void)
     switch (chosen_kind()) {
     case NMT_BF16_KERNEL_AMX: return "amx";
     case NMT_BF16_KERNEL_AVX512_BF16: return "avx512_bf16";
+    case NMT_BF16_KERNEL_AVX512: return "avx512";
     case NMT_BF16_KERNEL_AVX2: return "avx2";
     case NMT_BF16_KERNEL_GENERIC: break;
     }
@@ -357,8 +376,9 @@ void nmt_bf16_linear_with(nmt_bf16_kernel kernel, float *y, const float *x, int 
     switch (kernel) {
     case NMT_BF16_KERNEL_AMX: nmt_bf16_kernel_amx(y, x, rows, m, b); break;
     case NMT_BF16_KERNEL_AVX512_BF16: nmt_bf16_kernel_avx512(y, x, rows, m, b); break;
+    case NMT_BF16_KERNEL_AVX512: nmt_bf16_kernel_widen512(y, x, rows, m, b); break;
     case NMT_BF16_KERNEL_AVX2: kernel_avx2(y, x, rows, m, b); break;
-    case NMT_BF16_KERNEL_GENERIC: kernel_generic(y, x, rows, m, b); break;
+    case NMT_BF16_KERNEL_GENERIC: nmt_bf16_widen_portable(y, x, rows, m, b); break;
     }
 }
 

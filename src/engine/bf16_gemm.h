@@ -7,23 +7,27 @@
  *
  * Two kinds of kernel, each with its panel layout (chosen at load, from
  * the kernel this CPU runs):
- *  - widened (layout NMT_BF16_WIDEN: portable C, and AVX2+FMA): the
- *    weights are widened to fp32 and the activations stay fp32.  A bf16 x
- *    fp32 product is exact in fp32 only when fused, so both sum with fused
- *    multiply-adds in one fixed order: over k in blocks of NMT_BF16_KC,
- *    each block summed from zero and added to the blocks before it, the
- *    bias last.  Both give the same bits.
+ *  - widened (layout NMT_BF16_WIDEN: portable C, AVX2+FMA and AVX-512):
+ *    the weights are widened to fp32 and the activations stay fp32.  A
+ *    bf16 x fp32 product is exact in fp32 only when fused, so all three
+ *    sum with fused multiply-adds in one fixed order: over k in blocks of
+ *    NMT_BF16_KC, each block summed from zero and added to the blocks
+ *    before it, the bias last.  All three give the same bits.
  *  - dot products of pairs (layout NMT_BF16_PAIRS: AVX512_BF16's VDPBF16PS,
  *    and AMX tiles' TDPBF16PS for blocks of rows): the activations are
  *    rounded to bfloat16 too (to nearest even), each product of two
  *    bfloat16 values is exact in fp32 and the sums are fp32, in the
  *    hardware's order (AMX's is not specified bit for bit), so these are
  *    checked against a plain loop within fp32 rounding, not bit for bit.
- *    This is the CPU's own bfloat16 arithmetic and several times faster.
+ *    This is the CPU's own bfloat16 arithmetic, twice the multiply-adds of
+ *    an fp32 instruction -- where the core issues VDPBF16PS as often as
+ *    its FMA; some issue it at a quarter of that rate (dot_rate.h).
  *
- * Kernels are chosen at run time (cpu_features.h), the best first: amx,
- * avx512_bf16, avx2, generic; NMTD_KERNELS=avx512, avx2 or generic stops
- * the choice at that one (kernel_override.h). */
+ * Kernels are chosen at run time (cpu_features.h), the best first: amx;
+ * avx512_bf16 where VDPBF16PS measures faster than the FMA
+ * (nmt_bf16_dot_rate() >= NMT_BF16_DOT_RATE_MIN), else avx512 (widened);
+ * avx2; generic.  NMTD_KERNELS=avx512, avx2 or generic stops the choice at
+ * that tier (kernel_override.h). */
 #ifndef NMT_BF16_GEMM_H
 #define NMT_BF16_GEMM_H
 
@@ -56,9 +60,15 @@ typedef struct nmt_bf16_matrix {
     nmt_bf16_layout layout;
 } nmt_bf16_matrix;
 
+/* VDPBF16PS's multiply-adds per second over the FMA's from which the
+ * pairs kernel is chosen over the widened AVX-512 one: clearly faster, as
+ * the widened one also keeps the activations in fp32. */
+#define NMT_BF16_DOT_RATE_MIN 1.25
+
 typedef enum nmt_bf16_kernel {
     NMT_BF16_KERNEL_GENERIC,
     NMT_BF16_KERNEL_AVX2,
+    NMT_BF16_KERNEL_AVX512, /* widened, fp32 FMA */
     NMT_BF16_KERNEL_AVX512_BF16,
     NMT_BF16_KERNEL_AMX
 } nmt_bf16_kernel;
@@ -66,7 +76,7 @@ typedef enum nmt_bf16_kernel {
 /* 1 when this CPU can run kernel (whatever NMTD_KERNELS says). */
 int nmt_bf16_kernel_available(nmt_bf16_kernel kernel);
 
-/* "amx", "avx512_bf16", "avx2" or "generic": the kernel nmt_bf16_linear
+/* "amx", "avx512_bf16", "avx512", "avx2" or "generic": the kernel nmt_bf16_linear
  * runs on this CPU under this NMTD_KERNELS. */
 const char *nmt_bf16_kernel_name(void);
 

@@ -87,6 +87,7 @@ static const char *kernel_name(nmt_compute_type compute)
     case NMT_COMPUTE_BFLOAT16:
         return strcmp(nmt_bf16_kernel_name(), "amx") == 0           ? "bf16-amx"
                : strcmp(nmt_bf16_kernel_name(), "avx512_bf16") == 0 ? "bf16-avx512_bf16"
+               : strcmp(nmt_bf16_kernel_name(), "avx512") == 0      ? "bf16-avx512"
                : strcmp(nmt_bf16_kernel_name(), "avx2") == 0        ? "bf16-avx2"
                                                                     : "bf16-generic";
     case NMT_COMPUTE_FLOAT32: break;

@@ -112,7 +112,7 @@ for ct in int8 bfloat16; do
     bytes[$ct]=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
     kernel=${ct/bfloat16/bf16}
     expect "/v1/model says $ct and which kernel" 200 \
-        ".model.compute_type == \"$ct\" and (.model.kernel | test(\"^$kernel-(amx|avx512_vnni|avx512_bf16|avx2|generic)\$\"))" /v1/model
+        ".model.compute_type == \"$ct\" and (.model.kernel | test(\"^$kernel-(amx|avx512_vnni|avx512_bf16|avx512|avx2|generic)\$\"))" /v1/model
     kill -TERM "$PID"
     wait "$PID"
 done
@@ -140,11 +140,20 @@ for ct in int8 bfloat16; do
     short=${ct/bfloat16/bf16}
     NMTD_KERNELS=avx512 "$BIN" --model "$DEMO" --compute-type $ct --log-level info < /dev/null 2> "$TMP/tier-avx512-$ct.log"
     check "NMTD_KERNELS=avx512: $ct on an AVX-512 kernel or below, not AMX" \
-        'grep -Eq "kernel $short-(avx512_vnni|avx512_bf16|avx2|generic)" "$TMP/tier-avx512-$ct.log"'
+        'grep -Eq "kernel $short-(avx512_vnni|avx512_bf16|avx512|avx2|generic)" "$TMP/tier-avx512-$ct.log"'
     NMTD_KERNELS=avx2 "$BIN" --model "$DEMO" --compute-type $ct --log-level info < /dev/null 2> "$TMP/tier-avx2-$ct.log"
     check "NMTD_KERNELS=avx2: $ct on the AVX2 kernel or below" \
         'grep -Eq "kernel $short-(avx2|generic)" "$TMP/tier-avx2-$ct.log"'
 done
+# bfloat16 on AVX512_BF16 (AMX held back): the kernel that the measured rate of
+# VDPBF16PS picks, and the log says so
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    check "NMTD_KERNELS=avx512 on AVX512_BF16: bfloat16's kernel follows the measured VDPBF16PS rate ($(grep -o 'VDPBF16PS does [0-9.]*x' "$TMP/tier-avx512-bfloat16.log"))" \
+        'grep -Eq "VDPBF16PS does [0-9.]+x the multiply-adds of VFMADD231PS on this core: kernel (avx512_bf16|avx512) " "$TMP/tier-avx512-bfloat16.log" &&
+         rate=$(grep -o "VDPBF16PS does [0-9.]*" "$TMP/tier-avx512-bfloat16.log" | grep -o "[0-9.]*$") &&
+         if awk -v r="$rate" "BEGIN { exit !(r >= 1.25) }"; then grep -q "kernel bf16-avx512_bf16" "$TMP/tier-avx512-bfloat16.log"
+         else grep -q "kernel bf16-avx512," "$TMP/tier-avx512-bfloat16.log"; fi'
+fi
 check "int8 says its weight format: +-127 on AMX or VNNI, +-32 on AVX2" \
     'grep -Eq "kernel int8-(amx|avx512_vnni), weights \+-127\)|kernel int8-avx2, weights \+-32\)|kernel int8-generic, weights" \
         "$TMP/tier-avx512-int8.log" && grep -Eq "kernel int8-avx2, weights \+-32\)|kernel int8-generic, weights" \

@@ -6,8 +6,11 @@
  * the blocks added in order, the bias last) bit for bit and stays within
  * bfloat16's rounding of the fp32 product; odd shapes, several k blocks,
  * more rows than a row chunk, a row against several whole panels.  Where
- * the CPU runs the AVX2 kernel (case "avx2", its own run bf16_kernels.sh,
- * SKIP elsewhere): it gives the portable kernel's output bit for bit.
+ * the CPU has them, the AVX2 kernel (case "avx2", its own run
+ * bf16_kernels.sh, SKIP elsewhere) and the widened AVX-512 one (case
+ * "avx512", bf16_widen512_kernel.sh) give the portable kernel's output bit
+ * for bit; the kernel that runs is the one the measured VDPBF16PS rate
+ * picks (dot_rate.h).
  * The pairs layout: every weight where the layout says, zeros in the
  * padding; the portable pairs loop, and where the CPU has them the
  * AVX512_BF16 kernel (case "avx512_bf16", bf16_avx512_kernel.sh) and the
@@ -22,6 +25,7 @@
 
 #include "bf16_gemm.h"
 #include "bf16_gemm_kernels.h"
+#include "dot_rate.h"
 #include "float_convert.h"
 #include "testutil.h"
 
@@ -33,7 +37,8 @@ static unsigned rng_state = 4242;
 static const int shapes[][3] = {{1, 1, 1},     {1, 7, 5},      {2, 17, 3},    {3, 33, 17},  {6, 16, 64},
                                 {7, 40, 100},  {1, 64, 512},   {1, 70, 1100}, {1, 150, 33}, {13, 130, 513},
                                 {32, 96, 64},  {100, 20, 40},  {5, 48, 1536}, {17, 48, 200}, {35, 33, 128},
-                                {64, 64, 512}, {19, 16, 64},   {4, 200, 100}, {37, 500, 70}};
+                                {64, 64, 512}, {19, 16, 64},   {4, 200, 100}, {37, 500, 70}, {24, 40, 520},
+                                {12, 64, 48}};
 
 static float bits_to_float(uint32_t u)
 {
@@ -186,16 +191,16 @@ START_TEST(test_generic_matches_documented_sum)
 }
 END_TEST
 
-/* The kernel this CPU runs (AVX2) gives the portable kernel's output bit
- * for bit, without and with a bias, on every shape. */
-START_TEST(test_avx2_matches_generic)
+/* kernel (widened layout) gives the portable kernel's output bit for
+ * bit, without and with a bias, on every shape. */
+static void check_widened_kernel(nmt_bf16_kernel kernel)
 {
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         problem p = problem_new(c);
         int m = p.m, n = p.n;
         float *y1 = malloc(sizeof(float) * m * n), *y2 = malloc(sizeof(float) * m * n);
         for (int with_bias = 0; with_bias < 2; with_bias++) {
-            nmt_bf16_linear_with(NMT_BF16_KERNEL_AVX2, y1, p.x, m, &p.h, with_bias ? p.b : NULL);
+            nmt_bf16_linear_with(kernel, y1, p.x, m, &p.h, with_bias ? p.b : NULL);
             nmt_bf16_linear_with(NMT_BF16_KERNEL_GENERIC, y2, p.x, m, &p.h, with_bias ? p.b : NULL);
             for (size_t e = 0; e < (size_t)m * n; e++)
                 ck_assert_msg(memcmp(&y1[e], &y2[e], sizeof(float)) == 0, "shape %zu (bias %d) [%zu][%zu]: %.9g vs %.9g",
@@ -204,6 +209,29 @@ START_TEST(test_avx2_matches_generic)
         problem_free(&p);
         free(y1);
         free(y2);
+    }
+}
+
+START_TEST(test_avx2_matches_generic) { check_widened_kernel(NMT_BF16_KERNEL_AVX2); }
+END_TEST
+
+START_TEST(test_avx512_matches_generic) { check_widened_kernel(NMT_BF16_KERNEL_AVX512); }
+END_TEST
+
+/* With AVX512_BF16 (no AMX, NMTD_KERNELS unset), the kernel that runs is
+ * the one the measured rate of VDPBF16PS picks; the pairs kernel only
+ * where the CPU has the instruction. */
+START_TEST(test_choice_follows_dot_rate)
+{
+    const char *name = nmt_bf16_kernel_name();
+    if (!nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16))
+        ck_assert_str_ne(name, "avx512_bf16");
+    const char *forced = getenv("NMTD_KERNELS");
+    if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16) && !nmt_bf16_kernel_available(NMT_BF16_KERNEL_AMX) &&
+        (!forced || !forced[0])) {
+        double rate = nmt_bf16_dot_rate();
+        ck_assert_str_eq(name, rate >= NMT_BF16_DOT_RATE_MIN ? "avx512_bf16" : "avx512");
+        printf("VDPBF16PS: %.2fx VFMADD231PS's multiply-adds; bfloat16 kernel %s\n", rate, name);
     }
 }
 END_TEST
@@ -296,9 +324,15 @@ static Suite *bf16_suite(void)
     suite_add_tcase(s, tc);
     tcase_add_test(tc, test_pairs_layout);
     tcase_add_test(tc, test_pairs_portable);
+    tcase_add_test(tc, test_choice_follows_dot_rate);
     if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX2)) {
         TCase *k = tcase_create("avx2");
         tcase_add_test(k, test_avx2_matches_generic);
+        suite_add_tcase(s, k);
+    }
+    if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512)) {
+        TCase *k = tcase_create("avx512");
+        tcase_add_test(k, test_avx512_matches_generic);
         suite_add_tcase(s, k);
     }
     if (nmt_bf16_kernel_available(NMT_BF16_KERNEL_AVX512_BF16)) {
@@ -322,6 +356,7 @@ int main(void)
         const char *lacks;
     } fast[] = {
         {"avx2", NMT_BF16_KERNEL_AVX2, "AVX2+FMA"},
+        {"avx512", NMT_BF16_KERNEL_AVX512, "AVX-512 (F, BW, DQ, VL)"},
         {"avx512_bf16", NMT_BF16_KERNEL_AVX512_BF16, "AVX512_BF16"},
         {"amx", NMT_BF16_KERNEL_AMX, "AMX-BF16 (or Linux did not grant the tile state)"},
     };
