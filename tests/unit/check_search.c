@@ -48,6 +48,8 @@ static void make_source(const nmt_hparams *hp, int *ids, int n, int seed)
     ids[n - 1] = hp->eos_id;
 }
 
+enum { MAX_IDS = 256 }; /* ids a sentence may have, source or output */
+
 typedef struct run {
     nmt_translator *tr;
     nmt_translator_state *ctx;
@@ -62,8 +64,8 @@ static void run_open_as(run *r, const char *model_dir, int max_batch, nmt_comput
     ck_assert_msg(nmt_translator_open(&r->tr, model_dir, &opts, &err) == NMT_OK, "%s", err.msg);
     ck_assert_msg(nmt_translator_state_new(&r->ctx, r->tr, max_batch, 256, &err) == NMT_OK, "%s", err.msg);
     for (int i = 0; i < 16; i++) {
-        r->src[i] = calloc(64, sizeof(int));
-        r->out[i] = calloc(64, sizeof(int));
+        r->src[i] = calloc(MAX_IDS, sizeof(int));
+        r->out[i] = calloc(MAX_IDS, sizeof(int));
     }
 }
 
@@ -210,6 +212,48 @@ START_TEST(test_batch_equals_one_by_one)
 }
 END_TEST
 
+/* A sentence longer than a group (NMT_ENCODE_ROWS source tokens) is a
+ * group of its own: between two short ones in a batch it gets what it gets
+ * alone, and so do they, in every compute type (not bfloat16 on AMX, as
+ * above).  The tiny model's copy takes 300 positions (Marian's sinusoids
+ * are computed, not stored). */
+START_TEST(test_long_sentence_is_a_group_of_its_own)
+{
+    tu_replace_in_file(dir, "config.json", "\"max_position_embeddings\": 64", "\"max_position_embeddings\": 300");
+    static const nmt_compute_type computes[] = {NMT_COMPUTE_FLOAT32, NMT_COMPUTE_BFLOAT16, NMT_COMPUTE_INT8};
+    static const int lens[] = {5, 200, 9};
+    nmt_translate_opts opts = {.max_length = 40};
+    for (size_t c = 0; c < 3; c++) {
+        if (computes[c] == NMT_COMPUTE_BFLOAT16 && strcmp(nmt_bf16_kernel_name(), "amx") == 0)
+            continue;
+        run batch, single;
+        run_open_as(&batch, dir, 16, computes[c]);
+        run_open_as(&single, dir, 1, computes[c]);
+        const nmt_hparams *hp = &nmt_translator_model(batch.tr)->hp;
+        ck_assert_int_eq(hp->max_pos, 300);
+        ck_assert_int_gt(lens[1], NMT_ENCODE_ROWS);
+        for (int i = 0; i < 3; i++) {
+            batch.src_len[i] = lens[i];
+            make_source(hp, batch.src[i], lens[i], 40 + i);
+        }
+        decode(&batch, 3, &opts);
+        for (int i = 0; i < 3; i++) {
+            single.src_len[0] = lens[i];
+            memcpy(single.src[0], batch.src[i], (size_t)lens[i] * sizeof(int));
+            decode(&single, 1, &opts);
+            ck_assert_msg(single.out_len[0] == batch.out_len[i] && single.out_len[0] > 1,
+                          "compute %zu sentence %d: %d ids alone, %d in a batch", c, i, single.out_len[0],
+                          batch.out_len[i]);
+            for (int j = 0; j < single.out_len[0]; j++)
+                ck_assert_msg(single.out[0][j] == batch.out[i][j], "compute %zu sentence %d id %d: %d alone, %d in a batch",
+                              c, i, j, single.out[0][j], batch.out[i][j]);
+        }
+        run_close(&batch);
+        run_close(&single);
+    }
+}
+END_TEST
+
 static Suite *search_suite(void)
 {
     Suite *s = suite_create("search");
@@ -219,6 +263,7 @@ static Suite *search_suite(void)
     tcase_add_test(tc, test_stops_at_length_limit);
     tcase_add_test(tc, test_pad_never_chosen);
     tcase_add_test(tc, test_batch_equals_one_by_one);
+    tcase_add_test(tc, test_long_sentence_is_a_group_of_its_own);
     suite_add_tcase(s, tc);
     return s;
 }
