@@ -359,9 +359,11 @@ TARGET static inline void sink_values(const screen_sink *k, int row, __m512 v, _
 
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
  * against panels p0 and p1 (32 columns), then converted to screen values
- * of rows row0.. into the sink. */
+ * of rows row0.. into the sink; on the way, ahead_lines cache lines from
+ * ahead on their way into L2, one a step (in a burst the prefetches fill
+ * the core's miss buffers and stall it). */
 TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq, const float *sx, int rows, int col0,
-                               int row0)
+                               int row0, const char *ahead, int ahead_lines)
 {
     const nmt_logits_screen *s = sink->s;
     int k4 = s->k4, quads = k4 / 4;
@@ -373,6 +375,8 @@ TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
     for (int q = 0; q < quads; q++) {
+        if (q < ahead_lines)
+            _mm_prefetch(ahead + (size_t)q * 64, _MM_HINT_T1);
         __m512i w0 = _mm512_loadu_si512(p0 + (size_t)q * 64), w1 = _mm512_loadu_si512(p1 + (size_t)q * 64);
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
@@ -392,7 +396,8 @@ TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq
 }
 
 /* The same for a single row (batch 1): two accumulators, no wasted rows. */
-TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row)
+TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row,
+                              const char *ahead, int ahead_lines)
 {
     const nmt_logits_screen *s = sink->s;
     const float *b = sink->b;
@@ -402,6 +407,8 @@ TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float 
     const int8_t *p1 = have1 ? p0 + (size_t)PW * k4 : p0;
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
     for (int q = 0; q < quads; q++) {
+        if (q < ahead_lines)
+            _mm_prefetch(ahead + (size_t)q * 64, _MM_HINT_T1);
         int32_t quad;
         memcpy(&quad, xq + 4 * q, 4);
         __m512i a = _mm512_set1_epi32(quad);
@@ -531,19 +538,17 @@ TARGET static void screen_values(const screen_sink *sink, int n, int amx)
         }
         for (int c = 0; c < V; c += 2 * PW) {
             /* the next pair of panels (contiguous) on its way to L2, a
-             * share before each tile, as in qgemm_avx512.c's rows_vnni */
+             * share during each tile, as in qgemm_avx512.c's rows_vnni */
             size_t at_pair = (size_t)(c / PW) * PW * (size_t)k4 + pair;
             size_t ahead = at_pair < total ? (total - at_pair < pair ? total - at_pair : pair) : 0;
             const char *next = (const char *)(s->wq + at_pair);
             for (int g = 0; g < groups; g++) {
-                for (size_t at = ahead * (size_t)g / (size_t)groups; at < ahead * (size_t)(g + 1) / (size_t)groups;
-                     at += 64)
-                    _mm_prefetch(next + at, _MM_HINT_T1);
+                size_t from = ahead * (size_t)g / (size_t)groups / 64 * 64, to = ahead * (size_t)(g + 1) / (size_t)groups;
                 int r0 = c0 + 8 * g, rows = n - r0 < 8 ? n - r0 : 8;
                 if (rows == 1)
-                    screen_row(sink, xq[g][0], sx[g][0], c, r0);
+                    screen_row(sink, xq[g][0], sx[g][0], c, r0, next + from, (int)((to - from + 63) / 64));
                 else
-                    screen_tile(sink, xq[g], sx[g], rows, c, r0);
+                    screen_tile(sink, xq[g], sx[g], rows, c, r0, next + from, (int)((to - from + 63) / 64));
             }
         }
     }
@@ -563,7 +568,7 @@ TARGET static void row_values(const nmt_logits_screen *s, const float *b, int r,
     screen_sink sink = {.s = s, .b = b, .values = values, .sc = sc, .ban_a = -1, .ban_b = -1};
     float sx = sc->xmax[r] > 0.0f ? sc->xmax[r] / (float)WIDE_LEVELS : 1.0f;
     for (int c = 0; c < s->vocab; c += 2 * PW)
-        screen_row(&sink, sc->xq + (size_t)r * s->k4, sx, c, 0);
+        screen_row(&sink, sc->xq + (size_t)r * s->k4, sx, c, 0, NULL, 0); /* crowded rows: rare */
 }
 
 /* Step 2 with AVX2: qgemm.c's kernel on the screen's panels from column

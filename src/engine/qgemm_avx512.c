@@ -92,7 +92,7 @@ VNNI static inline void finish16(float *y, __m512i acc, float sx, const panel_co
 enum { STRIP_ROWS = 8 };
 VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, float *y, const uint8_t *xq,
                                                              const float *sx, const nmt_q8_matrix *q, const float *b,
-                                                             int i, int p)
+                                                             int i, int p, const char *ahead, int ahead_lines)
 {
     int n = q->n, kp = q->kp;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
@@ -101,7 +101,12 @@ VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, flo
 #pragma GCC unroll 8
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    int line = 0;
     for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
+        /* one line of what comes next on its way to L2 per step: in a burst
+         * the prefetches fill the core's miss buffers and stall it */
+        if (line < ahead_lines)
+            _mm_prefetch(ahead + (size_t)64 * line++, _MM_HINT_T1);
         __m512i w0 = _mm512_loadu_si512(w), w1 = np > 1 ? _mm512_loadu_si512(w + (size_t)PANEL * kp) : w0;
 #pragma GCC unroll 8
         for (int r = 0; r < STRIP_ROWS; r++)
@@ -173,13 +178,13 @@ VNNI static void one_row(float *y, const uint8_t *xq, const float *sx, const nmt
 #define STRIP_CASE(h)                                                                                                  \
     case h:                                                                                                            \
         if (np == 2)                                                                                                   \
-            strip(h, 2, y, xq, sx, q, b, i, p);                                                                        \
+            strip(h, 2, y, xq, sx, q, b, i, p, ahead, ahead_lines);                                                    \
         else                                                                                                           \
-            strip(h, 1, y, xq, sx, q, b, i, p);                                                                        \
+            strip(h, 1, y, xq, sx, q, b, i, p, ahead, ahead_lines);                                                    \
         break
 
 VNNI static void strip_of(int h, int np, float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q,
-                          const float *b, int i, int p)
+                          const float *b, int i, int p, const char *ahead, int ahead_lines)
 {
     switch (h) {
         STRIP_CASE(8);
@@ -224,15 +229,14 @@ VNNI static void rows_vnni(float *y, const uint8_t *xq, const float *sx, int i0,
         }
         for (int p = 0; p < np; p += 2) {
             /* the next pair of panels (contiguous) on its way to L2 while
-             * this one is used, a share before each strip: the hardware
+             * this one is used, a share during each strip: the hardware
              * prefetcher stops when the later strips miss nothing */
             size_t ahead = p + 2 < np ? (size_t)(np - p - 2 >= 2 ? 2 : 1) * PANEL * (size_t)q->kp : 0;
             const char *next = (const char *)(q->w + (size_t)(p + 2) * PANEL * (size_t)q->kp);
             for (int s = 0; s < strips; s++) {
-                for (size_t at = ahead * (size_t)s / (size_t)strips; at < ahead * (size_t)(s + 1) / (size_t)strips;
-                     at += 64)
-                    _mm_prefetch(next + at, _MM_HINT_T1);
-                strip_of(height[s], np - p >= 2 ? 2 : 1, y, xq, sx, q, b, first[s], p);
+                size_t from = ahead * (size_t)s / (size_t)strips / 64 * 64, to = ahead * (size_t)(s + 1) / (size_t)strips;
+                strip_of(height[s], np - p >= 2 ? 2 : 1, y, xq, sx, q, b, first[s], p, next + from,
+                         (int)((to - from + 63) / 64));
             }
         }
     }
