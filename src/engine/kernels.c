@@ -1,7 +1,8 @@
 /* kernels.c: numeric kernels (see kernels.h).  Linear layers go to the
  * product of their weights' form (int8, bfloat16, packed fp32) or else to
  * OpenBLAS; the rest are plain loops written so that the compiler
- * vectorises them. */
+ * vectorises them, but for attention's scores on AVX-512, which add up 16
+ * keys' partial sums at once (the same bits). */
 #include "kernels.h"
 
 #include <cblas.h>
@@ -331,6 +332,104 @@ static inline __attribute__((always_inline)) float dot(const float *restrict a, 
     return s;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include "cpu_features.h"
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* The 16 lanes of a key's dot() partial sums (acc[0..15], as dot() keeps
+ * them: products added in i order, no fused multiply-add). */
+AVX512 static inline __attribute__((always_inline)) __m512 partial_sums(const float *restrict a, const void *restrict b,
+                                                                      int n, int bf16)
+{
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __m512 w = bf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(
+                              _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)b + i))), 16))
+                        : _mm512_loadu_ps((const float *)b + i);
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(a + i), w));
+    }
+    return acc;
+}
+
+/* Row j of 16 x 16 floats in r[j] becomes column j. */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int j = 0; j < 16; j += 2) {
+        t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int j = 0; j < 16; j += 4)
+        for (int e = 0; e < 2; e++) { /* t[j + e] holds lanes 2e, 2e + 1 of rows j, j + 1 */
+            __m512d a = _mm512_castps_pd(t[j + e]), b = _mm512_castps_pd(t[j + 2 + e]);
+            r[j + 2 * e] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+            r[j + 2 * e + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        }
+    for (int j = 0; j < 16; j += 8)
+        for (int e = 0; e < 4; e++) {
+            t[j + e] = _mm512_shuffle_f32x4(r[j + e], r[j + 4 + e], 0x88);
+            t[j + 4 + e] = _mm512_shuffle_f32x4(r[j + e], r[j + 4 + e], 0xdd);
+        }
+    for (int e = 0; e < 8; e++) {
+        r[e] = _mm512_shuffle_f32x4(t[e], t[8 + e], 0x88);
+        r[8 + e] = _mm512_shuffle_f32x4(t[e], t[8 + e], 0xdd);
+    }
+}
+
+/* Scores of head h (q_h) against keys j0 .. j0+nk-1 (nk <= 16) into
+ * scores[j0 ..]: each key's 16 partial sums as dot() makes them, then
+ * added up lane 0 to 15 in dot()'s order -- for 16 keys at once, a lane
+ * of a vector per key after a transpose, instead of one chain of 16 scalar
+ * additions per key.  The same bits as dot(). */
+AVX512 static inline __attribute__((always_inline)) void scores_of_16(float *restrict scores, const float *restrict qh,
+                                                                     const char *restrict k, size_t key_bytes,
+                                                                     size_t head_at, int j0, int nk, int hd, int bf16)
+{
+    __m512 r[16];
+    for (int j = 0; j < 16; j++)
+        r[j] = j < nk ? partial_sums(qh, k + (size_t)(j0 + j) * key_bytes + head_at, hd, bf16) : _mm512_setzero_ps();
+    transpose16(r);
+    __m512 sum = _mm512_setzero_ps();
+    for (int l = 0; l < 16; l++)
+        sum = _mm512_add_ps(sum, r[l]);
+    _mm512_mask_storeu_ps(scores + j0, (__mmask16)(nk >= 16 ? 0xffff : (1u << nk) - 1), sum);
+}
+
+/* Every head's scores against n_keys keys (hd a multiple of 16). */
+AVX512 static void scores_avx512(float *restrict scores, const float *restrict q, const void *restrict k, int n_keys,
+                                 int heads, int hd, size_t stride, int bf16)
+{
+    size_t width = bf16 ? 2 : 4, key_bytes = stride * width;
+    for (int h = 0; h < heads; h++)
+        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+            int nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
+            size_t head_at = (size_t)h * (size_t)hd * width;
+            if (bf16)
+                scores_of_16(scores + (size_t)h * (size_t)n_keys, q + (size_t)h * (size_t)hd, k, key_bytes, head_at,
+                             j0, nk, hd, 1);
+            else
+                scores_of_16(scores + (size_t)h * (size_t)n_keys, q + (size_t)h * (size_t)hd, k, key_bytes, head_at,
+                             j0, nk, hd, 0);
+        }
+}
+
+static int scores_fast(int hd) { return hd % 16 == 0 && nmt_cpu_features_get()->avx512; }
+#else
+static int scores_fast(int hd)
+{
+    (void)hd;
+    return 0;
+}
+static void scores_avx512(float *restrict scores, const float *restrict q, const void *restrict k, int n_keys,
+                          int heads, int hd, size_t stride, int bf16)
+{
+    (void)scores, (void)q, (void)k, (void)n_keys, (void)heads, (void)hd, (void)stride, (void)bf16;
+}
+#endif
+
 /* nmt_attend_heads over keys and values of either form (bf16 a constant once
  * inlined).  Keys and values are read in memory order, one row of all heads
  * at a time, so the cache's rows stream in instead of being visited once per
@@ -343,12 +442,15 @@ static inline __attribute__((always_inline)) void attend_heads(float *restrict o
                                                                float *restrict scores, int bf16)
 {
     size_t width = bf16 ? 2 : 4, d = (size_t)heads * (size_t)hd;
-    for (int j = 0; j < n_keys; j++) {
-        const char *row = (const char *)k + (size_t)j * stride * width;
-        for (int h = 0; h < heads; h++)
-            scores[(size_t)h * (size_t)n_keys + (size_t)j] =
-                dot(q + (size_t)h * (size_t)hd, row + (size_t)h * (size_t)hd * width, hd, bf16);
-    }
+    if (scores_fast(hd))
+        scores_avx512(scores, q, k, n_keys, heads, hd, stride, bf16);
+    else
+        for (int j = 0; j < n_keys; j++) {
+            const char *row = (const char *)k + (size_t)j * stride * width;
+            for (int h = 0; h < heads; h++)
+                scores[(size_t)h * (size_t)n_keys + (size_t)j] =
+                    dot(q + (size_t)h * (size_t)hd, row + (size_t)h * (size_t)hd * width, hd, bf16);
+        }
     for (int h = 0; h < heads; h++)
         nmt_softmax(scores + (size_t)h * (size_t)n_keys, n_keys);
     for (size_t e = 0; e < d; e++)

@@ -130,6 +130,80 @@ START_TEST(test_attention_bf16_is_widened)
 }
 END_TEST
 
+/* nmt_attend_heads's order, written out: each score 16 partial sums
+ * (lane l: the products of i = l, l + 16, ... added in that order, no fused
+ * multiply-add) added lane 0 to 15, then the products past the last 16;
+ * nmt_softmax; each output element 0 + p_0 v_0 + p_1 v_1 + ...  */
+static void documented_heads(float *out, const float *q, const float *k, const float *v, int n_keys, int heads, int hd,
+                             int stride, float *scores)
+{
+    for (int h = 0; h < heads; h++) {
+        for (int j = 0; j < n_keys; j++) {
+            const float *qh = q + h * hd, *kj = k + (size_t)j * stride + h * hd;
+            float acc[16] = {0}, sum = 0.0f;
+            int i = 0;
+            for (; i + 16 <= hd; i += 16)
+                for (int l = 0; l < 16; l++) {
+                    float product = qh[i + l] * kj[i + l];
+                    acc[l] = acc[l] + product;
+                }
+            for (int l = 0; l < 16; l++)
+                sum = sum + acc[l];
+            for (; i < hd; i++) {
+                float product = qh[i] * kj[i];
+                sum = sum + product;
+            }
+            scores[j] = sum;
+        }
+        nmt_softmax(scores, n_keys);
+        for (int i = 0; i < hd; i++) {
+            float o = 0.0f;
+            for (int j = 0; j < n_keys; j++) {
+                float product = scores[j] * v[(size_t)j * stride + h * hd + i];
+                o = o + product;
+            }
+            out[h * hd + i] = o;
+        }
+    }
+}
+
+/* The kernel gives the documented order's bits (the AVX-512 path adds up
+ * 16 keys' partial sums at once after a transpose), fp32 and bfloat16 keys
+ * and values, 1 to 40 keys (whole and partial blocks of 16), head sizes
+ * with and without a tail past 16. */
+START_TEST(test_attention_heads_bit_for_bit)
+{
+    static const int shapes[][2] = {{512, 8}, {40, 2}, {96, 3}}; /* d, heads: head sizes 64, 20, 32 */
+    enum { K = 40, DMAX = 512 };
+    static float q[DMAX], k[K * DMAX], v[K * DMAX], got[DMAX], want[DMAX], scores[8 * K];
+    static uint16_t kh[K * DMAX], vh[K * DMAX];
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int D = shapes[c][0], H = shapes[c][1];
+        tu_fill(q, (size_t)D, &rng_state);
+        tu_fill(k, (size_t)K * D, &rng_state);
+        tu_fill(v, (size_t)K * D, &rng_state);
+        for (int i = 0; i < K * D; i++) {
+            kh[i] = nmt_f32_to_bf16(k[i]);
+            vh[i] = nmt_f32_to_bf16(v[i]);
+        }
+        for (int nk = 1; nk <= K; nk++) {
+            nmt_attend_heads(got, q, k, v, nk, H, D / H, (size_t)D, scores);
+            documented_heads(want, q, k, v, nk, H, D / H, D, scores);
+            ck_assert_msg(memcmp(got, want, sizeof(float) * D) == 0, "fp32 d %d heads %d keys %d", D, H, nk);
+        }
+        for (int i = 0; i < K * D; i++) {
+            k[i] = nmt_bf16_to_f32(kh[i]);
+            v[i] = nmt_bf16_to_f32(vh[i]);
+        }
+        for (int nk = 1; nk <= K; nk++) {
+            nmt_attend_heads_bf16(got, q, kh, vh, nk, H, D / H, (size_t)D, scores);
+            documented_heads(want, q, k, v, nk, H, D / H, D, scores);
+            ck_assert_msg(memcmp(got, want, sizeof(float) * D) == 0, "bf16 d %d heads %d keys %d", D, H, nk);
+        }
+    }
+}
+END_TEST
+
 /* The sub-layer: x <- LN(x + W_o MultiHead(scaled W_q x, keys)) + the
  * caller's key ranges, against the same formula in double. */
 START_TEST(test_attention_sublayer_matches_naive)
@@ -189,6 +263,7 @@ static Suite *attention_suite(void)
     tcase_add_test(tc, test_attention_matches_naive_masked);
     tcase_add_test(tc, test_attention_rows_independent);
     tcase_add_test(tc, test_attention_bf16_is_widened);
+    tcase_add_test(tc, test_attention_heads_bit_for_bit);
     tcase_add_test(tc, test_attention_sublayer_matches_naive);
     suite_add_tcase(s, tc);
     return s;
