@@ -316,7 +316,9 @@ int nmt_bf16_kernel_available(nmt_bf16_kernel kernel)
 
 nmt_bf16_layout nmt_bf16_layout_of(nmt_bf16_kernel kernel)
 {
-    return kernel == NMT_BF16_KERNEL_AMX || kernel == NMT_BF16_KERNEL_AVX512_BF16 ? NMT_BF16_PAIRS : NMT_BF16_WIDEN;
+    return kernel == NMT_BF16_KERNEL_AMX || kernel == NMT_BF16_KERNEL_AVX512_BF16 || kernel == NMT_BF16_KERNEL_AVX512
+               ? NMT_BF16_PAIRS
+               : NMT_BF16_WIDEN;
 }
 
 static nmt_bf16_kernel choose(void)

@@ -5,14 +5,15 @@
  * it: half the bytes of fp32 weights, and a decode step, which reads every
  * weight, reads half as much.
  *
- * Two kinds of kernel, each with its panel layout (chosen at load, from
- * the kernel this CPU runs):
- *  - widened (layout NMT_BF16_WIDEN: portable C, AVX2+FMA and AVX-512):
- *    the weights are widened to fp32 and the activations stay fp32.  A
- *    bf16 x fp32 product is exact in fp32 only when fused, so all three
- *    sum with fused multiply-adds in one fixed order: over k in blocks of
- *    NMT_BF16_KC, each block summed from zero and added to the blocks
- *    before it, the bias last.  All three give the same bits.
+ * Two kinds of kernel, and two panel layouts (chosen at load, from the
+ * kernel this CPU runs):
+ *  - widened (portable C and AVX2+FMA on layout NMT_BF16_WIDEN, AVX-512
+ *    on layout NMT_BF16_PAIRS): the weights are widened to fp32 and the
+ *    activations stay fp32.  A bf16 x fp32 product is exact in fp32 only
+ *    when fused, so all three sum with fused multiply-adds in one fixed
+ *    order: over k in blocks of NMT_BF16_KC, each block summed from zero
+ *    and added to the blocks before it, the bias last.  All three give the
+ *    same bits.
  *  - dot products of pairs (layout NMT_BF16_PAIRS: AVX512_BF16's VDPBF16PS,
  *    and AMX tiles' TDPBF16PS for blocks of rows): the activations are
  *    rounded to bfloat16 too (to nearest even), each product of two

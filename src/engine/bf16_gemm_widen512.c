@@ -1,14 +1,17 @@
-/* bf16_gemm_widen512.c: the widened layout's kernel (bf16_gemm.h) on
- * AVX-512 (F and BW).  A step's 16 weights of a panel become one zmm
- * register of fp32 with a single VPERMW (zero-masked: each bfloat16 into
- * the high half of its lane, the lanes in column order), and fp32
- * activations multiply them with fused multiply-adds in the order the
- * portable kernel sums: the same bits as it and as the AVX2 kernel.
+/* bf16_gemm_widen512.c: bfloat16 weights widened to fp32 on AVX-512 (F
+ * and BW), the fused multiply-adds in the portable kernel's order (the
+ * same bits as it and as the AVX2 kernel: bf16_gemm.h).  It reads the
+ * pairs layout: a pair of steps of a panel is one zmm register, each lane
+ * a column's two bfloat16 weights, so one VPSLLD (the first step's weight
+ * shifted into the high half) and one VPANDD (the second's, the low half
+ * cleared), each with its load folded in, give the two steps' 16 fp32
+ * weights in column order -- cheaper than one VPERMW a step on cores that
+ * issue VPERMW on a single port.
  *
  * This is bfloat16's kernel on cores whose VDPBF16PS is slow (dot_rate.h):
  * some issue it at a quarter of VFMADD231PS's rate, so that its two
  * products per lane come to half the fp32 rate, where this kernel keeps
- * the fp32 rate and reads half the bytes of fp32 weights. */
+ * nearly the fp32 rate and reads half the bytes of fp32 weights. */
 #include "bf16_gemm_kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -19,17 +22,12 @@
 #define TARGET __attribute__((target("avx512f,avx512bw")))
 #define INLINE static inline __attribute__((always_inline))
 
-/* VPERMW's word indices: lane j's high half takes the word of column j
- * (column c < 8 sits in word 2c, column c >= 8 in word 2(c - 8) + 1), its
- * low half is masked to zero. */
-static const short widen_words[32] __attribute__((aligned(64))) = {
-    0, 0, 0, 2, 0, 4, 0, 6, 0, 8, 0, 10, 0, 12, 0, 14, 0, 1, 0, 3, 0, 5, 0, 7, 0, 9, 0, 11, 0, 13, 0, 15};
-
-/* The 16 weights of one step (32 bytes) as fp32, columns in order. */
-TARGET INLINE __m512 widen(const uint16_t *w, __m512i index)
+/* The 16 columns' weights of steps 2u and 2u + 1 (pair u of a panel, 64
+ * bytes) as fp32. */
+TARGET INLINE void widen_pair(const uint16_t *pair, __m512 *first, __m512 *second)
 {
-    __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w));
-    return _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(0xaaaaaaaau, index, v));
+    *first = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_loadu_si512(pair), 16));
+    *second = _mm512_castsi512_ps(_mm512_and_si512(_mm512_loadu_si512(pair), _mm512_set1_epi32((int)0xffff0000u)));
 }
 
 static int columns_of(const nmt_bf16_matrix *m, int p) { return m->n - p * PANEL < PANEL ? m->n - p * PANEL : PANEL; }
@@ -53,25 +51,41 @@ TARGET INLINE void finish(float *y, __m512 acc, int nc, int add, const float *b)
  * for all rows, each row's activation broadcast (mr and np constants once
  * inlined). */
 enum { STRIP_ROWS = 12 };
-TARGET INLINE void strip(int mr, int np, float *y, const float *x, const nmt_bf16_matrix *m, const float *b, int i,
-                         int p, int k0, int kc, __m512i index)
+TARGET INLINE void strip(int mr, int np, int k_const, float *y, const float *x, const nmt_bf16_matrix *m,
+                         const float *b, int i, int p, int k0, int kc)
 {
-    int n = m->n, k = m->k, add = k0 > 0, last = k0 + kc == k;
+    int n = m->n, k = k_const ? k_const : m->k, add = k0 > 0, last = k0 + kc == k;
     const uint16_t *w0 = panel_at(m, p) + (size_t)k0 * PANEL, *w1 = np > 1 ? panel_at(m, p + 1) + (size_t)k0 * PANEL : w0;
     const float *xr = x + (size_t)i * k + k0;
     __m512 acc[STRIP_ROWS][2];
 #pragma GCC unroll 12
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int t = 0; t < kc; t++) {
-        __m512 a = widen(w0 + (size_t)t * PANEL, index), c = np > 1 ? widen(w1 + (size_t)t * PANEL, index) : a;
+    for (int t = 0; t < kc; t += 2) { /* k0 even: t, t + 1 are a pair */
+        __m512 a0, a1, c0, c1;
+        widen_pair(w0 + (size_t)t * PANEL, &a0, &a1);
+        if (np > 1)
+            widen_pair(w1 + (size_t)t * PANEL, &c0, &c1);
+        else
+            c0 = c1 = a0;
+        int both = t + 1 < kc; /* an odd k's last step has no second */
 #pragma GCC unroll 12
         for (int r = 0; r < STRIP_ROWS; r++)
             if (r < mr) {
                 __m512 xb = _mm512_set1_ps(xr[(size_t)r * k + t]);
-                acc[r][0] = _mm512_fmadd_ps(xb, a, acc[r][0]);
+                acc[r][0] = _mm512_fmadd_ps(xb, a0, acc[r][0]);
                 if (np > 1)
-                    acc[r][1] = _mm512_fmadd_ps(xb, c, acc[r][1]);
+                    acc[r][1] = _mm512_fmadd_ps(xb, c0, acc[r][1]);
+            }
+        if (!both)
+            break;
+#pragma GCC unroll 12
+        for (int r = 0; r < STRIP_ROWS; r++)
+            if (r < mr) {
+                __m512 xb = _mm512_set1_ps(xr[(size_t)r * k + t + 1]);
+                acc[r][0] = _mm512_fmadd_ps(xb, a1, acc[r][0]);
+                if (np > 1)
+                    acc[r][1] = _mm512_fmadd_ps(xb, c1, acc[r][1]);
             }
     }
 #pragma GCC unroll 12
@@ -88,19 +102,31 @@ TARGET INLINE void strip(int mr, int np, float *y, const float *x, const nmt_bf1
  * reads each weight once). */
 enum { ROW_PANELS = 8 };
 TARGET INLINE void row_panels(int np, float *y, const float *x, const nmt_bf16_matrix *m, const float *b, int p,
-                              int k0, int kc, __m512i index)
+                              int k0, int kc)
 {
     int add = k0 > 0, last = k0 + kc == m->k;
     __m512 acc[ROW_PANELS];
 #pragma GCC unroll 8
     for (int c = 0; c < ROW_PANELS; c++)
         acc[c] = _mm512_setzero_ps();
-    for (int t = k0; t < k0 + kc; t++) {
+    for (int t = k0; t < k0 + kc; t += 2) {
+        __m512 w[ROW_PANELS][2];
+#pragma GCC unroll 8
+        for (int c = 0; c < ROW_PANELS; c++)
+            if (c < np)
+                widen_pair(panel_at(m, p + c) + (size_t)t * PANEL, &w[c][0], &w[c][1]);
         __m512 xb = _mm512_set1_ps(x[t]);
 #pragma GCC unroll 8
         for (int c = 0; c < ROW_PANELS; c++)
             if (c < np)
-                acc[c] = _mm512_fmadd_ps(xb, widen(panel_at(m, p + c) + (size_t)t * PANEL, index), acc[c]);
+                acc[c] = _mm512_fmadd_ps(xb, w[c][0], acc[c]);
+        if (t + 1 == k0 + kc) /* an odd k's last step */
+            break;
+        xb = _mm512_set1_ps(x[t + 1]);
+#pragma GCC unroll 8
+        for (int c = 0; c < ROW_PANELS; c++)
+            if (c < np)
+                acc[c] = _mm512_fmadd_ps(xb, w[c][1], acc[c]);
     }
 #pragma GCC unroll 8
     for (int c = 0; c < ROW_PANELS; c++)
@@ -110,37 +136,35 @@ TARGET INLINE void row_panels(int np, float *y, const float *x, const nmt_bf16_m
         }
 }
 
-TARGET static void one_row(float *y, const float *x, const nmt_bf16_matrix *m, const float *b, __m512i index)
+TARGET static void one_row(float *y, const float *x, const nmt_bf16_matrix *m, const float *b)
 {
     int np = (m->n + PANEL - 1) / PANEL;
     for (int p = 0; p < np; p += ROW_PANELS)
         for (int k0 = 0; k0 < m->k; k0 += KC) {
             int kc = m->k - k0 < KC ? m->k - k0 : KC;
             switch (np - p < ROW_PANELS ? np - p : ROW_PANELS) {
-            case 8: row_panels(8, y, x, m, b, p, k0, kc, index); break;
-            case 7: row_panels(7, y, x, m, b, p, k0, kc, index); break;
-            case 6: row_panels(6, y, x, m, b, p, k0, kc, index); break;
-            case 5: row_panels(5, y, x, m, b, p, k0, kc, index); break;
-            case 4: row_panels(4, y, x, m, b, p, k0, kc, index); break;
-            case 3: row_panels(3, y, x, m, b, p, k0, kc, index); break;
-            case 2: row_panels(2, y, x, m, b, p, k0, kc, index); break;
-            default: row_panels(1, y, x, m, b, p, k0, kc, index); break;
+            case 8: row_panels(8, y, x, m, b, p, k0, kc); break;
+            case 7: row_panels(7, y, x, m, b, p, k0, kc); break;
+            case 6: row_panels(6, y, x, m, b, p, k0, kc); break;
+            case 5: row_panels(5, y, x, m, b, p, k0, kc); break;
+            case 4: row_panels(4, y, x, m, b, p, k0, kc); break;
+            case 3: row_panels(3, y, x, m, b, p, k0, kc); break;
+            case 2: row_panels(2, y, x, m, b, p, k0, kc); break;
+            default: row_panels(1, y, x, m, b, p, k0, kc); break;
             }
         }
 }
 
 /* Rows ROW_CHUNK at a time (their activations stay in L2 while the panels
  * stream past: the encoder's hundreds of rows); per pair of panels, per k
- * block, strips as even as can be (32 rows: 11 11 10). */
+ * block, strips as even as can be (32 rows: 11 11 10).  k_const: k when it
+ * is one of the sizes compiled in (the rows' addresses then differ by
+ * constants, where 12 row pointers leave too few registers), else 0. */
 enum { ROW_CHUNK = 96 };
-TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+TARGET INLINE void rows_widened(int k_const, float *y, const float *x, int rows, const nmt_bf16_matrix *m,
+                                const float *b)
 {
-    __m512i index = _mm512_load_si512((const void *)widen_words);
     int np = (m->n + PANEL - 1) / PANEL;
-    if (rows == 1) {
-        one_row(y, x, m, b, index);
-        return;
-    }
     for (int i0 = 0; i0 < rows; i0 += ROW_CHUNK) {
         int chunk = rows - i0 < ROW_CHUNK ? rows - i0 : ROW_CHUNK, strips = (chunk + STRIP_ROWS - 1) / STRIP_ROWS;
         for (int p = 0; p < np; p += 2)
@@ -148,7 +172,8 @@ TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const n
                 int kc = m->k - k0 < KC ? m->k - k0 : KC, two = p + 1 < np;
                 for (int s = 0, i = i0, h; s < strips; s++, i += h) {
                     h = chunk / strips + (s < chunk % strips);
-#define STRIP(R) (two ? strip(R, 2, y, x, m, b, i, p, k0, kc, index) : strip(R, 1, y, x, m, b, i, p, k0, kc, index))
+#define STRIP(R)                                                                                                       \
+    (two ? strip(R, 2, k_const, y, x, m, b, i, p, k0, kc) : strip(R, 1, k_const, y, x, m, b, i, p, k0, kc))
                     switch (h) {
                     case 12: STRIP(12); break;
                     case 11: STRIP(11); break;
@@ -169,9 +194,49 @@ TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const n
     }
 }
 
+TARGET static void rows_k512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    rows_widened(512, y, x, rows, m, b);
+}
+
+TARGET static void rows_k2048(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    rows_widened(2048, y, x, rows, m, b);
+}
+
+TARGET static void rows_any_k(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    rows_widened(0, y, x, rows, m, b);
+}
+
+TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
+{
+    if (rows == 1)
+        one_row(y, x, m, b);
+    else if (m->k == 512) /* d_model of opus-mt and of most Marian models */
+        rows_k512(y, x, rows, m, b);
+    else if (m->k == 2048) /* their feed-forward width */
+        rows_k2048(y, x, rows, m, b);
+    else
+        rows_any_k(y, x, rows, m, b);
+}
+
 #else
+#include <math.h>
+
+/* Never chosen without x86's AVX-512; the same sums in plain C. */
 void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
-    nmt_bf16_widen_portable(y, x, rows, m, b);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < m->n; j++) {
+            float sum = 0.0f;
+            for (int k0 = 0; k0 < m->k; k0 += NMT_BF16_KC) {
+                float acc = 0.0f;
+                for (int t = k0; t < m->k && t < k0 + NMT_BF16_KC; t++)
+                    acc = fmaf(x[(size_t)i * m->k + t], nmt_bf16_weight(m, j, t), acc);
+                sum = k0 == 0 ? acc : sum + acc;
+            }
+            y[(size_t)i * m->n + j] = b ? sum + b[j] : sum;
+        }
 }
 #endif
