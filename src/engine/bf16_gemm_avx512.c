@@ -1,6 +1,6 @@
-/* bf16_gemm_avx512.c: the bfloat16 kernels of the pairs layout
- * (bf16_gemm.h) on AVX-512 CPUs: VDPBF16PS on zmm registers (AVX512_BF16),
- * and AMX tiles (TDPBF16PS) for blocks of rows.  In the pairs layout a
+/* bf16_gemm_avx512.c: the bfloat16 dot-product kernels of the pairs
+ * layout (bf16_gemm.h) on AVX-512 CPUs: VDPBF16PS on zmm registers
+ * (AVX512_BF16), and AMX tiles (TDPBF16PS) for blocks of rows.  In the pairs layout a
  * pair of k of 16 columns is one zmm register, and 16 pairs of a panel
  * (1 KiB, contiguous) are one AMX B tile.  The activations are rounded to
  * bfloat16 (VCVTNEPS2BF16: to nearest even) into per-thread scratch, which
