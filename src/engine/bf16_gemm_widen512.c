@@ -51,10 +51,10 @@ TARGET INLINE void finish(float *y, __m512 acc, int nc, int add, const float *b)
  * for all rows, each row's activation broadcast (mr and np constants once
  * inlined). */
 enum { STRIP_ROWS = 12 };
-TARGET INLINE void strip(int mr, int np, int k_const, float *y, const float *x, const nmt_bf16_matrix *m,
-                         const float *b, int i, int p, int k0, int kc)
+TARGET INLINE void strip(int mr, int np, float *y, const float *x, const nmt_bf16_matrix *m, const float *b, int i,
+                         int p, int k0, int kc)
 {
-    int n = m->n, k = k_const ? k_const : m->k, add = k0 > 0, last = k0 + kc == k;
+    int n = m->n, k = m->k, add = k0 > 0, last = k0 + kc == k;
     const uint16_t *w0 = panel_at(m, p) + (size_t)k0 * PANEL, *w1 = np > 1 ? panel_at(m, p + 1) + (size_t)k0 * PANEL : w0;
     const float *xr = x + (size_t)i * k + k0;
     __m512 acc[STRIP_ROWS][2];
@@ -155,70 +155,60 @@ TARGET static void one_row(float *y, const float *x, const nmt_bf16_matrix *m, c
         }
 }
 
+/* One function per strip height, with its one- and two-panel forms: kept
+ * apart rather than all inlined into one caller, whose size made clang
+ * with sanitizers take many minutes over this file. */
+#define STRIP_OF(R)                                                                                                    \
+    TARGET static __attribute__((noinline)) void strip_##R(int two, float *y, const float *x,                          \
+                                                           const nmt_bf16_matrix *m, const float *b, int i, int p,   \
+                                                           int k0, int kc)                                            \
+    {                                                                                                                  \
+        if (two)                                                                                                       \
+            strip(R, 2, y, x, m, b, i, p, k0, kc);                                                                     \
+        else                                                                                                           \
+            strip(R, 1, y, x, m, b, i, p, k0, kc);                                                                     \
+    }
+STRIP_OF(1)
+STRIP_OF(2)
+STRIP_OF(3)
+STRIP_OF(4)
+STRIP_OF(5)
+STRIP_OF(6)
+STRIP_OF(7)
+STRIP_OF(8)
+STRIP_OF(9)
+STRIP_OF(10)
+STRIP_OF(11)
+STRIP_OF(12)
+#undef STRIP_OF
+
+typedef void (*strip_fn)(int two, float *y, const float *x, const nmt_bf16_matrix *m, const float *b, int i, int p,
+                         int k0, int kc);
+static const strip_fn strip_of_height[STRIP_ROWS + 1] = {
+    NULL, strip_1, strip_2, strip_3, strip_4, strip_5, strip_6, strip_7, strip_8, strip_9, strip_10, strip_11, strip_12};
+
 /* Rows ROW_CHUNK at a time (their activations stay in L2 while the panels
  * stream past: the encoder's hundreds of rows); per pair of panels, per k
- * block, strips as even as can be (32 rows: 11 11 10).  k_const: k when it
- * is one of the sizes compiled in (the rows' addresses then differ by
- * constants, where 12 row pointers leave too few registers), else 0. */
+ * block, strips as even as can be (32 rows: 11 11 10). */
 enum { ROW_CHUNK = 96 };
-TARGET INLINE void rows_widened(int k_const, float *y, const float *x, int rows, const nmt_bf16_matrix *m,
-                                const float *b)
+TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
 {
+    if (rows == 1) {
+        one_row(y, x, m, b);
+        return;
+    }
     int np = (m->n + PANEL - 1) / PANEL;
     for (int i0 = 0; i0 < rows; i0 += ROW_CHUNK) {
         int chunk = rows - i0 < ROW_CHUNK ? rows - i0 : ROW_CHUNK, strips = (chunk + STRIP_ROWS - 1) / STRIP_ROWS;
         for (int p = 0; p < np; p += 2)
             for (int k0 = 0; k0 < m->k; k0 += KC) {
-                int kc = m->k - k0 < KC ? m->k - k0 : KC, two = p + 1 < np;
+                int kc = m->k - k0 < KC ? m->k - k0 : KC;
                 for (int s = 0, i = i0, h; s < strips; s++, i += h) {
                     h = chunk / strips + (s < chunk % strips);
-#define STRIP(R)                                                                                                       \
-    (two ? strip(R, 2, k_const, y, x, m, b, i, p, k0, kc) : strip(R, 1, k_const, y, x, m, b, i, p, k0, kc))
-                    switch (h) {
-                    case 12: STRIP(12); break;
-                    case 11: STRIP(11); break;
-                    case 10: STRIP(10); break;
-                    case 9: STRIP(9); break;
-                    case 8: STRIP(8); break;
-                    case 7: STRIP(7); break;
-                    case 6: STRIP(6); break;
-                    case 5: STRIP(5); break;
-                    case 4: STRIP(4); break;
-                    case 3: STRIP(3); break;
-                    case 2: STRIP(2); break;
-                    default: STRIP(1); break;
-                    }
-#undef STRIP
+                    strip_of_height[h](p + 1 < np, y, x, m, b, i, p, k0, kc);
                 }
             }
     }
-}
-
-TARGET static void rows_k512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
-{
-    rows_widened(512, y, x, rows, m, b);
-}
-
-TARGET static void rows_k2048(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
-{
-    rows_widened(2048, y, x, rows, m, b);
-}
-
-TARGET static void rows_any_k(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
-{
-    rows_widened(0, y, x, rows, m, b);
-}
-
-TARGET void nmt_bf16_kernel_widen512(float *y, const float *x, int rows, const nmt_bf16_matrix *m, const float *b)
-{
-    if (rows == 1)
-        one_row(y, x, m, b);
-    else if (m->k == 512) /* d_model of opus-mt and of most Marian models */
-        rows_k512(y, x, rows, m, b);
-    else if (m->k == 2048) /* their feed-forward width */
-        rows_k2048(y, x, rows, m, b);
-    else
-        rows_any_k(y, x, rows, m, b);
 }
 
 #else
