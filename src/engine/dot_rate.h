@@ -3,7 +3,7 @@
  * per second, measured once.  VDPBF16PS does two multiply-adds a lane
  * where VFMADD231PS does one, but cores differ in how often they issue it:
  * an AMD Zen 5 core as often as the FMA (1.9x the FMA's multiply-adds), an
- * Intel Xeon of the Sapphire/Emerald Rapids kind a quarter as often (0.5x).
+ * Intel Xeon (Emerald Rapids, measured) a quarter as often (0.5x).
  * bfloat16's kernel is chosen by this number (bf16_gemm.h): a property of
  * the core that cpuid does not tell.
  *

@@ -4,7 +4,7 @@
  * machine:
  *   unset or empty  the best kernel this CPU has, for every product (AMX
  *                   tiles where the CPU has them and Linux grants them);
- *   avx512          the AVX-512 kernels (VNNI, AVX512_BF16), not AMX;
+ *   avx512          the AVX-512 kernels (VNNI, AVX512_BF16, bfloat16 widened), not AMX;
  *   avx2            the AVX2 kernels, also on a CPU with AVX-512;
  *   generic         the portable ones (OpenBLAS for float32, C for int8
  *                   and bfloat16), as on a CPU without AVX2.

@@ -360,8 +360,8 @@ TARGET static inline void sink_values(const screen_sink *k, int row, __m512 v, _
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
  * against panels p0 and p1 (32 columns), then converted to screen values
  * of rows row0.. into the sink; on the way, ahead_lines cache lines from
- * ahead on their way into L2, one a step (in a burst the prefetches fill
- * the core's miss buffers and stall it). */
+ * ahead on their way into L2, spread over the steps (in a burst the
+ * prefetches fill the core's miss buffers and stall it). */
 TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq, const float *sx, int rows, int col0,
                                int row0, const char *ahead, int ahead_lines)
 {
@@ -374,9 +374,10 @@ TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq
 #pragma GCC unroll 8
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    int per_quad = quads > 0 ? (ahead_lines + quads - 1) / quads : 0, line = 0;
     for (int q = 0; q < quads; q++) {
-        if (q < ahead_lines)
-            _mm_prefetch(ahead + (size_t)q * 64, _MM_HINT_T1);
+        for (int stop = line + per_quad; line < stop && line < ahead_lines; line++)
+            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
         __m512i w0 = _mm512_loadu_si512(p0 + (size_t)q * 64), w1 = _mm512_loadu_si512(p1 + (size_t)q * 64);
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
@@ -406,9 +407,10 @@ TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float 
     int have1 = col0 + PW < s->vocab;
     const int8_t *p1 = have1 ? p0 + (size_t)PW * k4 : p0;
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    int per_quad = quads > 0 ? (ahead_lines + quads - 1) / quads : 0, line = 0;
     for (int q = 0; q < quads; q++) {
-        if (q < ahead_lines)
-            _mm_prefetch(ahead + (size_t)q * 64, _MM_HINT_T1);
+        for (int stop = line + per_quad; line < stop && line < ahead_lines; line++)
+            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
         int32_t quad;
         memcpy(&quad, xq + 4 * q, 4);
         __m512i a = _mm512_set1_epi32(quad);

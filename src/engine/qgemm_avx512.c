@@ -101,12 +101,13 @@ VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, flo
 #pragma GCC unroll 8
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-    int line = 0;
+    /* what comes next on its way to L2, spread over the steps as gemm.c
+     * does: in a burst the prefetches fill the core's miss buffers and
+     * stall it */
+    int steps = kp / QUAD, per_step = steps > 0 ? (ahead_lines + steps - 1) / steps : 0, line = 0;
     for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
-        /* one line of what comes next on its way to L2 per step: in a burst
-         * the prefetches fill the core's miss buffers and stall it */
-        if (line < ahead_lines)
-            _mm_prefetch(ahead + (size_t)64 * line++, _MM_HINT_T1);
+        for (int stop = line + per_step; line < stop && line < ahead_lines; line++)
+            _mm_prefetch(ahead + (size_t)64 * line, _MM_HINT_T1);
         __m512i w0 = _mm512_loadu_si512(w), w1 = np > 1 ? _mm512_loadu_si512(w + (size_t)PANEL * kp) : w0;
 #pragma GCC unroll 8
         for (int r = 0; r < STRIP_ROWS; r++)
