@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "compute_auto.h"
 #include "log.h"
 #include "text_plan.h"
 #include "translator.h"
@@ -56,9 +57,10 @@ static void usage(FILE *f)
             "                         keep the spaces between them; a sentence too long for the\n"
             "                         model is wrapped, never cut\n"
             "      --source-language L  sentence rules for L (default: the model's source_lang)\n"
-            "      --compute-type T   auto, float32 (exact, the default for auto), int8 (weights and\n"
-            "                         activations quantized per row, int32 sums) or bfloat16 (weights\n"
-            "                         rounded to bfloat16, fp32 activations and sums)\n"
+            "      --compute-type T   float32 (exact, the default), int8 (weights and activations\n"
+            "                         quantized per row, int32 sums), bfloat16 (weights rounded to\n"
+            "                         bfloat16, fp32 activations and sums) or auto (int8 where the CPU\n"
+            "                         has a vector int8 kernel, else float32; logs why)\n"
             "      --ids              print source ids TAB output ids TAB translation (not with --split)\n"
             "      --bench            print throughput and peak memory to stderr at the end\n"
             "      --log-level LEVEL  debug, info, warn (default), error, off\n"
@@ -279,6 +281,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},          {"compute-type", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
     nmt_compute_type compute = NMT_COMPUTE_FLOAT32;
+    int compute_auto = 0; /* --compute-type auto: resolved once the options (the log level) are read */
     const char *model_dir = NULL;
     int batch_size = 32, threads = 1, workers = 0, show_ids = 0, bench = 0, split = 0, opt;
     const char *source_language = NULL;
@@ -297,12 +300,15 @@ int main(int argc, char **argv)
         case 's': split = 1; break;
         case 'S': source_language = optarg; break;
         case 'C':
+            compute_auto = 0;
             if (strcmp(optarg, "int8") == 0) {
                 compute = NMT_COMPUTE_INT8;
             } else if (strcmp(optarg, "bfloat16") == 0) {
                 compute = NMT_COMPUTE_BFLOAT16;
-            } else if (strcmp(optarg, "float32") == 0 || strcmp(optarg, "auto") == 0) {
+            } else if (strcmp(optarg, "float32") == 0) {
                 compute = NMT_COMPUTE_FLOAT32;
+            } else if (strcmp(optarg, "auto") == 0) {
+                compute_auto = 1;
             } else {
                 fprintf(stderr, "nmtd-translate: --compute-type must be auto, float32, int8 or bfloat16\n");
                 return 2;
@@ -342,6 +348,11 @@ int main(int argc, char **argv)
     }
     openblas_set_num_threads(threads / workers);
 
+    if (compute_auto) {
+        char why[256];
+        compute = nmt_compute_auto(why, sizeof why);
+        nmt_info("main", "compute_type auto: %s (%s)", nmt_compute_type_name(compute), why);
+    }
     nmt_translator *tr = NULL;
     nmt_err err;
     nmt_translator_opts load_opts = {.load_weights = 1, .compute = compute};

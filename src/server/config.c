@@ -39,8 +39,25 @@ typedef enum kind {
     KIND_SCHEDULING, /* int NMT_SCHEDULING_CONTINUOUS / NMT_SCHEDULING_STATIC from continuous|static */
     KIND_COMPUTE,  /* int NMT_COMPUTE_AUTO or an nmt_compute_type from auto|float32|int8|bfloat16 */
     KIND_OPT_PATH, /* a string that may be empty, char[size] */
-    KIND_LIST,     /* a repeatable non-empty string, nmt_config_list */
+    KIND_NAMED_COMPUTE, /* a repeatable NAME=auto|float32|int8|bfloat16, nmt_config_list */
+    KIND_LIST,     /* a repeatable non-empty string, nmt_config_list (the last kind) */
 } kind;
+
+/* The kinds kept in an nmt_config_list, one entry per line or flag. */
+static int is_list(kind k) { return k == KIND_LIST || k == KIND_NAMED_COMPUTE; }
+
+/* TYPE of compute_type: NMT_COMPUTE_AUTO or an nmt_compute_type; -2 when text is none. */
+static int compute_of(const char *text, size_t len)
+{
+    if (len == 4 && strncasecmp(text, "auto", 4) == 0)
+        return NMT_COMPUTE_AUTO;
+    for (int t = NMT_COMPUTE_FLOAT32; t <= NMT_COMPUTE_BFLOAT16; t++) {
+        const char *name = nmt_compute_type_name((nmt_compute_type)t);
+        if (len == strlen(name) && strncasecmp(text, name, len) == 0)
+            return t;
+    }
+    return -2;
+}
 
 typedef struct directive {
     const char *name;
@@ -74,11 +91,15 @@ static const directive directives[] = {
     D_STR(pivot_language, KIND_LANG, "en",
           "A pair no model serves is translated through this language when one model translates the source "
           "into it and another translates it into the target (the answer says \"pivot\"). Empty: never."),
-    D_STR(compute_type, KIND_COMPUTE, "auto",
-          "How every model's linear layers compute. float32: exact, the PyTorch reference's tokens. int8: "
-          "weights quantized per row at load (a quarter of the memory), activations per row, int32 sums "
-          "(CTranslate2's int8_float32). bfloat16: weights rounded to bfloat16 at load (half the memory), "
-          "activations and sums fp32. auto: float32 (see the README's measurements for why)."),
+    D_STR(compute_type, KIND_COMPUTE, "float32",
+          "How the models' linear layers compute (each model's unless model_compute_types names it). float32: "
+          "exact, the PyTorch reference's tokens. int8: weights quantized per row at load (a quarter of the "
+          "memory), activations per row, int32 sums (CTranslate2's int8_float32). bfloat16: weights rounded to "
+          "bfloat16 at load (half the memory), activations and sums fp32. auto: int8 where this CPU has a "
+          "vector int8 kernel (AMX, AVX-512 VNNI, AVX2), else float32; the log says which and why."),
+    D_STR(model_compute_types, KIND_NAMED_COMPUTE, "",
+          "NAME=TYPE (e.g. opus-mt-en-de=int8): the compute type of the model whose directory is named NAME, "
+          "instead of compute_type; TYPE is auto, float32, int8 or bfloat16. Repeatable."),
     D_STR(preload, KIND_BOOL, "yes",
           "yes: every model's weights are loaded at start (up to max_loaded_models), so start-up fails on a "
           "bad model and no request waits for a load. no: at start each model is only checked (config, "
@@ -335,15 +356,10 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
     case KIND_COMPUTE:
-        if (strcasecmp(text, "auto") == 0) {
-            *(int *)field = NMT_COMPUTE_AUTO;
+        if (compute_of(text, len) != -2) {
+            *(int *)field = compute_of(text, len);
             return NMT_OK;
         }
-        for (int t = NMT_COMPUTE_FLOAT32; t <= NMT_COMPUTE_BFLOAT16; t++)
-            if (strcasecmp(text, nmt_compute_type_name((nmt_compute_type)t)) == 0) {
-                *(int *)field = t;
-                return NMT_OK;
-            }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not auto, float32, int8 or bfloat16", text);
     case KIND_OPT_PATH:
         if (len >= d->size)
@@ -351,12 +367,18 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
                                d->size - 1);
         memcpy(field, text, len + 1);
         return NMT_OK;
+    case KIND_NAMED_COMPUTE:
     case KIND_LIST:
         if (len == 0)
             return nmt_err_set(err, NMT_ERR_INVALID, "empty value");
         if (len >= NMT_CONFIG_PATH_MAX)
             return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %d allowed", len,
                                NMT_CONFIG_PATH_MAX - 1);
+        if (d->kind == KIND_NAMED_COMPUTE && nmt_config_named_compute(text, NULL, NULL) != NMT_OK)
+            return nmt_err_set(err, NMT_ERR_INVALID,
+                               "'%.64s' is not NAME=TYPE with TYPE auto, float32, int8 or bfloat16 (e.g. "
+                               "opus-mt-en-de=int8)",
+                               text);
         memcpy(field, text, len + 1);
         return NMT_OK;
     case KIND_LANG:
@@ -398,7 +420,7 @@ static nmt_code apply_list(nmt_config_list *l, const directive *d, const char *t
 /* Parses into a scratch copy first, so that a bad value leaves *c unchanged. */
 static nmt_code apply(nmt_config *c, const directive *d, const char *text, int origin, nmt_err *err)
 {
-    if (d->kind == KIND_LIST)
+    if (is_list(d->kind))
         return apply_list((nmt_config_list *)(void *)((char *)c + d->offset), d, text, origin, err);
     union {
         char s[NMT_CONFIG_PATH_MAX];
@@ -439,6 +461,7 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
 {
     const char *field = (const char *)c + d->offset;
     switch (d->kind) {
+    case KIND_NAMED_COMPUTE:
     case KIND_LIST: {
         const nmt_config_list *l = (const nmt_config_list *)(const void *)field;
         if (l->n == 0)
@@ -468,6 +491,34 @@ static void print_value(FILE *f, const directive *d, const nmt_config *c)
     }
 }
 
+/* ---- public: a model's compute type ------------------------------------- */
+
+nmt_code nmt_config_named_compute(const char *entry, size_t *name_len, int *compute)
+{
+    const char *eq = strrchr(entry, '=');
+    if (!eq || eq == entry)
+        return NMT_ERR_INVALID;
+    int t = compute_of(eq + 1, strlen(eq + 1));
+    if (t == -2)
+        return NMT_ERR_INVALID;
+    if (name_len)
+        *name_len = (size_t)(eq - entry);
+    if (compute)
+        *compute = t;
+    return NMT_OK;
+}
+
+int nmt_config_compute_for(const nmt_config *c, const char *name)
+{
+    size_t n = strlen(name), len;
+    int t;
+    for (int i = 0; i < c->model_compute_types.n; i++)
+        if (nmt_config_named_compute(c->model_compute_types.items[i], &len, &t) == NMT_OK && len == n &&
+            strncmp(c->model_compute_types.items[i], name, n) == 0)
+            return t;
+    return c->compute_type;
+}
+
 /* ---- public: struct ----------------------------------------------------- */
 
 void nmt_config_defaults(nmt_config *c)
@@ -494,7 +545,7 @@ nmt_code nmt_config_set(nmt_config *c, const char *key, const char *value, nmt_e
 void nmt_config_dump(const nmt_config *c, FILE *f)
 {
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
-        if (directives[i].kind == KIND_LIST) { /* one line per entry; none: a comment */
+        if (is_list(directives[i].kind)) { /* one line per entry; none: a comment */
             const nmt_config_list *l = (const nmt_config_list *)(const void *)((const char *)c + directives[i].offset);
             if (l->n == 0)
                 fprintf(f, "%s = \"\"\n", directives[i].name);
@@ -611,7 +662,7 @@ static nmt_code load_text(nmt_config *c, const char *name, char *text, size_t le
                 char hint[256];
                 suggest(key, strlen(key), 0, hint, sizeof hint);
                 rc = nmt_err_set(err, NMT_ERR_INVALID, "unknown key '%.64s'%s", key, hint);
-            } else if (seen[d - directives] && d->kind != KIND_LIST) {
+            } else if (seen[d - directives] && !is_list(d->kind)) {
                 rc = nmt_err_set(err, NMT_ERR_INVALID, "duplicate key '%s' (first set on line %d)", d->name,
                                  seen[d - directives]);
             } else {
@@ -812,8 +863,8 @@ void nmt_config_print_help(FILE *f, const char *prog)
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
         static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG", "continuous|static", "auto|float32|int8",
-                                              "PATH", "VALUE"};
+                                              "split|join", "LANG", "continuous|static", "float32|int8|bfloat16|auto",
+                                              "PATH", "NAME=TYPE", "VALUE"};
         _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LIST + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)

@@ -56,6 +56,7 @@ typedef struct nmt_config {
     nmt_config_list model_languages;          /* NAME=SRC-TGT: languages of a model that does not say */
     char pivot_language[16];                  /* "" = no pivoting */
     int compute_type;                         /* NMT_COMPUTE_AUTO or an nmt_compute_type */
+    nmt_config_list model_compute_types;      /* NAME=TYPE: a model's compute type instead of compute_type */
     int preload;                              /* load every model's weights at start; 0: on first use */
     int max_loaded_models;                    /* > 0: at most this many models' weights resident */
     char cors_origin[256];                    /* "" = no CORS headers; "*" or an origin */
@@ -155,5 +156,15 @@ void nmt_config_dump(const nmt_config *c, FILE *f);
 
 /* The name of a log level as the file writes it ("info"). */
 const char *nmt_config_log_level_name(nmt_log_level level);
+
+/* A model_compute_types entry "NAME=TYPE": NMT_OK with the length of NAME
+ * and TYPE (NMT_COMPUTE_AUTO or an nmt_compute_type) in *name_len and
+ * *compute (either may be NULL); NMT_ERR_INVALID when entry is not one. */
+nmt_code nmt_config_named_compute(const char *entry, size_t *name_len, int *compute);
+
+/* The compute type (NMT_COMPUTE_AUTO or an nmt_compute_type) of the model
+ * whose directory is named name: its model_compute_types entry, else
+ * compute_type. */
+int nmt_config_compute_for(const nmt_config *c, const char *name);
 
 #endif

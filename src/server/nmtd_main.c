@@ -27,6 +27,7 @@
 
 #include "api.h"
 #include "batcher.h"
+#include "compute_auto.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -280,6 +281,29 @@ static int languages_for(const nmt_config *cfg, const char *name, char source[32
     return 0;
 }
 
+/* The compute type of the model in dir (compute_type or its
+ * model_compute_types entry; auto resolved for this CPU and logged). 0, or
+ * -1 (logged). */
+static int model_compute(const nmt_config *cfg, const char *dir, nmt_compute_type *compute)
+{
+    char *name = nmt_path_basename(dir);
+    if (!name) {
+        nmt_error("main", "out of memory");
+        return -1;
+    }
+    int asked = nmt_config_compute_for(cfg, name);
+    if (asked == NMT_COMPUTE_AUTO) {
+        char why[256];
+        *compute = nmt_compute_auto(why, sizeof why);
+        nmt_info("main", "model %s: compute_type auto is %s: %s", name, nmt_compute_type_name(*compute), why);
+    } else {
+        *compute = (nmt_compute_type)asked;
+        nmt_info("main", "model %s: compute_type %s", name, nmt_compute_type_name(*compute));
+    }
+    free(name);
+    return 0;
+}
+
 /* Loads every model (each once) into l and the routing set.  0, or -1
  * (logged). */
 static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *set)
@@ -298,17 +322,17 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         nmt_error("main", "out of memory");
         rc = -1;
     }
-    /* auto is float32 until a faster type measures as accurate on this CPU (README) */
-    nmt_compute_type compute =
-        cfg->compute_type == NMT_COMPUTE_AUTO ? NMT_COMPUTE_FLOAT32 : (nmt_compute_type)cfg->compute_type;
-    nmt_info("main", "compute_type %s%s", nmt_compute_type_name(compute),
-             cfg->compute_type == NMT_COMPUTE_AUTO ? " (auto: the exact type)" : "");
     for (int i = 0; rc == 0 && i < n_dirs; i++) {
         double t0 = nmt_now_s();
         nmt_translator *tr = NULL;
         char src[32] = "", tgt[32] = "", notice[NMT_CONFIG_PATH_MAX + 64];
         /* with max_loaded_models, the first that many load at start; the others on use */
         int load_now = cfg->preload && (cfg->max_loaded_models == 0 || i < cfg->max_loaded_models);
+        nmt_compute_type compute;
+        if (model_compute(cfg, dirs[i], &compute)) {
+            rc = -1;
+            break;
+        }
         snprintf(notice, sizeof notice, "STATUS=%s model %s", load_now ? "loading" : "checking", dirs[i]);
         nmt_sdnotify(notice);
         nmt_translator_opts to = {.load_weights = load_now, .compute = compute};
@@ -352,6 +376,16 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
     if (rc == 0 && l->n == 0) {
         nmt_error("main", "no model to serve (give model or models_dir)");
         rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < cfg->model_compute_types.n; i++) { /* every entry names a served model */
+        const char *item = cfg->model_compute_types.items[i];
+        int known = 0;
+        for (int k = 0; k < l->n && !known; k++)
+            known = entry_for(item, nmt_translator_name(l->trs[k])) != NULL;
+        if (!known) {
+            nmt_error("main", "model_compute_types '%s' names no served model", item);
+            rc = -1;
+        }
     }
     for (int i = 0; rc == 0 && i < cfg->model_languages.n; i++) { /* every entry names a served model */
         const char *item = cfg->model_languages.items[i];

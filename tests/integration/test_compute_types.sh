@@ -4,7 +4,9 @@
 # tokens as float32 on >= 99% of held-out sentences, a BF16 checkpoint
 # converted and translated, the portable kernel giving the text of the one
 # this CPU runs line for line; and the daemon serving each (compute type,
-# kernel and smaller weights in /v1/model, answers equal to nmtd-translate's).
+# kernel and smaller weights in /v1/model, answers equal to nmtd-translate's);
+# compute_type auto (int8 where int8 has a vector kernel, else float32, and
+# the log says why), the float32 default and model_compute_types.
 set -u
 BUILD=${NMT_BUILDDIR:-.}
 SRC=${NMT_SRCDIR:-.}
@@ -118,7 +120,7 @@ for ct in int8 bfloat16; do
 done
 start_tracked f32 --model "$DEMO" --access-log no || exit 1
 f32_bytes=$(curl -s "127.0.0.1:$PORT/v1/model" | jq .model.weight_bytes)
-expect "compute_type auto is float32, on the packed kernel where the CPU has one" 200 \
+expect "compute_type by default is float32, on the packed kernel where the CPU has one" 200 \
     '.model.compute_type == "float32" and (.model.kernel | test("^(avx512-packed|avx2-packed|openblas)$"))' /v1/model
 check "int8 weights take less than a third of float32's (${bytes[int8]} vs $f32_bytes bytes)" \
     '[ $((bytes[int8] * 3)) -lt "$f32_bytes" ]'
@@ -126,10 +128,40 @@ check "bfloat16 weights take less than 55% of float32's (${bytes[bfloat16]} vs $
     '[ $((bytes[bfloat16] * 100)) -lt $((f32_bytes * 55)) ]'
 kill -TERM "$PID"
 wait "$PID"
-NMTD_KERNELS=generic start_tracked generic --model "$DEMO" --access-log no || exit 1
-expect "NMTD_KERNELS=generic: float32 on OpenBLAS" 200 '.model.kernel == "openblas"' /v1/model
+NMTD_KERNELS=generic start_tracked generic --model "$DEMO" --access-log no --compute-type auto --log-level info || exit 1
+expect "NMTD_KERNELS=generic, compute_type auto: float32 on OpenBLAS" 200 \
+    '.model.compute_type == "float32" and .model.kernel == "openblas"' /v1/model
+check "NMTD_KERNELS=generic: the log says why auto is float32" \
+    'grep -q "model en-de-demo: compute_type auto is float32: int8 and bfloat16 have only the portable generic kernels" "$TMP/generic.log"'
 kill -TERM "$PID"
 wait "$PID"
+# auto: int8 wherever int8 has a vector kernel (AVX2 and up), else float32; the log says which and why
+if grep -qw avx2 /proc/cpuinfo; then want_auto=int8; else want_auto=float32; fi
+start_tracked auto --model "$DEMO" --access-log no --compute-type auto --log-level info || exit 1
+expect "compute_type auto on this CPU: $want_auto" 200 ".model.compute_type == \"$want_auto\"" /v1/model
+check "the log says what auto picked and why" \
+    'grep -Eq "model en-de-demo: compute_type auto is $want_auto: (int8 has the (amx|avx512_vnni|avx2) kernel here|int8 and bfloat16 have only the portable)" "$TMP/auto.log"'
+kill -TERM "$PID"
+wait "$PID"
+"$BIN" --model "$DEMO" --compute-type auto --log-level info < "$TMP/some.in" > "$TMP/some.auto" 2> "$TMP/auto-cli.log"
+"$BIN" --model "$DEMO" --compute-type $want_auto < "$TMP/some.in" > "$TMP/some.want_auto"
+check "nmtd-translate --compute-type auto: $want_auto's text on 300 lines, and says why" \
+    'grep -q "compute_type auto: $want_auto (" "$TMP/auto-cli.log" && cmp -s "$TMP/some.auto" "$TMP/some.want_auto"'
+# model_compute_types: one model's type instead of compute_type
+start_tracked per-model --model "$DEMO" --access-log no --compute-type float32 \
+    --model-compute-types en-de-demo=bfloat16 || exit 1
+expect "model_compute_types en-de-demo=bfloat16 overrides compute_type float32" 200 \
+    '.model.compute_type == "bfloat16"' /v1/model
+kill -TERM "$PID"
+wait "$PID"
+"$NMTD" --model "$DEMO" --model-compute-types other-model=int8 --port 0 2> "$TMP/bad-named.log"
+rc=$?
+check "model_compute_types naming no served model: refused at start (exit $rc)" \
+    '[ "$rc" -ne 0 ] && grep -q "model_compute_types .other-model=int8. names no served model" "$TMP/bad-named.log"'
+"$NMTD" --model "$DEMO" --model-compute-types en-de-demo=int4 --port 0 2> "$TMP/bad-named-type.log"
+rc=$?
+check "model_compute_types en-de-demo=int4: refused (exit $rc)" \
+    '[ "$rc" -ne 0 ] && grep -q "is not NAME=TYPE with TYPE auto, float32, int8 or bfloat16" "$TMP/bad-named-type.log"'
 "$NMTD" --model "$DEMO" --compute-type int4 --port 0 2> "$TMP/bad.log"
 check "compute_type int4: refused at start (exit $?)" 'grep -q "is not auto, float32, int8 or bfloat16" "$TMP/bad.log"'
 "$BIN" --model "$DEMO" --compute-type fp16 < /dev/null 2> "$TMP/bad-cli.log"

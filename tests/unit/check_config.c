@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "nmt_config.h"
 #include "testutil.h"
 
@@ -119,8 +120,54 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.access_log, 1);
     ck_assert_int_eq(c.shutdown_grace_ms, 30000);
     ck_assert_int_eq(c.retry_after_s, 1);
+    ck_assert_int_eq(c.compute_type, NMT_COMPUTE_FLOAT32); /* the reference's tokens unless asked */
+    ck_assert_int_eq(c.model_compute_types.n, 0);
     nmt_config_free(&c);
     nmt_config_free(NULL);
+}
+END_TEST
+
+/* compute_type and model_compute_types: each model's type, entries checked
+ * at parse time with file:line. */
+START_TEST(test_compute_types)
+{
+    nmt_config c;
+    nmt_err err;
+    ck_assert_int_eq(load_text(&c,
+                               "compute_type = auto\n"
+                               "model_compute_types = opus-mt-en-de=int8\n"
+                               "model_compute_types = a=b=BFloat16\n"
+                               "model_compute_types = exact=float32\n",
+                               &err),
+                     NMT_OK);
+    ck_assert_int_eq(c.model_compute_types.n, 3);
+    ck_assert_int_eq(nmt_config_compute_for(&c, "opus-mt-en-de"), NMT_COMPUTE_INT8);
+    ck_assert_int_eq(nmt_config_compute_for(&c, "a=b"), NMT_COMPUTE_BFLOAT16); /* NAME is up to the last '=' */
+    ck_assert_int_eq(nmt_config_compute_for(&c, "exact"), NMT_COMPUTE_FLOAT32);
+    ck_assert_int_eq(nmt_config_compute_for(&c, "opus-mt-en"), NMT_COMPUTE_AUTO); /* a prefix is not the name */
+    ck_assert_int_eq(nmt_config_compute_for(&c, "opus-mt-en-de2"), NMT_COMPUTE_AUTO);
+    size_t len = 0;
+    int t = 99;
+    ck_assert_int_eq(nmt_config_named_compute("x=auto", &len, &t), NMT_OK);
+    ck_assert_int_eq((int)len, 1);
+    ck_assert_int_eq(t, NMT_COMPUTE_AUTO);
+    const char *bad[] = {"opus-mt-en-de", "=int8", "m=int4", "m=", "m=int8 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(nmt_config_named_compute(bad[i], NULL, NULL), NMT_ERR_INVALID);
+        char text[128];
+        snprintf(text, sizeof text, "port = 1\nmodel_compute_types = \"%s\"\n", bad[i]);
+        assert_file_error(load_error(text), 2, "is not NAME=TYPE");
+    }
+    assert_file_error(load_error("compute_type = int4\n"), 1, "is not auto, float32, int8 or bfloat16");
+    /* the flags replace the file's entries */
+    const char *conf = write_conf("f.conf", "model_compute_types = a=int8\nmodel_compute_types = b=int8\n");
+    char *argv[] = {"nmtd", "--config", (char *)conf, "--model-compute-types", "c=bfloat16", NULL};
+    nmt_config_action action;
+    nmt_config_defaults(&c);
+    ck_assert_int_eq(nmt_config_parse_args(&c, 5, argv, &action, &err), NMT_OK);
+    ck_assert_int_eq(c.model_compute_types.n, 1);
+    ck_assert_int_eq(nmt_config_compute_for(&c, "a"), NMT_COMPUTE_FLOAT32);
+    ck_assert_int_eq(nmt_config_compute_for(&c, "c"), NMT_COMPUTE_BFLOAT16);
 }
 END_TEST
 
@@ -711,6 +758,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("config");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_compute_types);
     tcase_add_test(tc, test_full_file);
     tcase_add_test(tc, test_syntax);
     tcase_add_test(tc, test_lists);
