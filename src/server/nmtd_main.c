@@ -304,6 +304,22 @@ static int model_compute(const nmt_config *cfg, const char *dir, nmt_compute_typ
     return 0;
 }
 
+/* 1 (logged) when an entry NAME=... of list (the key named key) names no
+ * model in l, else 0. */
+static int unserved_entry(const nmt_config_list *list, const char *key, const loaded_models *l)
+{
+    for (int i = 0; i < list->n; i++) {
+        int known = 0;
+        for (int k = 0; k < l->n && !known; k++)
+            known = entry_for(list->items[i], nmt_translator_name(l->trs[k])) != NULL;
+        if (!known) {
+            nmt_error("main", "%s '%s' names no served model", key, list->items[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Loads every model (each once) into l and the routing set.  0, or -1
  * (logged). */
 static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *set)
@@ -377,26 +393,9 @@ static int load_models(const nmt_config *cfg, loaded_models *l, nmt_model_set *s
         nmt_error("main", "no model to serve (give model or models_dir)");
         rc = -1;
     }
-    for (int i = 0; rc == 0 && i < cfg->model_compute_types.n; i++) { /* every entry names a served model */
-        const char *item = cfg->model_compute_types.items[i];
-        int known = 0;
-        for (int k = 0; k < l->n && !known; k++)
-            known = entry_for(item, nmt_translator_name(l->trs[k])) != NULL;
-        if (!known) {
-            nmt_error("main", "model_compute_types '%s' names no served model", item);
-            rc = -1;
-        }
-    }
-    for (int i = 0; rc == 0 && i < cfg->model_languages.n; i++) { /* every entry names a served model */
-        const char *item = cfg->model_languages.items[i];
-        int known = 0;
-        for (int k = 0; k < l->n && !known; k++)
-            known = entry_for(item, nmt_translator_name(l->trs[k])) != NULL;
-        if (!known) {
-            nmt_error("main", "model_languages '%s' names no served model", item);
-            rc = -1;
-        }
-    }
+    if (rc == 0 && (unserved_entry(&cfg->model_compute_types, "model_compute_types", l) ||
+                    unserved_entry(&cfg->model_languages, "model_languages", l)))
+        rc = -1;
     return rc;
 }
 
