@@ -398,13 +398,16 @@ AVX512 static inline __attribute__((always_inline)) void scores_of_16(float *res
     _mm512_mask_storeu_ps(scores + j0, (__mmask16)(nk >= 16 ? 0xffff : (1u << nk) - 1), sum);
 }
 
-/* Every head's scores against n_keys keys (hd a multiple of 16). */
+/* Every head's scores against n_keys keys (hd a multiple of 16): 16 keys
+ * at a time, every head of them before the next 16 keys, so that their
+ * rows (16 x d values) stay in L1 across the heads instead of all n_keys
+ * rows being read again for each head. */
 AVX512 static void scores_avx512(float *restrict scores, const float *restrict q, const void *restrict k, int n_keys,
                                  int heads, int hd, size_t stride, int bf16)
 {
     size_t width = bf16 ? 2 : 4, key_bytes = stride * width;
-    for (int h = 0; h < heads; h++)
-        for (int j0 = 0; j0 < n_keys; j0 += 16) {
+    for (int j0 = 0; j0 < n_keys; j0 += 16)
+        for (int h = 0; h < heads; h++) {
             int nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
             size_t head_at = (size_t)h * (size_t)hd * width;
             if (bf16)
