@@ -208,6 +208,7 @@ void nmt_logits_screen_free(nmt_logits_screen *s)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "prefetch_ahead.h"
 #include "vnni.h"
 
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
@@ -360,10 +361,11 @@ TARGET static inline void sink_values(const screen_sink *k, int row, __m512 v, _
 /* acc[r][0..1] for rows x[0..7] (pointers may repeat for a partial tile)
  * against panels p0 and p1 (32 columns), then converted to screen values
  * of rows row0.. into the sink; on the way, ahead_lines cache lines from
- * ahead on their way into L2, spread over the steps (in a burst the
- * prefetches fill the core's miss buffers and stall it). */
-TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq, const float *sx, int rows, int col0,
-                               int row0, const char *ahead, int ahead_lines)
+ * ahead on their way into L2, one a step (two with dual:
+ * prefetch_ahead.h). */
+TARGET static inline __attribute__((always_inline)) void tile_of(const screen_sink *sink, const uint8_t *const *xq,
+                                                                 const float *sx, int rows, int col0, int row0,
+                                                                 const char *ahead, int ahead_lines, int dual)
 {
     const nmt_logits_screen *s = sink->s;
     int k4 = s->k4, quads = k4 / 4;
@@ -374,10 +376,9 @@ TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq
 #pragma GCC unroll 8
     for (int r = 0; r < 8; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-    int per_quad = quads > 0 ? (ahead_lines + quads - 1) / quads : 0, line = 0;
+    int line = 0;
     for (int q = 0; q < quads; q++) {
-        for (int stop = line + per_quad; line < stop && line < ahead_lines; line++)
-            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
+        nmt_prefetch_ahead_step(ahead, &line, ahead_lines, dual);
         __m512i w0 = _mm512_loadu_si512(p0 + (size_t)q * 64), w1 = _mm512_loadu_si512(p1 + (size_t)q * 64);
 #pragma GCC unroll 8
         for (int r = 0; r < 8; r++) {
@@ -396,9 +397,19 @@ TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq
         }
 }
 
+TARGET static void screen_tile(const screen_sink *sink, const uint8_t *const *xq, const float *sx, int rows, int col0,
+                               int row0, const char *ahead, int ahead_lines)
+{
+    if (ahead_lines > sink->s->k4 / 4)
+        tile_of(sink, xq, sx, rows, col0, row0, ahead, ahead_lines, 1);
+    else
+        tile_of(sink, xq, sx, rows, col0, row0, ahead, ahead_lines, 0);
+}
+
 /* The same for a single row (batch 1): two accumulators, no wasted rows. */
-TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row,
-                              const char *ahead, int ahead_lines)
+TARGET static inline __attribute__((always_inline)) void row_of(const screen_sink *sink, const uint8_t *xq, float sx,
+                                                                int col0, int row, const char *ahead, int ahead_lines,
+                                                                int dual)
 {
     const nmt_logits_screen *s = sink->s;
     const float *b = sink->b;
@@ -407,10 +418,9 @@ TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float 
     int have1 = col0 + PW < s->vocab;
     const int8_t *p1 = have1 ? p0 + (size_t)PW * k4 : p0;
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
-    int per_quad = quads > 0 ? (ahead_lines + quads - 1) / quads : 0, line = 0;
+    int line = 0;
     for (int q = 0; q < quads; q++) {
-        for (int stop = line + per_quad; line < stop && line < ahead_lines; line++)
-            _mm_prefetch(ahead + (size_t)line * 64, _MM_HINT_T1);
+        nmt_prefetch_ahead_step(ahead, &line, ahead_lines, dual);
         int32_t quad;
         memcpy(&quad, xq + 4 * q, 4);
         __m512i a = _mm512_set1_epi32(quad);
@@ -424,6 +434,15 @@ TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float 
         v = screen_vector(s, acc1, col0 + PW, sx, b, &mask);
         sink_values(sink, row, v, mask, col0 + PW);
     }
+}
+
+TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row, const char *ahead,
+                              int ahead_lines)
+{
+    if (ahead_lines > sink->s->k4 / 4)
+        row_of(sink, xq, sx, col0, row, ahead, ahead_lines, 1);
+    else
+        row_of(sink, xq, sx, col0, row, ahead, ahead_lines, 0);
 }
 
 /* Exact fp32 logits of up to 16 candidate rows (rows[j][d]) into vals: per

@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "prefetch_ahead.h"
 #include "vnni.h"
 
 #define PANEL NMT_Q8_PANEL
@@ -88,11 +89,13 @@ VNNI static inline void finish16(float *y, __m512i acc, float sx, const panel_co
 
 /* mr (<= STRIP_ROWS) rows x np (1 or 2) panels from p: up to 16
  * accumulators; each quad step loads np weight vectors once for all rows
- * and broadcasts each row's activation quad. */
+ * and broadcasts each row's activation quad, and sends a line of ahead
+ * (two with dual) on its way to L2. */
 enum { STRIP_ROWS = 8 };
 VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, float *y, const uint8_t *xq,
                                                              const float *sx, const nmt_q8_matrix *q, const float *b,
-                                                             int i, int p, const char *ahead, int ahead_lines)
+                                                             int i, int p, const char *ahead, int ahead_lines,
+                                                             int dual)
 {
     int n = q->n, kp = q->kp;
     const int8_t *w = q->w + (size_t)p * PANEL * kp;
@@ -101,13 +104,9 @@ VNNI static inline __attribute__((always_inline)) void strip(int mr, int np, flo
 #pragma GCC unroll 8
     for (int r = 0; r < STRIP_ROWS; r++)
         acc[r][0] = acc[r][1] = _mm512_setzero_si512();
-    /* what comes next on its way to L2, spread over the steps as gemm.c
-     * does: in a burst the prefetches fill the core's miss buffers and
-     * stall it */
-    int steps = kp / QUAD, per_step = steps > 0 ? (ahead_lines + steps - 1) / steps : 0, line = 0;
+    int line = 0;
     for (int t = 0; t < kp; t += QUAD, w += QUAD * PANEL) {
-        for (int stop = line + per_step; line < stop && line < ahead_lines; line++)
-            _mm_prefetch(ahead + (size_t)64 * line, _MM_HINT_T1);
+        nmt_prefetch_ahead_step(ahead, &line, ahead_lines, dual);
         __m512i w0 = _mm512_loadu_si512(w), w1 = np > 1 ? _mm512_loadu_si512(w + (size_t)PANEL * kp) : w0;
 #pragma GCC unroll 8
         for (int r = 0; r < STRIP_ROWS; r++)
@@ -175,13 +174,16 @@ VNNI static void one_row(float *y, const uint8_t *xq, const float *sx, const nmt
     }
 }
 
-/* A strip of h (1 .. 8) rows x np (1 or 2) panels from p. */
+/* A strip of h (1 .. 8) rows x np (1 or 2) panels from p; two lines of
+ * ahead a step where they outnumber the steps (a single strip). */
 #define STRIP_CASE(h)                                                                                                  \
     case h:                                                                                                            \
-        if (np == 2)                                                                                                   \
-            strip(h, 2, y, xq, sx, q, b, i, p, ahead, ahead_lines);                                                    \
+        if (np == 1)                                                                                                   \
+            strip(h, 1, y, xq, sx, q, b, i, p, ahead, ahead_lines, 0);                                                 \
+        else if (ahead_lines > q->kp / QUAD)                                                                           \
+            strip(h, 2, y, xq, sx, q, b, i, p, ahead, ahead_lines, 1);                                                 \
         else                                                                                                           \
-            strip(h, 1, y, xq, sx, q, b, i, p, ahead, ahead_lines);                                                    \
+            strip(h, 2, y, xq, sx, q, b, i, p, ahead, ahead_lines, 0);                                                 \
         break
 
 VNNI static void strip_of(int h, int np, float *y, const uint8_t *xq, const float *sx, const nmt_q8_matrix *q,
