@@ -379,51 +379,61 @@ AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16
     }
 }
 
-/* Scores of head h (q_h) against keys j0 .. j0+nk-1 (nk <= 16) into
- * scores[j0 ..]: each key's 16 partial sums as dot() makes them, then
- * added up lane 0 to 15 in dot()'s order -- for 16 keys at once, a lane
- * of a vector per key after a transpose, instead of one chain of 16 scalar
- * additions per key.  The same bits as dot(). */
-AVX512 static inline __attribute__((always_inline)) void scores_of_16(float *restrict scores, const float *restrict qh,
-                                                                     const char *restrict k, size_t key_bytes,
-                                                                     size_t head_at, int j0, int nk, int hd, int bf16)
+/* Every head's scores against keys j0 .. j0+nk-1 (nk <= 16): each key's
+ * 16 partial sums per head as dot() makes them, the key's row read once in
+ * memory order (all heads) into part; then per head the 16 keys' partial
+ * sums transposed (a lane of a vector per key) and added up lane 0 to 15
+ * in dot()'s order, instead of one chain of 16 scalar additions per key.
+ * The same bits as dot().  (Reading one head's slice of 16 keys at a
+ * time, 2 KB apart, missed L1 at every slice on an AMD Zen 5.) */
+enum { SCORES_MAX_HEADS = 16 };
+AVX512 static inline __attribute__((always_inline)) void scores_of_16(float *restrict scores, const float *restrict q,
+                                                                     const char *restrict k, size_t key_bytes, int j0,
+                                                                     int nk, int n_keys, int heads, int hd, int bf16)
 {
-    __m512 r[16];
-    for (int j = 0; j < 16; j++)
-        r[j] = j < nk ? partial_sums(qh, k + (size_t)(j0 + j) * key_bytes + head_at, hd, bf16) : _mm512_setzero_ps();
-    transpose16(r);
-    __m512 sum = _mm512_setzero_ps();
-    for (int l = 0; l < 16; l++)
-        sum = _mm512_add_ps(sum, r[l]);
-    _mm512_mask_storeu_ps(scores + j0, (__mmask16)(nk >= 16 ? 0xffff : (1u << nk) - 1), sum);
+    __m512 part[SCORES_MAX_HEADS][16]; /* [head][key] */
+    size_t width = bf16 ? 2 : 4;
+    for (int j = 0; j < nk; j++) {
+        const char *row = k + (size_t)(j0 + j) * key_bytes;
+        for (int h = 0; h < heads; h++)
+            part[h][j] = partial_sums(q + (size_t)h * (size_t)hd, row + (size_t)h * (size_t)hd * width, hd, bf16);
+    }
+    for (int h = 0; h < heads; h++) {
+        __m512 r[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = j < nk ? part[h][j] : _mm512_setzero_ps();
+        transpose16(r);
+        __m512 sum = _mm512_setzero_ps();
+        for (int l = 0; l < 16; l++)
+            sum = _mm512_add_ps(sum, r[l]);
+        _mm512_mask_storeu_ps(scores + (size_t)h * (size_t)n_keys + j0,
+                              (__mmask16)(nk >= 16 ? 0xffff : (1u << nk) - 1), sum);
+    }
 }
 
-/* Every head's scores against n_keys keys (hd a multiple of 16): 16 keys
- * at a time, every head of them before the next 16 keys, so that their
- * rows (16 x d values) stay in L1 across the heads instead of all n_keys
- * rows being read again for each head. */
+/* Every head's scores against n_keys keys (hd a multiple of 16, at most
+ * SCORES_MAX_HEADS heads), 16 keys at a time. */
 AVX512 static void scores_avx512(float *restrict scores, const float *restrict q, const void *restrict k, int n_keys,
                                  int heads, int hd, size_t stride, int bf16)
 {
-    size_t width = bf16 ? 2 : 4, key_bytes = stride * width;
-    for (int j0 = 0; j0 < n_keys; j0 += 16)
-        for (int h = 0; h < heads; h++) {
-            int nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
-            size_t head_at = (size_t)h * (size_t)hd * width;
-            if (bf16)
-                scores_of_16(scores + (size_t)h * (size_t)n_keys, q + (size_t)h * (size_t)hd, k, key_bytes, head_at,
-                             j0, nk, hd, 1);
-            else
-                scores_of_16(scores + (size_t)h * (size_t)n_keys, q + (size_t)h * (size_t)hd, k, key_bytes, head_at,
-                             j0, nk, hd, 0);
-        }
+    size_t key_bytes = stride * (bf16 ? 2 : 4);
+    for (int j0 = 0; j0 < n_keys; j0 += 16) {
+        int nk = n_keys - j0 < 16 ? n_keys - j0 : 16;
+        if (bf16)
+            scores_of_16(scores, q, k, key_bytes, j0, nk, n_keys, heads, hd, 1);
+        else
+            scores_of_16(scores, q, k, key_bytes, j0, nk, n_keys, heads, hd, 0);
+    }
 }
 
-static int scores_fast(int hd) { return hd % 16 == 0 && nmt_cpu_features_get()->avx512; }
-#else
-static int scores_fast(int hd)
+static int scores_fast(int hd, int heads)
 {
-    (void)hd;
+    return hd % 16 == 0 && heads <= SCORES_MAX_HEADS && nmt_cpu_features_get()->avx512;
+}
+#else
+static int scores_fast(int hd, int heads)
+{
+    (void)hd, (void)heads;
     return 0;
 }
 static void scores_avx512(float *restrict scores, const float *restrict q, const void *restrict k, int n_keys,
@@ -445,7 +455,7 @@ static inline __attribute__((always_inline)) void attend_heads(float *restrict o
                                                                float *restrict scores, int bf16)
 {
     size_t width = bf16 ? 2 : 4, d = (size_t)heads * (size_t)hd;
-    if (scores_fast(hd))
+    if (scores_fast(hd, heads))
         scores_avx512(scores, q, k, n_keys, heads, hd, stride, bf16);
     else
         for (int j = 0; j < n_keys; j++) {
