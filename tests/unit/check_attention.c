@@ -173,9 +173,11 @@ static void documented_heads(float *out, const float *q, const float *k, const f
  * with and without a tail past 16. */
 START_TEST(test_attention_heads_bit_for_bit)
 {
-    static const int shapes[][2] = {{512, 8}, {40, 2}, {96, 3}}; /* d, heads: head sizes 64, 20, 32 */
-    enum { K = 40, DMAX = 512 };
-    static float q[DMAX], k[K * DMAX], v[K * DMAX], got[DMAX], want[DMAX], scores[8 * K];
+    /* d, heads: head sizes 64, 20, 32; 16 heads of 32 (the most the AVX-512
+     * scores keep partial sums for), 17 (more: dot() for each) */
+    static const int shapes[][2] = {{512, 8}, {40, 2}, {96, 3}, {512, 16}, {544, 17}};
+    enum { K = 40, DMAX = 544, HMAX = 17 };
+    static float q[DMAX], k[K * DMAX], v[K * DMAX], got[DMAX], want[DMAX], scores[HMAX * K];
     static uint16_t kh[K * DMAX], vh[K * DMAX];
     for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
         int D = shapes[c][0], H = shapes[c][1];
