@@ -436,8 +436,8 @@ TARGET static inline __attribute__((always_inline)) void row_of(const screen_sin
     }
 }
 
-TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row, const char *ahead,
-                              int ahead_lines)
+TARGET static void screen_row(const screen_sink *sink, const uint8_t *xq, float sx, int col0, int row,
+                              const char *ahead, int ahead_lines)
 {
     if (ahead_lines > sink->s->k4 / 4)
         row_of(sink, xq, sx, col0, row, ahead, ahead_lines, 1);

@@ -355,12 +355,14 @@ static nmt_code parse_value(const directive *d, const char *text, void *field, n
             return NMT_OK;
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not continuous or static", text);
-    case KIND_COMPUTE:
-        if (compute_of(text, len) != -2) {
-            *(int *)field = compute_of(text, len);
+    case KIND_COMPUTE: {
+        int t = compute_of(text, len);
+        if (t != -2) {
+            *(int *)field = t;
             return NMT_OK;
         }
         return nmt_err_set(err, NMT_ERR_INVALID, "'%.64s' is not auto, float32, int8 or bfloat16", text);
+    }
     case KIND_OPT_PATH:
         if (len >= d->size)
             return nmt_err_set(err, NMT_ERR_INVALID, "value is %zu bytes long, more than the %zu allowed", len,
@@ -862,9 +864,11 @@ void nmt_config_print_help(FILE *f, const char *prog)
     nmt_config_defaults(&defaults);
     for (size_t i = 0; i < N_DIRECTIVES; i++) {
         const directive *d = &directives[i];
-        static const char *const metavar[] = {"PATH", "ADDRESS", "N", "yes|no", "debug|info|warn|error|off",
-                                              "split|join", "LANG", "continuous|static", "float32|int8|bfloat16|auto",
-                                              "PATH", "NAME=TYPE", "VALUE"};
+        static const char *const metavar[] = {"PATH",       "ADDRESS", "N",
+                                              "yes|no",     "debug|info|warn|error|off",
+                                              "split|join", "LANG",    "continuous|static",
+                                              "float32|int8|bfloat16|auto", "PATH",
+                                              "NAME=TYPE",  "VALUE"};
         _Static_assert(sizeof metavar / sizeof metavar[0] == KIND_LIST + 1, "a metavar for every kind");
         fputs("  --", f);
         for (const char *p = d->name; *p; p++)
